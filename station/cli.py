@@ -1,0 +1,76 @@
+"""`station …` command line: builds the sub-commands and turns every StationError into a message + exit code."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from station import __version__
+from station.errors import ConfigError, StationError
+from station.logsetup import setup_logging
+
+log = logging.getLogger(__name__)
+
+# Each module has ``register(subparsers)``; its parsers set ``func(args) -> int``.
+COMMAND_MODULES = [
+    "station.commands.queue",
+    "station.commands.config",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="station",
+        description="Station: enrol FIDO2 security keys for Microsoft Entra ID users.",
+    )
+    parser.add_argument("--version", action="version", version=f"station {__version__}")
+    add_common_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Options every command accepts (before or after the sub-command name)."""
+    parser.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="configuration file (default: $STATION_CONFIG or /etc/station/station.toml)")
+    parser.add_argument("--store", metavar="URL", default=argparse.SUPPRESS,
+                        help="store URL, overriding the configuration (sqlite:///PATH or postgresql://…)")
+    parser.add_argument("--log-json", action="store_true", default=argparse.SUPPRESS,
+                        help="log as JSON lines on stderr")
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="debug logging")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name, default in (("config", None), ("store", None), ("log_json", False), ("verbose", False)):
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    setup_logging(json_lines=args.log_json, level=logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as e:
+        print(f"station: {e.message}", file=sys.stderr)
+        for problem in e.problems:
+            print(f"  {problem}", file=sys.stderr)
+        print(f"  → {e.remedy}", file=sys.stderr)
+        return e.exit_code
+    except StationError as e:
+        print(f"station: {e.message}", file=sys.stderr)
+        print(f"  → {e.remedy}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-command modules of the `station` CLI; each exposes ``register(subparsers)``."""

@@ -1,0 +1,295 @@
+"""Station configuration: one TOML file, overridable by STATION_* environment variables, validated.
+
+Lookup: ``--config PATH``, else ``$STATION_CONFIG``, else ``/etc/station/station.toml`` when it
+exists, else embedded defaults (SQLite under the state directory) so a newcomer can try Station.
+An environment variable ``STATION_<SECTION>_<KEY>`` overrides ``[section] key``.
+Secrets are never in this file: it names files (or systemd credentials) that hold them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import stat
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from station.errors import ConfigError, Reason, StationError
+
+DEFAULT_CONFIG_PATH = Path("/etc/station/station.toml")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+CTAP_FEATURES = ("clientPin", "pinUvAuthToken", "authnrCfg", "credMgmt", "setMinPINLength", "rk", "ep")
+
+
+def default_state_dir() -> Path:
+    env = os.environ.get("STATION_STATE_DIR") or os.environ.get("STATE_DIRECTORY")
+    if env:
+        return Path(env.split(":")[0])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "station"
+
+
+def default_runtime_dir() -> Path:
+    env = os.environ.get("STATION_RUNTIME_DIR") or os.environ.get("RUNTIME_DIRECTORY")
+    if env:
+        return Path(env.split(":")[0])
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    return Path(xdg) / "station" if xdg else default_state_dir() / "run"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class StationSection(_Section):
+    id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=64)
+    name: str = "Station"
+    state_dir: Path = Field(default_factory=default_state_dir)
+    runtime_dir: Path = Field(default_factory=default_runtime_dir)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class TenantSection(_Section):
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret_file: str = ""
+    certificate_file: str = ""
+    private_key_file: str = ""
+    authority_host: str = "https://login.microsoftonline.com"
+    graph_host: str = "https://graph.microsoft.com"
+    graph_version: Literal["v1.0", "beta"] = "v1.0"
+    ca_file: str = ""
+    challenge_timeout_minutes: int = Field(default=5, ge=5, le=43200)
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=30.0, gt=0)
+
+    @field_validator("authority_host", "graph_host")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        if not v.startswith("https://"):
+            raise ValueError("expected an https:// URL")
+        return v.rstrip("/")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.tenant_id and self.client_id)
+
+
+class StoreSection(_Section):
+    url: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if v and not v.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
+            raise ValueError("expected sqlite:///PATH or postgresql://USER@HOST/DB")
+        return v
+
+
+class EnrolmentSection(_Section):
+    pin_length: int = Field(default=8, ge=4, le=63)
+    pin_alphabet: str = Field(default="0123456789", min_length=2)
+    min_pin_length: int = Field(default=0, ge=0, le=63)
+    min_pin_length_rp_ids: list[str] = Field(default_factory=list)
+    force_pin_change: bool = True
+    required_features: list[str] = Field(default_factory=lambda: ["clientPin", "pinUvAuthToken", "rk"])
+    allowed_aaguids: list[str] = Field(default_factory=list)
+    used_key: Literal["refuse", "reset"] = "refuse"
+    display_name_template: str = "{model} {date}"
+    escrow_public_key: str = ""
+    show_pin: bool = False
+    enterprise_attestation: bool = False
+    touch_timeout_seconds: float = Field(default=30.0, gt=0)
+    lease_seconds: int = Field(default=600, ge=30)
+    max_concurrent_graph_calls: int = Field(default=4, ge=1, le=64)
+    prefetch: int = Field(default=4, ge=0, le=64)
+
+    @field_validator("required_features")
+    @classmethod
+    def _features(cls, v: list[str]) -> list[str]:
+        bad = [f for f in v if f not in CTAP_FEATURES]
+        if bad:
+            raise ValueError(f"unknown feature(s) {', '.join(bad)}; expected any of {', '.join(CTAP_FEATURES)}")
+        return v
+
+    @field_validator("allowed_aaguids")
+    @classmethod
+    def _aaguids(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if not _UUID.match(a)]
+        if bad:
+            raise ValueError(f"not an AAGUID: {', '.join(bad)}; expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
+        return [a.lower() for a in v]
+
+    @field_validator("pin_alphabet")
+    @classmethod
+    def _alphabet(cls, v: str) -> str:
+        if len(set(v)) != len(v):
+            raise ValueError("characters repeat; list each allowed character once")
+        return v
+
+
+class FeedbackSection(_Section):
+    leds: list[str] = Field(default_factory=list)
+    sound_device: str = "none"
+    volume: float = Field(default=0.5, ge=0.0, le=1.0)
+    wink: bool = True
+
+
+class Config(_Section):
+    """The whole validated configuration. ``source`` is the file it came from, if any."""
+
+    station: StationSection = Field(default_factory=StationSection)
+    tenant: TenantSection = Field(default_factory=TenantSection)
+    store: StoreSection = Field(default_factory=StoreSection)
+    enrolment: EnrolmentSection = Field(default_factory=EnrolmentSection)
+    feedback: FeedbackSection = Field(default_factory=FeedbackSection)
+    source: Path | None = None
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{self.station.state_dir / 'station.db'}"
+
+    def redacted(self) -> dict[str, Any]:
+        """The configuration as plain data for display. It holds secret *paths* only, never secrets."""
+        data = self.model_dump(mode="json", exclude={"source"})
+        data["store"]["url"] = redact_url(self.store_url)
+        return data
+
+
+def redact_url(url: str) -> str:
+    """Hide a password in a database URL."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    sections = {name: model for name, model in Config.model_fields.items() if name != "source"}
+    for key, value in environ.items():
+        if not key.startswith("STATION_") or key in ("STATION_CONFIG", "STATION_STATE_DIR", "STATION_RUNTIME_DIR"):
+            continue
+        rest = key[len("STATION_") :].lower()
+        for section in sections:
+            if rest.startswith(section + "_"):
+                field_name = rest[len(section) + 1 :]
+                out.setdefault(section, {})[field_name] = _env_value(value)
+                break
+    return out
+
+
+def _env_value(value: str) -> Any:
+    """Env values are TOML literals when they parse as one (true, 8, ["a"]), else plain strings."""
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value
+
+
+def _merge(base: dict[str, Any], over: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    merged = dict(base)
+    for section, values in over.items():
+        current = merged.get(section)
+        merged[section] = {**(current if isinstance(current, dict) else {}), **values}
+    return merged
+
+
+def format_validation_error(err: ValidationError) -> list[str]:
+    """One line per problem: the key, the bad value, and what is expected."""
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown key; remove it or check its spelling")
+        elif e["type"] == "missing":
+            lines.append(f"{key}: missing; it is required")
+        else:
+            lines.append(f"{key}: {e.get('input')!r} is not valid: {msg}")
+    return lines
+
+
+def resolve_config_path(path: str | os.PathLike[str] | None) -> Path | None:
+    if path:
+        return Path(path)
+    env = os.environ.get("STATION_CONFIG")
+    if env:
+        return Path(env)
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
+
+
+def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Load, merge and validate. Raises ConfigError (exit code 2) listing every problem."""
+    env = dict(os.environ if environ is None else environ)
+    cfg_path = resolve_config_path(path)
+    data: dict[str, Any] = {}
+    if cfg_path is not None:
+        try:
+            data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(
+                f"configuration file {cfg_path} does not exist",
+                problems=[f"{cfg_path}: not found"],
+                remedy="Create it with 'station config init --config PATH', or pass the right --config.",
+            ) from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{cfg_path} is not valid TOML: {e}", problems=[f"{cfg_path}: {e}"]) from None
+        except OSError as e:
+            raise ConfigError(f"cannot read {cfg_path}: {e.strerror}", problems=[f"{cfg_path}: {e}"]) from None
+    data = _merge(data, _env_overrides(env))
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as e:
+        problems = format_validation_error(e)
+        where = str(cfg_path) if cfg_path else "environment"
+        raise ConfigError(f"{len(problems)} problem(s) in {where}", problems=problems) from None
+    cfg.source = cfg_path
+    if cfg_path is not None:
+        _resolve_relative_paths(cfg, cfg_path.parent)
+    return cfg
+
+
+def _resolve_relative_paths(cfg: Config, base: Path) -> None:
+    """Relative file names in the config are relative to the config file (credential names excepted)."""
+    t = cfg.tenant
+    for name in ("certificate_file", "private_key_file", "ca_file", "client_secret_file"):
+        value = getattr(t, name)
+        if value and not Path(value).is_absolute() and (base / value).exists():
+            setattr(t, name, str(base / value))
+    e = cfg.enrolment
+    if e.escrow_public_key and not Path(e.escrow_public_key).is_absolute():
+        e.escrow_public_key = str(base / e.escrow_public_key)
+
+
+def secret_path(name: str) -> Path:
+    """Where a secret named in the config lives: a path, or a systemd credential name."""
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    p = Path(name)
+    if creds and not p.is_absolute() and "/" not in name:
+        return Path(creds) / name
+    return p
+
+
+def read_secret(name: str, what: str) -> bytes:
+    """Read a secret file, refusing one that group or others can read."""
+    path = secret_path(name)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise StationError(
+            f"{what} file {path} does not exist",
+            reason=Reason.SECRET_MISSING,
+            remedy=f"Put the {what} in {path} (mode 0600), or fix the path in the configuration.",
+        ) from None
+    in_creds_dir = bool(os.environ.get("CREDENTIALS_DIRECTORY")) and str(path).startswith(
+        os.environ.get("CREDENTIALS_DIRECTORY", "\0")
+    )
+    if not in_creds_dir and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise StationError(
+            f"{what} file {path} is readable by group or others (mode {stat.S_IMODE(st.st_mode):04o})",
+            reason=Reason.SECRET_INSECURE,
+            remedy=f"Run: chmod 600 {path}",
+        )
+    return path.read_bytes()

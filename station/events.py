@@ -1,0 +1,210 @@
+"""Frozen dataclass events and a thread-safe bus.
+
+Publishing never blocks the publisher: events are queued and delivered by one dispatcher thread.
+A listener that raises is logged and stays subscribed; it never breaks the publisher.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of all events. ``slot`` names the key position (USB port or NFC reader) when relevant."""
+
+    at: float = field(default_factory=time.time, kw_only=True)
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["kind"] = self.kind
+        return d
+
+
+@dataclass(frozen=True)
+class KeyAttached(Event):
+    slot: str
+    transport: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class KeyRemoved(Event):
+    slot: str
+
+
+@dataclass(frozen=True)
+class KeyInspected(Event):
+    slot: str
+    model: str
+    aaguid: str
+
+
+@dataclass(frozen=True)
+class KeyRejected(Event):
+    slot: str
+    reason: str
+    message: str
+    remedy: str
+
+
+@dataclass(frozen=True)
+class PersonClaimed(Event):
+    slot: str
+    enrolment_id: int
+    upn: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class StepChanged(Event):
+    slot: str
+    enrolment_id: int
+    step: str
+
+
+@dataclass(frozen=True)
+class TouchRequired(Event):
+    slot: str
+    enrolment_id: int
+
+
+@dataclass(frozen=True)
+class PinShown(Event):
+    """Only published when policy enables showing the PIN on screen; never logged or persisted."""
+
+    slot: str
+    enrolment_id: int
+    pin: str = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["pin"] = "***"
+        return d
+
+
+@dataclass(frozen=True)
+class Registered(Event):
+    slot: str
+    enrolment_id: int
+    upn: str
+    method_id: str
+
+
+@dataclass(frozen=True)
+class EnrolmentDone(Event):
+    slot: str
+    enrolment_id: int
+    upn: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class EnrolmentFailed(Event):
+    slot: str
+    enrolment_id: int | None
+    upn: str | None
+    reason: str
+    message: str
+    remedy: str
+    retryable: bool
+
+
+@dataclass(frozen=True)
+class IntakeChanged(Event):
+    paused: bool
+
+
+@dataclass(frozen=True)
+class StatusNote(Event):
+    """A station-level note for the operator (watcher problems, Entra health, reconciliation)."""
+
+    level: str
+    message: str
+    source: str = ""
+
+
+Listener = Callable[[Event], None]
+
+
+class EventBus:
+    """Delivers events to listeners on a dispatcher thread, in publish order."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        self._ensure_started()
+        self._queue.put(event)
+
+    def _ensure_started(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="event-bus", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            event = self._queue.get()
+            if event is None:
+                return
+            if isinstance(event, _Flush):
+                event.done.set()
+                continue
+            self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("event listener %r failed on %s", listener, event.kind)
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until every event published so far has been delivered."""
+        if self._thread is None:
+            return
+        done = threading.Event()
+        marker = _Flush(done)
+        self._queue.put(marker)
+        done.wait(timeout)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
+@dataclass(frozen=True)
+class _Flush(Event):
+    done: threading.Event

@@ -1,0 +1,49 @@
+"""Persistence: the queue, the enrolment journal, stations, audit and metadata over SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+from station.config import redact_url
+from station.errors import StoreError
+from station.store.audit import Audit
+from station.store.engine import make_engine
+from station.store.journal import Journal, JournalRow
+from station.store.meta import MetaStore
+from station.store.migrations import migrate
+from station.store.models import JournalState, PersonState
+from station.store.queue import AddResult, NewPerson, PersonView, Queue
+from station.store.stations import Stations
+
+__all__ = [
+    "AddResult", "Audit", "JournalRow", "JournalState", "NewPerson", "PersonState", "PersonView", "Store",
+    "open_store",
+]
+
+
+@dataclass
+class Store:
+    engine: Engine
+    queue: Queue
+    journal: Journal
+    audit: Audit
+    meta: MetaStore
+    stations: Stations
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str, station_id: str = "") -> Store:
+    """Open (and migrate) the store at ``url``."""
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+    except OperationalError as e:
+        engine.dispose()
+        raise StoreError(f"cannot open the store {redact_url(url)}: {e.orig}") from None
+    return Store(engine, Queue(engine), Journal(engine), Audit(engine, station_id), MetaStore(engine),
+                 Stations(engine))

@@ -1,0 +1,145 @@
+"""The enrolment journal: one row per key-for-person attempt, advanced step by step (write-ahead)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from station.errors import NotFoundError
+from station.store.models import TERMINAL_JOURNAL_STATES, Enrolment, JournalState, now
+
+_WRITABLE = {
+    "slot", "transport", "key_fingerprint", "aaguid", "model", "state", "credential_id", "attestation_object",
+    "client_data_json", "display_name", "method_id", "pin_escrow", "error_reason", "error_message", "lease_expires",
+}
+
+
+@dataclass(frozen=True)
+class JournalRow:
+    """A detached copy of an Enrolment row."""
+
+    id: int
+    person_id: int
+    station_id: str
+    slot: str
+    transport: str
+    key_fingerprint: str
+    aaguid: str
+    model: str
+    state: str
+    credential_id: str | None
+    attestation_object: str | None
+    client_data_json: str | None
+    display_name: str | None
+    method_id: str | None
+    pin_escrow: str | None
+    error_reason: str | None
+    error_message: str | None
+    lease_expires: float | None
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def of(cls, e: Enrolment) -> JournalRow:
+        return cls(**{f: getattr(e, f) for f in cls.__dataclass_fields__})
+
+    def to_dict(self, *, with_escrow: bool = False) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("attestation_object")
+        d.pop("client_data_json")
+        if not with_escrow:
+            d["pin_escrow"] = "sealed" if self.pin_escrow else None
+        return d
+
+
+class Journal:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def open(self, person_id: int, station_id: str, **fields: Any) -> JournalRow:
+        _check(fields)
+        with Session(self.engine) as s:
+            row = Enrolment(person_id=person_id, station_id=station_id, **fields)
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return JournalRow.of(row)
+
+    def advance(self, enrolment_id: int, state: JournalState | None = None, **fields: Any) -> JournalRow:
+        """Persist a step's outcome (and optionally the new state) in one committed write."""
+        _check(fields)
+        with Session(self.engine) as s:
+            row = s.get(Enrolment, enrolment_id)
+            if row is None:
+                raise NotFoundError(f"no enrolment {enrolment_id}")
+            for k, v in fields.items():
+                setattr(row, k, v)
+            if state is not None:
+                row.state = state.value
+            row.updated_at = now()
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return JournalRow.of(row)
+
+    def get(self, enrolment_id: int) -> JournalRow | None:
+        with Session(self.engine) as s:
+            row = s.get(Enrolment, enrolment_id)
+            return JournalRow.of(row) if row else None
+
+    def unfinished(self, station_id: str | None = None, stale_before: float | None = None) -> list[JournalRow]:
+        """Non-terminal rows: this station's own, or anyone's whose lease expired before ``stale_before``."""
+        with Session(self.engine) as s:
+            q = select(Enrolment).where(col(Enrolment.state).not_in(TERMINAL_JOURNAL_STATES))
+            if station_id is not None and stale_before is not None:
+                q = q.where((Enrolment.station_id == station_id) | (col(Enrolment.lease_expires) < stale_before))
+            elif station_id is not None:
+                q = q.where(Enrolment.station_id == station_id)
+            elif stale_before is not None:
+                q = q.where(col(Enrolment.lease_expires) < stale_before)
+            return [JournalRow.of(r) for r in s.exec(q.order_by(col(Enrolment.id))).all()]
+
+    def take_over(self, enrolment_id: int, station_id: str, lease_expires: float, expected_lease: float | None) -> bool:
+        """Move a stale row to this station (compare-and-set on its lease, so only one station wins)."""
+        with Session(self.engine) as s:
+            q = select(Enrolment).where(Enrolment.id == enrolment_id).with_for_update(skip_locked=True)
+            row = s.exec(q).first()
+            if row is None or row.lease_expires != expected_lease:
+                s.rollback()
+                return False
+            row.station_id = station_id
+            row.lease_expires = lease_expires
+            row.updated_at = now()
+            s.add(row)
+            s.commit()
+            return True
+
+    def for_person(self, person_id: int) -> list[JournalRow]:
+        with Session(self.engine) as s:
+            q = select(Enrolment).where(Enrolment.person_id == person_id).order_by(col(Enrolment.id))
+            return [JournalRow.of(r) for r in s.exec(q).all()]
+
+    def with_escrow(self) -> list[JournalRow]:
+        with Session(self.engine) as s:
+            q = select(Enrolment).where(col(Enrolment.pin_escrow).is_not(None)).order_by(col(Enrolment.id))
+            return [JournalRow.of(r) for r in s.exec(q).all()]
+
+    def recent(self, limit: int = 50) -> list[JournalRow]:
+        with Session(self.engine) as s:
+            q = select(Enrolment).order_by(col(Enrolment.id).desc()).limit(limit)
+            return [JournalRow.of(r) for r in s.exec(q).all()]
+
+    def count_done_since(self, since: float) -> int:
+        with Session(self.engine) as s:
+            q = select(Enrolment.id).where(Enrolment.state == JournalState.DONE.value,
+                                           col(Enrolment.updated_at) >= since)
+            return len(s.exec(q).all())
+
+
+def _check(fields: dict[str, Any]) -> None:
+    unknown = set(fields) - _WRITABLE
+    if unknown:
+        raise ValueError(f"not journal fields: {sorted(unknown)}")

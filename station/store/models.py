@@ -1,0 +1,130 @@
+"""SQLModel tables: the queue of people, key pre-assignments, the enrolment journal, stations, audit, metadata.
+
+Times are UNIX seconds (float) so that leases compare the same way on SQLite and PostgreSQL.
+No table holds a PIN, token or secret in plaintext: ``Enrolment.pin_escrow`` is ciphertext sealed to the
+operator's escrow public key.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+
+def now() -> float:
+    return time.time()
+
+
+class PersonState(StrEnum):
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    ENROLLED = "enrolled"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class JournalState(StrEnum):
+    """Where one enrolment stands. Each state is persisted before the next side effect."""
+
+    CLAIMED = "claimed"
+    PIN_ESCROWED = "pin_escrowed"
+    PIN_SET = "pin_set"
+    CREDENTIAL_MADE = "credential_made"
+    REGISTERING = "registering"
+    REGISTERED = "registered"
+    DONE = "done"
+    FAILED = "failed"
+    NEEDS_RESET = "needs_reset"
+    ABANDONED = "abandoned"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JournalState.DONE, JournalState.FAILED, JournalState.NEEDS_RESET, JournalState.ABANDONED)
+
+
+TERMINAL_JOURNAL_STATES = [s.value for s in JournalState if s.terminal]
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    object_id: str | None = Field(default=None, unique=True, index=True, max_length=64)
+    upn: str = Field(unique=True, index=True, max_length=320)
+    display_name: str = Field(default="", max_length=256)
+    source: str = Field(default="manual", max_length=32)
+    priority: int = Field(default=0, index=True)
+    state: str = Field(default=PersonState.QUEUED.value, index=True, max_length=16)
+    attempts: int = 0
+    lease_station: str | None = Field(default=None, max_length=64)
+    lease_expires: float | None = Field(default=None, index=True)
+    note: str = Field(default="", max_length=1024)
+    created_at: float = Field(default_factory=now)
+    updated_at: float = Field(default_factory=now)
+
+
+class KeyAssignment(SQLModel, table=True):
+    """A key identity (serial or fingerprint) pre-assigned to a person."""
+
+    key_identity: str = Field(primary_key=True, max_length=256)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    created_at: float = Field(default_factory=now)
+
+
+class Enrolment(SQLModel, table=True):
+    """The write-ahead journal of one key being enrolled for one person."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    station_id: str = Field(index=True, max_length=64)
+    slot: str = Field(default="", max_length=256)
+    transport: str = Field(default="", max_length=16)
+    key_fingerprint: str = Field(default="", max_length=256)
+    aaguid: str = Field(default="", max_length=36)
+    model: str = Field(default="", max_length=128)
+    state: str = Field(default=JournalState.CLAIMED.value, index=True, max_length=24)
+    credential_id: str | None = Field(default=None, max_length=1024)
+    attestation_object: str | None = None
+    client_data_json: str | None = None
+    display_name: str | None = Field(default=None, max_length=64)
+    method_id: str | None = Field(default=None, max_length=1024)
+    pin_escrow: str | None = None
+    error_reason: str | None = Field(default=None, max_length=64)
+    error_message: str | None = Field(default=None, max_length=2048)
+    lease_expires: float | None = None
+    created_at: float = Field(default_factory=now, index=True)
+    updated_at: float = Field(default_factory=now)
+
+
+class StationRecord(SQLModel, table=True):
+    __tablename__ = "station"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(default="", max_length=128)
+    host: str = Field(default="", max_length=256)
+    version: str = Field(default="", max_length=32)
+    started_at: float = Field(default_factory=now)
+    heartbeat_at: float = Field(default_factory=now)
+    status: str = Field(default="", max_length=256)
+    slots_json: str = "[]"
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only. Never holds a secret."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: float = Field(default_factory=now, index=True)
+    station_id: str = Field(default="", max_length=64)
+    person_id: int | None = Field(default=None, index=True)
+    enrolment_id: int | None = Field(default=None, index=True)
+    kind: str = Field(max_length=64)
+    detail: str = "{}"
+
+
+class Meta(SQLModel, table=True):
+    """Small key/value facts: the schema version, the directory deltaLink."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = ""

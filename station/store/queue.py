@@ -1,0 +1,333 @@
+"""Queue operations on people: add/import, pre-assign keys, claim with a lease, release, mark, retry, skip.
+
+Order is priority (high first) then import order. A claim is one transaction: on SQLite it runs under
+``BEGIN IMMEDIATE`` (atomic across processes), on PostgreSQL with ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from station.errors import InvalidStateError, NotFoundError
+from station.store.models import (
+    TERMINAL_JOURNAL_STATES,
+    Enrolment,
+    KeyAssignment,
+    Person,
+    PersonState,
+    now,
+)
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    upn: str
+    display_name: str = ""
+    object_id: str | None = None
+    key_serial: str | None = None
+    source: str = "manual"
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class AddResult:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True)
+class PersonView:
+    """A detached, read-only copy of a person row, safe to hand across threads."""
+
+    id: int
+    upn: str
+    display_name: str
+    object_id: str | None
+    state: str
+    attempts: int
+    priority: int
+    source: str
+    note: str
+    lease_station: str | None
+    lease_expires: float | None
+
+    @classmethod
+    def of(cls, p: Person) -> PersonView:
+        assert p.id is not None
+        return cls(p.id, p.upn, p.display_name, p.object_id, p.state, p.attempts, p.priority, p.source,
+                   p.note, p.lease_station, p.lease_expires)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "upn": self.upn, "display_name": self.display_name, "object_id": self.object_id,
+            "state": self.state, "attempts": self.attempts, "priority": self.priority,
+            "source": self.source, "note": self.note,
+        }
+
+
+def normalise_upn(upn: str) -> str:
+    return upn.strip().lower()
+
+
+class Queue:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- adding ---------------------------------------------------------------------------------
+    def add_people(self, people: Iterable[NewPerson]) -> AddResult:
+        """Add or update people in one transaction, idempotent by object id, else by UPN."""
+        added = updated = unchanged = 0
+        with Session(self.engine) as s:
+            for new in people:
+                person = self._find(s, new)
+                if person is None:
+                    person = Person(upn=normalise_upn(new.upn), display_name=new.display_name,
+                                    object_id=new.object_id, source=new.source, priority=new.priority)
+                    s.add(person)
+                    s.flush()
+                    added += 1
+                elif self._update(person, new):
+                    s.add(person)
+                    updated += 1
+                else:
+                    unchanged += 1
+                if new.key_serial:
+                    assert person.id is not None
+                    s.merge(KeyAssignment(key_identity=new.key_serial, person_id=person.id))
+            s.commit()
+        return AddResult(added, updated, unchanged)
+
+    @staticmethod
+    def _find(s: Session, new: NewPerson) -> Person | None:
+        if new.object_id:
+            found = s.exec(select(Person).where(Person.object_id == new.object_id)).first()
+            if found:
+                return found
+        return s.exec(select(Person).where(Person.upn == normalise_upn(new.upn))).first()
+
+    @staticmethod
+    def _update(person: Person, new: NewPerson) -> bool:
+        changes = {
+            "upn": normalise_upn(new.upn),
+            "display_name": new.display_name or person.display_name,
+            "object_id": new.object_id or person.object_id,
+        }
+        if all(getattr(person, k) == v for k, v in changes.items()):
+            return False
+        for k, v in changes.items():
+            setattr(person, k, v)
+        person.updated_at = now()
+        return True
+
+    def assign_key(self, upn: str, key_identity: str) -> None:
+        with Session(self.engine) as s:
+            person = self._get(s, upn)
+            assert person.id is not None
+            s.merge(KeyAssignment(key_identity=key_identity, person_id=person.id))
+            s.commit()
+
+    # -- claiming -------------------------------------------------------------------------------
+    def claim_next(self, station_id: str, lease_seconds: float, key_identities: Iterable[str] = ()) -> PersonView | None:
+        """Claim the person pre-assigned to one of ``key_identities``, else the next queued person.
+
+        People pre-assigned to a key are only claimed by that key.
+        """
+        with Session(self.engine) as s:
+            person = self._assigned(s, list(key_identities)) or self._next_unassigned(s)
+            if person is None:
+                s.rollback()
+                return None
+            person.state = PersonState.CLAIMED.value
+            person.lease_station = station_id
+            person.lease_expires = now() + lease_seconds
+            person.attempts += 1
+            person.updated_at = now()
+            s.add(person)
+            s.commit()
+            s.refresh(person)
+            return PersonView.of(person)
+
+    def claim_person(self, person_id: int, station_id: str, lease_seconds: float) -> PersonView | None:
+        """Claim one specific queued person (e.g. the one creation options were prefetched for)."""
+        with Session(self.engine) as s:
+            q = select(Person).where(Person.id == person_id, Person.state == PersonState.QUEUED.value)
+            person = s.exec(q.with_for_update(skip_locked=True)).first()
+            if person is None:
+                s.rollback()
+                return None
+            person.state = PersonState.CLAIMED.value
+            person.lease_station = station_id
+            person.lease_expires = now() + lease_seconds
+            person.attempts += 1
+            person.updated_at = now()
+            s.add(person)
+            s.commit()
+            s.refresh(person)
+            return PersonView.of(person)
+
+    @staticmethod
+    def _assigned(s: Session, identities: list[str]) -> Person | None:
+        if not identities:
+            return None
+        q = (
+            select(Person)
+            .join(KeyAssignment, col(KeyAssignment.person_id) == col(Person.id))
+            .where(col(KeyAssignment.key_identity).in_(identities), Person.state == PersonState.QUEUED.value)
+            .limit(1)
+            .with_for_update(skip_locked=True, of=Person)  # type: ignore[arg-type]
+        )
+        return s.exec(q).first()
+
+    @staticmethod
+    def _next_unassigned(s: Session) -> Person | None:
+        assigned = select(KeyAssignment.person_id)
+        q = (
+            select(Person)
+            .where(Person.state == PersonState.QUEUED.value, col(Person.id).not_in(assigned))
+            .order_by(col(Person.priority).desc(), col(Person.id))
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        return s.exec(q).first()
+
+    def peek_next(self, limit: int) -> list[PersonView]:
+        """The next people a claim would take (for prefetching and the dashboard). Does not claim."""
+        with Session(self.engine) as s:
+            assigned = select(KeyAssignment.person_id)
+            q = (
+                select(Person)
+                .where(Person.state == PersonState.QUEUED.value, col(Person.id).not_in(assigned))
+                .order_by(col(Person.priority).desc(), col(Person.id))
+                .limit(limit)
+            )
+            return [PersonView.of(p) for p in s.exec(q).all()]
+
+    def renew_lease(self, person_id: int, station_id: str, lease_seconds: float) -> bool:
+        with Session(self.engine) as s:
+            person = s.get(Person, person_id)
+            if person is None or person.lease_station != station_id or person.state != PersonState.CLAIMED.value:
+                s.rollback()
+                return False
+            person.lease_expires = now() + lease_seconds
+            s.add(person)
+            s.commit()
+            return True
+
+    def release(self, person_id: int, station_id: str | None = None, note: str = "") -> bool:
+        """Return a claimed person to the queue (nothing was registered for them)."""
+        with Session(self.engine) as s:
+            person = s.get(Person, person_id)
+            if person is None or person.state != PersonState.CLAIMED.value:
+                s.rollback()
+                return False
+            if station_id is not None and person.lease_station != station_id:
+                s.rollback()
+                return False
+            self._set_state(person, PersonState.QUEUED, note)
+            s.add(person)
+            s.commit()
+            return True
+
+    def expire_stale_leases(self, at: float | None = None) -> int:
+        """Return people whose lease expired to the queue, unless an unfinished journal row needs reconciling."""
+        at = now() if at is None else at
+        with Session(self.engine) as s:
+            open_rows = select(Enrolment.person_id).where(col(Enrolment.state).not_in(TERMINAL_JOURNAL_STATES))
+            q = select(Person).where(
+                Person.state == PersonState.CLAIMED.value,
+                col(Person.lease_expires) < at,
+                col(Person.id).not_in(open_rows),
+            ).with_for_update(skip_locked=True)
+            people = s.exec(q).all()
+            for person in people:
+                self._set_state(person, PersonState.QUEUED, "lease expired")
+                s.add(person)
+            s.commit()
+            return len(people)
+
+    # -- outcomes -------------------------------------------------------------------------------
+    def mark(self, person_id: int, state: PersonState, note: str = "") -> None:
+        with Session(self.engine) as s:
+            person = s.get(Person, person_id)
+            if person is None:
+                raise NotFoundError(f"no person with id {person_id}")
+            self._set_state(person, state, note)
+            s.add(person)
+            s.commit()
+
+    def retry(self, upn: str) -> PersonView:
+        return self._transition(upn, {PersonState.FAILED, PersonState.SKIPPED}, PersonState.QUEUED, "")
+
+    def skip(self, upn: str, note: str = "skipped by operator") -> PersonView:
+        return self._transition(upn, {PersonState.QUEUED, PersonState.FAILED}, PersonState.SKIPPED, note)
+
+    def _transition(self, upn: str, allowed: set[PersonState], to: PersonState, note: str) -> PersonView:
+        with Session(self.engine) as s:
+            person = self._get(s, upn)
+            if person.state not in {a.value for a in allowed}:
+                raise InvalidStateError(
+                    f"{person.upn} is {person.state}; only {' or '.join(sorted(a.value for a in allowed))} "
+                    f"people can become {to.value}",
+                    remedy="Check the person's state with 'station queue show UPN'.",
+                )
+            self._set_state(person, to, note)
+            s.add(person)
+            s.commit()
+            s.refresh(person)
+            return PersonView.of(person)
+
+    @staticmethod
+    def _set_state(person: Person, state: PersonState, note: str) -> None:
+        person.state = state.value
+        person.note = note[:1024]
+        if state != PersonState.CLAIMED:
+            person.lease_station = None
+            person.lease_expires = None
+        person.updated_at = now()
+
+    # -- reading --------------------------------------------------------------------------------
+    @staticmethod
+    def _get(s: Session, upn_or_object_id: str) -> Person:
+        key = upn_or_object_id.strip()
+        person = s.exec(
+            select(Person).where((Person.upn == key.lower()) | (Person.object_id == key))
+        ).first()
+        if person is None:
+            raise NotFoundError(f"nobody with UPN or object id {key!r} is in the queue")
+        return person
+
+    def get(self, upn_or_object_id: str) -> PersonView:
+        with Session(self.engine) as s:
+            return PersonView.of(self._get(s, upn_or_object_id))
+
+    def get_by_id(self, person_id: int) -> PersonView | None:
+        with Session(self.engine) as s:
+            p = s.get(Person, person_id)
+            return PersonView.of(p) if p else None
+
+    def list(self, state: str | None = None, limit: int | None = None) -> list[PersonView]:
+        with Session(self.engine) as s:
+            q = select(Person).order_by(col(Person.priority).desc(), col(Person.id))
+            if state:
+                q = q.where(Person.state == state)
+            if limit:
+                q = q.limit(limit)
+            return [PersonView.of(p) for p in s.exec(q).all()]
+
+    def counts(self) -> dict[str, int]:
+        with Session(self.engine) as s:
+            rows = s.exec(select(Person.state, func.count()).group_by(Person.state)).all()
+        out = {st.value: 0 for st in PersonState}
+        out.update({state: n for state, n in rows})
+        return out
+
+    def key_assignment(self, person_id: int) -> str | None:
+        with Session(self.engine) as s:
+            row = s.exec(select(KeyAssignment).where(KeyAssignment.person_id == person_id)).first()
+            return row.key_identity if row else None
