@@ -1,0 +1,187 @@
+"""Calls to Microsoft Graph over one requests Session: auth header, request ids, timeouts, retries.
+
+Retries: 429/503/504 and connection failures, waiting for Retry-After or a capped backoff with jitter;
+one fresh token after a 401. A POST that may have reached Graph (read timeout, connection lost after
+sending, 5xx) is never sent again: the caller gets GraphUncertainError and resolves it by reading.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol
+
+import requests
+import urllib3.exceptions
+
+from station.entra.errors import error_from_response, graph_error_details
+from station.entra.remedies import UNAVAILABLE, Purpose
+from station.entra.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
+from station.errors import GraphError, GraphUncertainError, Reason
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
+class TokenSource(Protocol):
+    def token(self) -> str: ...
+    def invalidate(self) -> None: ...
+
+
+def make_session(ca_file: str = "") -> requests.Session:
+    """The one session for token and Graph calls. Environment settings (REQUESTS_CA_BUNDLE, proxies
+    from the environment, .netrc) are ignored so that ``tenant.ca_file`` means what it says."""
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = ca_file or True
+    session.headers["User-Agent"] = "station-enrolment"
+    return session
+
+
+def may_have_reached_server(exc: requests.RequestException) -> bool:
+    """False only when the request provably never left: no connection, or a failed TLS handshake."""
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        inner = exc.args[0] if exc.args else None
+        reason = getattr(inner, "reason", inner)
+        return not isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.SSLError)
+    return True
+
+
+class GraphHttp:
+    """Graph requests relative to ``{graph_host}/{version}``; absolute URLs must stay on the Graph host."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        graph_host: str,
+        version: str,
+        tokens: TokenSource,
+        *,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.session = session
+        self.graph_host = graph_host.rstrip("/")
+        self.version = version
+        self.tokens = tokens
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.sleep = sleep
+        self.clock = clock
+
+    def url(self, path: str, version: str | None = None) -> str:
+        if path.startswith("https://"):
+            if not path.startswith(self.graph_host + "/"):
+                raise GraphError(
+                    f"Graph pointed to {path.split('?')[0]}, outside {self.graph_host}; refusing to follow",
+                    reason=Reason.GRAPH_BAD_REQUEST,
+                )
+            return path
+        return f"{self.graph_host}/{version or self.version}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        purpose: Purpose,
+        what: str,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        version: str | None = None,
+    ) -> requests.Response:
+        """Send one logical call (retrying as allowed) and return its 2xx response, or raise a GraphError."""
+        url = self.url(path, version)
+        client_request_id = str(uuid.uuid4())
+        retries = 0
+        reauthenticated = False
+        while True:
+            sent_headers = {
+                "Authorization": f"Bearer {self.tokens.token()}",
+                "client-request-id": client_request_id,
+                "return-client-request-id": "true",
+                "Accept": "application/json",
+                **(headers or {}),
+            }
+            try:
+                response = self.session.request(
+                    method, url, params=params, json=json, headers=sent_headers, timeout=self.timeout
+                )
+            except requests.RequestException as e:
+                sent = may_have_reached_server(e)
+                if sent and method not in IDEMPOTENT:
+                    raise self._uncertain(what, f"{type(e).__name__} after sending", client_request_id) from None
+                delay = self.retry.delay(retries, None)
+                if delay is None:
+                    raise GraphError(
+                        f"{what}: cannot reach Graph ({type(e).__name__})",
+                        reason=Reason.GRAPH_UNAVAILABLE,
+                        retryable=True,
+                        remedy="Check the network, tenant.graph_host and tenant.ca_file. " + UNAVAILABLE,
+                        client_request_id=client_request_id,
+                    ) from None
+                log.info("%s: %s; retrying in %.1f s", what, type(e).__name__, delay)
+                self.sleep(delay)
+                retries += 1
+                continue
+            status = response.status_code
+            if 200 <= status < 300:
+                return response
+            if status == 401 and not reauthenticated:
+                reauthenticated = True
+                self.tokens.invalidate()
+                continue
+            if status >= 500 and method not in IDEMPOTENT:
+                code, message, request_id, body = graph_error_details(response)
+                raise self._uncertain(what, f"{status} {code} {message}".strip(), client_request_id,
+                                      status=status, code=code or None, request_id=request_id, body=body)
+            if status in RETRY_STATUSES:
+                wait = parse_retry_after(response.headers.get("Retry-After"), self.clock())
+                delay = self.retry.delay(retries, wait)
+                if delay is not None:
+                    log.info("%s: Graph answered %s; retrying in %.1f s (retry %d)", what, status, delay,
+                             retries + 1)
+                    self.sleep(delay)
+                    retries += 1
+                    continue
+            raise error_from_response(response, purpose, what, client_request_id)
+
+    @staticmethod
+    def _uncertain(what: str, detail: str, client_request_id: str, **kw: Any) -> GraphUncertainError:
+        log.warning("%s: outcome unknown (%s), client-request-id %s", what, detail, client_request_id)
+        return GraphUncertainError(
+            f"{what}: the outcome is unknown ({detail})", client_request_id=client_request_id, **kw
+        )
+
+    def get_json(self, path: str, *, purpose: Purpose, what: str, **kw: Any) -> dict[str, Any]:
+        return _json_object(self.request("GET", path, purpose=purpose, what=what, **kw), what)
+
+    def pages(
+        self, path: str, *, purpose: Purpose, what: str, params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None, version: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every page of a collection, following ``@odata.nextLink`` until it is absent."""
+        page = self.get_json(path, purpose=purpose, what=what, params=params, headers=headers, version=version)
+        yield page
+        while next_link := page.get("@odata.nextLink"):
+            page = self.get_json(str(next_link), purpose=purpose, what=what, headers=headers)
+            yield page
+
+
+def _json_object(response: requests.Response, what: str) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise GraphError(f"{what}: Graph answered {response.status_code} without a JSON object",
+                         status=response.status_code, reason=Reason.GRAPH_BAD_REQUEST)
+    return data
