@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 COMMAND_MODULES = [
     "station.commands.queue",
     "station.commands.config",
+    "station.commands.entra",
 ]
 
 

@@ -1,0 +1,205 @@
+"""`station import`, `station sync` and `station doctor`: the queue from Entra ID, and a tenant check-up."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+
+import requests
+
+from station.commands.common import config_from_args
+from station.entra import DirectoryUser, EntraClient, Finding
+from station.entra.remedies import GRANT_DIRECTORY
+from station.errors import GraphError, ImportRejectedError, StationError
+from station.store import AddResult, NewPerson, PersonState, Store, open_store
+
+log = logging.getLogger(__name__)
+
+DELTA_LINK_KEY = "entra.users_delta_link"
+GROUPS_KEY = "entra.imported_groups"
+MAX_CLOCK_SKEW_SECONDS = 300.0
+REMOVED_NOTE = "removed from Entra ID"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("import", help="queue people from Entra ID (a group, or named users)",
+                       description="Queue the members of an Entra ID group (nested groups included) or the "
+                                   "named users. Importing again updates names and adds newcomers.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--group", metavar="NAME|ID", help="group display name or object id")
+    source.add_argument("--users", metavar="UPN", nargs="+", help="user principal names or object ids")
+    p.add_argument("--priority", type=int, default=0, help="higher goes first (default 0)")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("sync", help="apply Entra ID changes to the queue",
+                       description="Read user changes since the last sync (users/delta): renamed people are "
+                                   "updated, deleted people still queued are skipped, and newcomers to "
+                                   "imported groups are queued.")
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("doctor", help="check the tenant: token, permissions, FIDO2 policy, clock",
+                       description="Check everything Station needs from Entra ID, one OK/FAIL line each with "
+                                   "its remedy. Exit status 0 only when every check passes.")
+    p.set_defaults(func=cmd_doctor)
+
+
+def _people(users: list[DirectoryUser], priority: int) -> list[NewPerson]:
+    return [NewPerson(upn=u.user_principal_name, display_name=u.display_name, object_id=u.id, source="entra",
+                      priority=priority) for u in users if u.user_principal_name]
+
+
+def _summary(result: AddResult) -> str:
+    return f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged"
+
+
+def _remember_group(store: Store, group_id: str) -> None:
+    groups = set(json.loads(store.meta.get(GROUPS_KEY) or "[]"))
+    groups.add(group_id)
+    store.meta.set(GROUPS_KEY, json.dumps(sorted(groups)))
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    with EntraClient.from_config(cfg) as client:
+        if args.group:
+            group = client.directory.resolve_group(args.group)
+            users = list(client.directory.group_members(group.id))
+            origin = f"group {group.display_name or group.id}"
+        else:
+            users, missing = [], []
+            for key in args.users:
+                try:
+                    users.append(client.directory.get_user(key))
+                except GraphError as e:
+                    if e.status != 404:
+                        raise
+                    missing.append(key)
+            if missing:
+                for key in missing:
+                    print(f"  {key}: no such user in Entra ID", file=sys.stderr)
+                raise ImportRejectedError(f"{len(missing)} of {len(args.users)} user(s) not found",
+                                          remedy="Check the names above and import again; nobody was imported.")
+            origin = f"{len(users)} named user(s)"
+    store = open_store(cfg.store_url, cfg.station.id)
+    try:
+        result = store.queue.add_people(_people(users, args.priority))
+        if args.group:
+            _remember_group(store, group.id)
+    finally:
+        store.close()
+    print(f"imported {origin}: {_summary(result)}")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    store = open_store(cfg.store_url, cfg.station.id)
+    try:
+        with EntraClient.from_config(cfg) as client:
+            page = client.directory.delta(store.meta.get(DELTA_LINK_KEY))
+            queued = {p.object_id: p for p in store.queue.list() if p.object_id}
+            updated = store.queue.add_people(_people([u for u in page.changed if u.id in queued], 0))
+            skipped = 0
+            for object_id in page.removed:
+                person = queued.get(object_id)
+                if person is not None and person.state == PersonState.QUEUED.value:
+                    store.queue.skip(person.upn, REMOVED_NOTE)
+                    skipped += 1
+            added = AddResult()
+            for group_id in json.loads(store.meta.get(GROUPS_KEY) or "[]"):
+                members = list(client.directory.group_members(group_id))
+                result = store.queue.add_people(_people(members, 0))
+                added = AddResult(added.added + result.added, added.updated + result.updated,
+                                  added.unchanged + result.unchanged)
+            store.meta.set(DELTA_LINK_KEY, page.delta_link)
+    finally:
+        store.close()
+    print(f"sync: {added.added} added from imported groups, {updated.updated + added.updated} updated, "
+          f"{len(page.removed)} removed in Entra ID ({skipped} queued person(s) skipped)")
+    return 0
+
+
+def _check(name: str, action: Callable[[], str]) -> Finding:
+    """Run one doctor check; a StationError becomes a FAIL line with its remedy."""
+    try:
+        detail = action()
+    except StationError as e:
+        return Finding(name, False, e.message, e.remedy)
+    return Finding(name, True, detail)
+
+
+def _clock_skew(client: EntraClient) -> Finding:
+    started = time.time()
+    try:
+        response = client.session.get(client.http.graph_host + "/", timeout=client.http.timeout)
+    except requests.RequestException as e:
+        return Finding("clock", False, f"cannot reach {client.http.graph_host}: {type(e).__name__}",
+                       "Check the network, tenant.graph_host and tenant.ca_file.")
+    date = response.headers.get("Date")
+    if not date:
+        return Finding("clock", False, "Graph sent no Date header to compare with", "")
+    skew = parsedate_to_datetime(date).timestamp() - (started + time.time()) / 2
+    ok = abs(skew) <= MAX_CLOCK_SKEW_SECONDS
+    return Finding("clock", ok, f"{skew:+.0f} s from Graph's clock",
+                   "Set the system clock right (enable NTP: timedatectl set-ntp true).")
+
+
+def doctor_findings(client: EntraClient) -> list[Finding]:
+    def get_token() -> str:
+        client.tokens.token()
+        return f"issued by {client.tokens.authority}"
+
+    findings = [_check("token", get_token)]
+    if not findings[0].ok:
+        return findings
+    first_user: list[DirectoryUser] = []
+
+    def read_users() -> str:
+        page = client.http.get_json("users", purpose="directory", what="read users",
+                                    params={"$top": "1", "$select": "id,userPrincipalName,displayName"})
+        first_user.extend(DirectoryUser.of(u) for u in page.get("value", []))
+        return "User.Read.All works"
+
+    def read_groups() -> str:
+        client.http.get_json("groups", purpose="group", what="read groups", params={"$top": "1", "$select": "id"})
+        return "GroupMember.Read.All works"
+
+    def read_passkeys() -> str:
+        if not first_user:
+            raise StationError("no user to try the passkey permission on", remedy=GRANT_DIRECTORY)
+        client.passkeys.list_methods(first_user[0].id)
+        return "passkey methods can be read"
+
+    findings += [
+        _check("users", read_users),
+        _check("groups", read_groups),
+        _check("passkeys", read_passkeys),
+    ]
+    try:
+        findings += client.preflight()
+    except StationError as e:
+        findings.append(Finding("FIDO2 policy", False, e.message, e.remedy))
+    findings.append(_clock_skew(client))
+    return findings
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    try:
+        client = EntraClient.from_config(cfg)
+    except StationError as e:
+        print(Finding("configuration", False, e.message, e.remedy).line())
+        return 1
+    with client:
+        findings = doctor_findings(client)
+    for finding in findings:
+        print(finding.line())
+    failed = [f for f in findings if not f.ok]
+    print(f"{len(findings) - len(failed)} of {len(findings)} checks passed")
+    return 1 if failed else 0
+
