@@ -1,0 +1,93 @@
+"""`station emulate …`: run Station's emulators by hand — ``key`` (virtual security key), room for ``entra``.
+
+``station emulate key --export-root FILE`` writes the virtual keys' attestation root CA;
+``station emulate key --nfc …`` inserts one virtual key into a vpcd reader of pcscd and serves it until
+SIGINT/SIGTERM (which remove the card).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+log = logging.getLogger(__name__)
+
+DEFAULT_VPCD_HOST = "127.0.0.1"
+DEFAULT_VPCD_PORT = 35963
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "emulate", help="run an emulator (virtual security key, …)",
+        description="Run one of Station's emulators: dry runs and tests without hardware or a live tenant.",
+    )
+    emulators = parser.add_subparsers(dest="emulator", metavar="EMULATOR")
+    emulators.required = True
+    register_key(emulators)
+
+
+def register_key(emulators: Any) -> None:
+    from station.emulator.key.profiles import PROFILES
+
+    parser = emulators.add_parser(
+        "key", help="a virtual FIDO2 security key",
+        description="A virtual CTAP 2.1 security key: export its attestation root, or serve it over NFC "
+                    "through pcscd's vpcd reader.",
+    )
+    parser.add_argument("--export-root", metavar="FILE", type=Path,
+                        help="write the emulator's attestation root CA certificate (PEM) to FILE")
+    parser.add_argument("--nfc", action="store_true",
+                        help="insert the key into a vpcd reader and serve it until interrupted")
+    parser.add_argument("--vpcd-host", default=DEFAULT_VPCD_HOST,
+                        help="vpcd address (loopback only; default 127.0.0.1)")
+    parser.add_argument("--vpcd-port", type=int, default=DEFAULT_VPCD_PORT, help="vpcd port (default 35963)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="fido21", help="key model")
+    parser.add_argument("--aaguid", type=_aaguid, help="AAGUID to report (default: the profile's)")
+    parser.add_argument("--state", metavar="FILE", type=Path,
+                        help="keep the key's PIN, credentials and counters in FILE across runs")
+    parser.add_argument("--touch-delay", metavar="SECONDS|never", type=_touch_delay, default=0.0,
+                        help="seconds until the simulated user touches the key, or 'never'")
+    parser.set_defaults(func=run_key, parser=parser)
+
+
+def _aaguid(text: str) -> str:
+    try:
+        return str(UUID(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a UUID: {text!r}") from None
+
+
+def _touch_delay(text: str) -> float | None:
+    if text.strip().lower() == "never":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds or 'never', got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("the touch delay cannot be negative")
+    return value
+
+
+def run_key(args: argparse.Namespace) -> int:
+    if args.export_root is None and not args.nfc:
+        args.parser.error("choose --export-root FILE and/or --nfc")
+    if args.export_root is not None:
+        from station.emulator.key import attestation_root_pem
+
+        args.export_root.parent.mkdir(parents=True, exist_ok=True)
+        args.export_root.write_bytes(attestation_root_pem())
+        print(f"attestation root written to {args.export_root}")
+    if not args.nfc:
+        return 0
+    from station.emulator.key import Finger, VirtualKey
+    from station.emulator.key.vpcd import serve
+
+    finger = Finger.never() if args.touch_delay is None else Finger.after(args.touch_delay)
+    key = VirtualKey(args.profile, aaguid=args.aaguid, state_path=args.state, finger=finger)
+    log.info("serving %r on vpcd %s:%d", key, args.vpcd_host, args.vpcd_port)
+    serve(key, args.vpcd_host, args.vpcd_port)
+    return 0

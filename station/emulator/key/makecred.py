@@ -1,0 +1,187 @@
+"""authenticatorMakeCredential: new credentials, UV through pinUvAuthParam, extensions and packed attestation."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from fido2.ctap import CtapError
+from fido2.ctap2.pin import ClientPin
+from fido2.webauthn import AttestedCredentialData, AuthenticatorData
+
+from station.emulator.key.attestation import attestation_signer
+from station.emulator.key.credentials import SUPPORTED_ALGORITHMS, ResidentCredential
+
+if TYPE_CHECKING:
+    from station.emulator.key.authenticator import VirtualKey
+    from station.emulator.key.call import Call
+
+log = logging.getLogger(__name__)
+
+ERR = CtapError.ERR
+FLAG = AuthenticatorData.FLAG
+CRED_PROTECT_LEVELS = (1, 2, 3)
+
+
+def check_options(options: Any, command_allows_up_false: bool) -> tuple[bool, bool]:
+    """The ``rk`` and ``up`` options; ``uv`` is refused: a virtual key has no built-in UV."""
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise CtapError(ERR.INVALID_PARAMETER)
+    if options.get("uv"):
+        raise CtapError(ERR.INVALID_OPTION)
+    up = options.get("up", True)
+    if not up and not command_allows_up_false:
+        raise CtapError(ERR.INVALID_OPTION)
+    return bool(options.get("rk", False)), bool(up)
+
+
+def empty_pin_auth(key: VirtualKey, call: Call) -> None:
+    """A zero-length pinUvAuthParam asks for a touch, then reports whether a PIN is set (CTAP 2.1 6.1.1)."""
+    key.require_presence(call)
+    raise CtapError(ERR.PIN_INVALID if key.state.pin_set else ERR.PIN_NOT_SET)
+
+
+def make_credential(key: VirtualKey, params: dict[int, Any], call: Call) -> dict[int, Any]:
+    client_data_hash, rp, user, cred_params = (params.get(i) for i in (1, 2, 3, 4))
+    if client_data_hash is None or rp is None or user is None or cred_params is None:
+        raise CtapError(ERR.MISSING_PARAMETER)
+    if not isinstance(rp, dict) or not isinstance(rp.get("id"), str) or not isinstance(user, dict):
+        raise CtapError(ERR.INVALID_PARAMETER)
+    if not isinstance(user.get("id"), bytes):
+        raise CtapError(ERR.MISSING_PARAMETER)
+    pin_uv_param = params.get(8)
+    if pin_uv_param == b"":
+        empty_pin_auth(key, call)
+    alg = _choose_algorithm(cred_params)
+    rk, _ = check_options(params.get(7), command_allows_up_false=False)
+    rp_id: str = rp["id"]
+    rp_id_hash = hashlib.sha256(rp_id.encode()).digest()
+
+    uv = False
+    if pin_uv_param is not None:
+        if 9 not in params:
+            raise CtapError(ERR.MISSING_PARAMETER)
+        key.pin.verify_token(params[9], pin_uv_param, client_data_hash,
+                             ClientPin.PERMISSION.MAKE_CREDENTIAL, rp_id)
+        uv = True
+    elif _uv_required(key, rk):
+        raise CtapError(ERR.PUAT_REQUIRED)
+
+    enterprise = _enterprise_attestation(key, params.get(10))
+    extensions = params.get(6) or {}
+    if not isinstance(extensions, dict):
+        raise CtapError(ERR.INVALID_PARAMETER)
+    cred_protect = _cred_protect(key, extensions)
+
+    for descriptor in params.get(5) or []:
+        excluded = key.credentials.recognise(_descriptor_id(descriptor), rp_id_hash)
+        if excluded is not None and (excluded.cred_protect < 3 or uv):
+            key.require_presence(call)
+            raise CtapError(ERR.CREDENTIAL_EXCLUDED)
+
+    replaced = _same_user(key, rp_id_hash, user["id"]) if rk else None
+    if rk and replaced is None and key.remaining_resident_slots() == 0:
+        raise CtapError(ERR.KEY_STORE_FULL)
+
+    key.require_presence(call)
+
+    credential = key.credentials.create(rp_id_hash, alg, cred_protect)
+    outputs = _extension_outputs(key, extensions, cred_protect, rp_id)
+    if rk:
+        if replaced is not None:
+            key.state.residents.remove(replaced)
+        key.state.creation_counter += 1
+        key.state.residents.append(
+            ResidentCredential(credential.id, rp_id_hash, dict(rp), dict(user), key.state.creation_counter)
+        )
+    flags = FLAG.UP | FLAG.AT | (FLAG.UV if uv else 0) | (FLAG.ED if outputs else 0)
+    auth_data = AuthenticatorData.create(
+        rp_id_hash,
+        FLAG(flags),
+        key.next_signature_count(),
+        AttestedCredentialData.create(key.aaguid.bytes, credential.id, credential.cose_public_key()),
+        outputs or None,
+    )
+    if uv:
+        key.pin.keep_only_large_blob_write()
+    key.save()
+
+    signer = attestation_signer(key.aaguid, key.serial if enterprise else None)
+    response: dict[int, Any] = {
+        1: "packed",
+        2: bytes(auth_data),
+        3: {"alg": -7, "sig": signer.sign(bytes(auth_data) + client_data_hash), "x5c": [signer.certificate]},
+    }
+    if enterprise:
+        response[4] = True
+    log.debug("credential made for %s (rk=%s, uv=%s)", rp_id, rk, uv)
+    return response
+
+
+def _choose_algorithm(cred_params: Any) -> int:
+    if not isinstance(cred_params, list):
+        raise CtapError(ERR.INVALID_PARAMETER)
+    for param in cred_params:
+        if not isinstance(param, dict) or "alg" not in param or "type" not in param:
+            raise CtapError(ERR.INVALID_PARAMETER)
+        if param["type"] == "public-key" and param["alg"] in SUPPORTED_ALGORITHMS:
+            return int(param["alg"])
+    raise CtapError(ERR.UNSUPPORTED_ALGORITHM)
+
+
+def _uv_required(key: VirtualKey, rk: bool) -> bool:
+    state = key.state
+    if state.always_uv:
+        return True
+    if not state.pin_set:
+        return False
+    return rk or not key.profile_spec.pin_uv_auth_token
+
+
+def _enterprise_attestation(key: VirtualKey, requested: Any) -> bool:
+    if requested is None:
+        return False
+    if not key.supports_enterprise_attestation or not key.state.enterprise_attestation:
+        raise CtapError(ERR.INVALID_PARAMETER)
+    if requested not in (1, 2):
+        raise CtapError(ERR.INVALID_OPTION)
+    return True
+
+
+def _cred_protect(key: VirtualKey, extensions: dict[str, Any]) -> int:
+    requested = extensions.get("credProtect")
+    if requested is None or "credProtect" not in key.profile_spec.extensions:
+        return 1
+    if requested not in CRED_PROTECT_LEVELS:
+        raise CtapError(ERR.INVALID_OPTION)
+    return int(requested)
+
+
+def _extension_outputs(key: VirtualKey, extensions: dict[str, Any], cred_protect: int,
+                       rp_id: str) -> dict[str, Any]:
+    supported = key.profile_spec.extensions
+    outputs: dict[str, Any] = {}
+    if "credProtect" in extensions and "credProtect" in supported:
+        outputs["credProtect"] = cred_protect
+    if extensions.get("hmac-secret") is True and "hmac-secret" in supported:
+        outputs["hmac-secret"] = True
+    if extensions.get("minPinLength") is True and "minPinLength" in supported \
+            and rp_id in key.state.min_pin_rpids:
+        outputs["minPinLength"] = key.state.min_pin_length
+    return outputs
+
+
+def _same_user(key: VirtualKey, rp_id_hash: bytes, user_id: bytes) -> ResidentCredential | None:
+    for resident in key.state.residents:
+        if resident.rp_id_hash == rp_id_hash and resident.user_id == user_id:
+            return resident
+    return None
+
+
+def _descriptor_id(descriptor: Any) -> bytes:
+    if not isinstance(descriptor, dict) or not isinstance(descriptor.get("id"), bytes):
+        raise CtapError(ERR.INVALID_PARAMETER)
+    return bytes(descriptor["id"])
