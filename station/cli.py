@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "station.commands.queue",
     "station.commands.config",
     "station.commands.entra",
+    "station.commands.emulate",
 ]
 
 
