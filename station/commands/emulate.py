@@ -1,8 +1,10 @@
-"""`station emulate …`: run Station's emulators by hand — ``key`` (virtual security key), room for ``entra``.
+"""`station emulate …`: run Station's emulators by hand — ``key`` (virtual security key) and ``entra``.
 
 ``station emulate key --export-root FILE`` writes the virtual keys' attestation root CA;
 ``station emulate key --nfc …`` inserts one virtual key into a vpcd reader of pcscd and serves it until
 SIGINT/SIGTERM (which remove the card).
+``station emulate entra …`` serves an Entra ID / Graph tenant over HTTPS on 127.0.0.1 until SIGINT/SIGTERM;
+``--info-json FILE`` tells clients how to connect (``station config init --emulator FILE``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def register(subparsers: Any) -> None:
     emulators = parser.add_subparsers(dest="emulator", metavar="EMULATOR")
     emulators.required = True
     register_key(emulators)
+    register_entra(emulators)
 
 
 def register_key(emulators: Any) -> None:
@@ -90,4 +93,66 @@ def run_key(args: argparse.Namespace) -> int:
     key = VirtualKey(args.profile, aaguid=args.aaguid, state_path=args.state, finger=finger)
     log.info("serving %r on vpcd %s:%d", key, args.vpcd_host, args.vpcd_port)
     serve(key, args.vpcd_host, args.vpcd_port)
+    return 0
+
+
+def register_entra(emulators: Any) -> None:
+    parser = emulators.add_parser(
+        "entra", help="an Entra ID / Microsoft Graph tenant over HTTPS",
+        description="Serve an emulated Entra ID tenant (token endpoint and Graph) on 127.0.0.1 until interrupted.",
+    )
+    parser.add_argument("--port", type=int, default=0, help="TCP port (default: any free port)")
+    parser.add_argument("--users", type=_non_negative_int, default=50, help="number of users (default 50)")
+    parser.add_argument("--group-size", type=_non_negative_int, default=None,
+                        help="members of the 'Passkey rollout' group (default: every user)")
+    parser.add_argument("--seed", type=int, default=1, help="same seed, same tenant (default 1)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every Graph call")
+    parser.add_argument("--throttle-rate", type=_fraction, default=0.0,
+                        help="fraction of Graph calls answered 429 with Retry-After")
+    parser.add_argument("--error-rate", type=_fraction, default=0.0, help="fraction of Graph calls answered 503")
+    parser.add_argument("--info-json", metavar="FILE", type=Path,
+                        help="write authority, Graph URL, client credentials and CA file here (mode 0600)")
+    parser.add_argument("--cert-dir", metavar="DIR", type=Path,
+                        help="keep the CA and certificates here (default: a temporary directory)")
+    parser.set_defaults(func=run_entra)
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def run_entra(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from station.emulator.entra import EntraEmulator
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    emulator = EntraEmulator(port=args.port, users=args.users, group_size=args.group_size, seed=args.seed,
+                             latency_ms=args.latency_ms, throttle_rate=args.throttle_rate,
+                             error_rate=args.error_rate, cert_dir=args.cert_dir)
+    with emulator:
+        info = emulator.info
+        if args.info_json is not None:
+            args.info_json.parent.mkdir(parents=True, exist_ok=True)
+            emulator.write_info(args.info_json)
+        print(f"Entra emulator listening on {info.graph_url}", flush=True)
+        print(f"  authority {info.authority}", flush=True)
+        print(f"  CA file   {info.ca_file}", flush=True)
+        print(f"  group     {info.group_name} ({info.group_id}), {len(emulator.tenant.users)} users", flush=True)
+        if args.info_json is not None:
+            print(f"  info      {args.info_json}", flush=True)
+        stop.wait()
     return 0
