@@ -1,0 +1,102 @@
+"""Creation options fetched ahead of time for the people next in the queue.
+
+The engine calls ``refresh()`` while idle: it fetches options for the next ``size`` queued people and
+drops (then refetches) any whose challenge would expire within ``margin``. A session ``take``s the
+options for the person it claimed, so the only Graph call between the touch and "done" is the
+registration. A person a session has asked for is never fetched again in the background, and a fetch
+already under way is waited for, so one person never holds two live challenges from this station.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+from station.enroll.ports import Clock, Options, PasskeysPort, Person, QueuePort, SystemClock
+from station.errors import StationError
+
+log = logging.getLogger(__name__)
+
+
+def user_key(person: Person) -> str:
+    """The id Graph calls use for a person: the Entra object id, else the UPN."""
+    return person.object_id or person.upn
+
+
+class Prefetcher:
+    def __init__(self, queue: QueuePort, passkeys: PasskeysPort, gate: threading.Semaphore, *, size: int,
+                 margin: timedelta, clock: Clock | None = None) -> None:
+        self.queue = queue
+        self.passkeys = passkeys
+        self.gate = gate
+        self.size = size
+        self.margin = margin
+        self.clock = clock or SystemClock()
+        self._lock = threading.Lock()
+        self._cache: dict[int, Options] = {}
+        self._inflight: dict[int, threading.Event] = {}
+        self._taken: set[int] = set()
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock.time(), UTC)
+
+    def cached(self) -> list[int]:
+        with self._lock:
+            return sorted(self._cache)
+
+    def refresh(self) -> int:
+        """Fetch options for the next people that lack fresh ones; returns how many were fetched."""
+        if self.size <= 0:
+            return 0
+        people = self.queue.peek_next(self.size)
+        wanted = {p.id for p in people}
+        now = self.now()
+        with self._lock:
+            for pid in list(self._cache):
+                if pid not in wanted or self._cache[pid].expired(now, self.margin):
+                    del self._cache[pid]
+            self._taken &= wanted
+        fetched = 0
+        for person in people:
+            with self._lock:
+                if person.id in self._cache or person.id in self._inflight or person.id in self._taken:
+                    continue
+                done = self._inflight[person.id] = threading.Event()
+            try:
+                options = self._fetch(person)
+            except StationError as e:
+                log.info("prefetch of creation options for %s failed: %s", person.upn, e.message)
+                options = None
+            finally:
+                with self._lock:
+                    del self._inflight[person.id]
+                done.set()
+            if options is not None:
+                with self._lock:
+                    if person.id not in self._taken:
+                        self._cache[person.id] = options
+                        fetched += 1
+        return fetched
+
+    def take(self, person: Person, timeout: float = 60.0) -> Options | None:
+        """The prefetched options for ``person`` if still fresh (removing them); None otherwise."""
+        with self._lock:
+            self._taken.add(person.id)
+            pending = self._inflight.get(person.id)
+        if pending is not None:
+            pending.wait(timeout)
+        with self._lock:
+            options = self._cache.pop(person.id, None)
+        if options is not None and options.expired(self.now(), self.margin):
+            return None
+        return options
+
+    def fetch(self, person: Person) -> Options:
+        """Fetch options for ``person`` now (a claimed person nothing was prefetched for)."""
+        return self._fetch(person)
+
+    def _fetch(self, person: Person) -> Options:
+        with self.gate:
+            return cast(Options, self.passkeys.creation_options(user_key(person)))

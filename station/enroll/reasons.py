@@ -1,0 +1,99 @@
+"""Technician-facing words for every way an enrolment can fail, and the one translation of CTAP errors.
+
+``failure(reason, message)`` builds the StationError a session ends with: the reason code, whether the
+same person and key may succeed if tried again, and what the technician should do now.
+"""
+
+from __future__ import annotations
+
+from fido2.ctap import CtapError
+
+from station.errors import KeyOperationError, Reason, StationError
+
+REMEDIES: dict[Reason, str] = {
+    Reason.PIN_ALREADY_SET: "This key already has a PIN: it was used before. Set it aside for a reset, "
+                            "or enable used_key = \"reset\" to reset keys at the station.",
+    Reason.AAGUID_NOT_ALLOWED: "This key model is not on the allowed list. Use an approved key model.",
+    Reason.U2F_ONLY: "This is a U2F-only key; it cannot hold a passkey. Use a FIDO2 key.",
+    Reason.FEATURE_MISSING: "This key lacks a feature the policy needs (often FIDO 2.1). Use a newer key model.",
+    Reason.KEY_FULL: "This key has no room for another passkey. Reset it or use another key.",
+    Reason.TOUCH_TIMEOUT: "Nobody touched the key in time. Remove it, reset it, and insert it again.",
+    Reason.TOUCH_DENIED: "The key refused the request. Remove it, reset it, and insert it again.",
+    Reason.KEY_REMOVED: "The key was removed before it was done. Reset it before using it again; "
+                        "the person goes back to the queue.",
+    Reason.KEY_ERROR: "The key did not answer as expected. Remove it and insert it again; "
+                      "if it keeps failing, set it aside.",
+    Reason.KEY_NEEDS_RESET: "The key holds a PIN (and maybe a passkey) from an unfinished enrolment. "
+                            "Reset it before using it again; its escrowed PIN is kept.",
+    Reason.RESET_WINDOW: "A reset only works right after the key is plugged in. Remove it, insert it "
+                         "again and touch it within 10 seconds.",
+    Reason.ALREADY_REGISTERED: "This key is already registered to this person. Hand it to them, "
+                               "or use another key.",
+    Reason.GRAPH_THROTTLED: "Microsoft Graph asked Station to slow down. The person is back in the queue; "
+                            "try again in a minute.",
+    Reason.GRAPH_UNAVAILABLE: "Microsoft Graph is not answering. Check the network; the person is back in "
+                              "the queue.",
+    Reason.GRAPH_DENIED: "Entra ID refused the request: check the app's permissions "
+                         "(UserAuthMethod-Passkey.ReadWrite.All) and that the FIDO2 policy allows self-service "
+                         "setup for this person.",
+    Reason.GRAPH_POLICY: "The tenant's FIDO2 policy rejected this key (key restrictions or attestation). "
+                         "Use an allowed key model or change the policy.",
+    Reason.GRAPH_BAD_REQUEST: "Entra ID rejected the registration. Reset the key and try again; see the log "
+                              "for the request id.",
+    Reason.GRAPH_UNCERTAIN: "Station could not learn whether Entra ID registered the key. It will check "
+                            "again before doing anything else; leave the key aside until then.",
+    Reason.AUTH_FAILED: "Station cannot sign in to Entra ID. Check the tenant, client id and secret.",
+    Reason.USER_NOT_FOUND: "This person is no longer in Entra ID. They were marked failed; "
+                           "re-import the queue if that is wrong.",
+    Reason.CHALLENGE_EXPIRED: "The registration took too long and its challenge expired. Reset the key and "
+                              "try again.",
+    Reason.QUEUE_EMPTY: "Nobody is waiting in the queue. Import people, then insert the key again.",
+    Reason.INTERNAL: "Something unexpected went wrong; see the station log. Reset the key before reuse.",
+}
+
+RETRYABLE = {
+    Reason.TOUCH_TIMEOUT, Reason.TOUCH_DENIED, Reason.KEY_REMOVED, Reason.KEY_ERROR, Reason.GRAPH_THROTTLED,
+    Reason.GRAPH_UNAVAILABLE, Reason.GRAPH_UNCERTAIN, Reason.QUEUE_EMPTY, Reason.CHALLENGE_EXPIRED,
+    Reason.RESET_WINDOW,
+}
+
+
+def remedy_for(reason: Reason | str) -> str:
+    try:
+        return REMEDIES[Reason(reason)]
+    except (KeyError, ValueError):
+        return REMEDIES[Reason.INTERNAL]
+
+
+def failure(reason: Reason, message: str, *, retryable: bool | None = None) -> StationError:
+    """A StationError carrying ``reason``, its remedy and whether trying again may help."""
+    return StationError(message, reason=reason, remedy=remedy_for(reason),
+                        retryable=reason in RETRYABLE if retryable is None else retryable)
+
+
+_CTAP_REASONS: dict[CtapError.ERR, tuple[Reason, str]] = {
+    CtapError.ERR.USER_ACTION_TIMEOUT: (Reason.TOUCH_TIMEOUT, "the key was not touched in time"),
+    CtapError.ERR.ACTION_TIMEOUT: (Reason.TOUCH_TIMEOUT, "the key was not touched in time"),
+    CtapError.ERR.OPERATION_DENIED: (Reason.TOUCH_DENIED, "the key refused the request"),
+    CtapError.ERR.CREDENTIAL_EXCLUDED: (Reason.ALREADY_REGISTERED, "the key already holds a passkey registered "
+                                                                   "to this person"),
+    CtapError.ERR.KEY_STORE_FULL: (Reason.KEY_FULL, "the key has no room for another passkey"),
+    CtapError.ERR.PIN_AUTH_BLOCKED: (Reason.KEY_NEEDS_RESET, "the key's PIN is blocked until it is re-inserted"),
+    CtapError.ERR.PIN_BLOCKED: (Reason.KEY_NEEDS_RESET, "the key's PIN is blocked"),
+    CtapError.ERR.NOT_ALLOWED: (Reason.RESET_WINDOW, "the key did not allow the operation"),
+}
+
+
+def from_ctap(error: CtapError, doing: str) -> StationError:
+    """Translate a CTAP error raised while ``doing`` something into a StationError, once, here."""
+    reason, text = _CTAP_REASONS.get(error.code, (Reason.KEY_ERROR, f"the key answered {_code_name(error)}"))
+    if reason is Reason.RESET_WINDOW and doing != "reset":
+        reason, text = Reason.KEY_ERROR, f"the key answered {_code_name(error)}"
+    err = failure(reason, f"{doing}: {text}")
+    if reason is Reason.KEY_ERROR:
+        return KeyOperationError(err.message, reason=reason, remedy=err.remedy, retryable=True)
+    return err
+
+
+def _code_name(error: CtapError) -> str:
+    return str(getattr(error.code, "name", f"0x{int(error.code):02X}"))
