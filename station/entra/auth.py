@@ -39,9 +39,18 @@ _AUTH_REMEDIES = {
 }
 
 
+GLOBAL_GRAPH = "https://graph.microsoft.com"
+SOVEREIGN_GRAPH_DOMAINS = (".microsoft.com", ".microsoft.us", ".chinacloudapi.cn", ".microsoft.scloud",
+                           ".microsoft.eaglex.ic.gov")
+
+
 def graph_scope(graph_host: str) -> str:
-    """The ``.default`` scope for the Graph host (``https://graph.microsoft.com/.default`` by default)."""
-    return f"{graph_host.rstrip('/')}/.default"
+    """The ``.default`` scope of the Graph host's cloud. A host outside Microsoft's clouds (the emulator, a
+    proxy) stands in for global Graph, whose resource identifier it keeps."""
+    host = urlsplit(graph_host).hostname or ""
+    if any(f".{host}".endswith(domain) for domain in SOVEREIGN_GRAPH_DOMAINS):
+        return f"{graph_host.rstrip('/')}/.default"
+    return f"{GLOBAL_GRAPH}/.default"
 
 
 def load_credential(tenant: TenantSection) -> str | dict[str, str]:
