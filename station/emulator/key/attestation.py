@@ -92,22 +92,24 @@ def attestation_root_der() -> bytes:
 
 @lru_cache(maxsize=64)
 def attestation_signer(aaguid: UUID, serial: str | None = None) -> AttestationSigner:
-    """The batch attestation certificate for a key model, or with ``serial`` an enterprise one naming the key.
+    """The batch attestation certificate for a key model; with ``serial``, an enterprise one naming the key.
 
     The certificate carries the id-fido-gen-ce-aaguid extension when the AAGUID is not all zeros (U2F).
     """
     root_cert, root_key = _root()
     parts = [LEAF_SEED, aaguid.bytes] + ([serial.encode()] if serial is not None else [])
     key = _derive_key(*parts)
-    common_name = f"Station Virtual Key {aaguid}" + (f" SN {serial}" if serial is not None else "")
+    subject = [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORG),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Authenticator Attestation"),
+        x509.NameAttribute(NameOID.COMMON_NAME, f"Station Virtual Key {aaguid}"),
+    ]
+    if serial is not None:
+        subject.append(x509.NameAttribute(NameOID.SERIAL_NUMBER, serial))
     builder = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORG),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Authenticator Attestation"),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]))
+        .subject_name(x509.Name(subject))
         .issuer_name(root_cert.subject)
         .public_key(key.public_key())
         .serial_number(_serial(*parts))
