@@ -82,6 +82,25 @@ class Pcscd:
     def vpcd_port(self, slot: int = 0) -> int:
         return self.port + slot
 
+    def wait_for_card(self, slot: int = 0, *, present: bool = True, timeout: float = 5.0) -> None:
+        """Block until pcscd sees a card in ``slot`` (or sees it gone); AssertionError on timeout."""
+        from smartcard import scard
+
+        rv, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        assert rv == scard.SCARD_S_SUCCESS, scard.SCardGetErrorMessage(rv)
+        try:
+            state = scard.SCARD_STATE_UNAWARE
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                rv, changes = scard.SCardGetStatusChange(context, 100, [(self.reader(slot), state)])
+                if rv == scard.SCARD_S_SUCCESS:
+                    state = changes[0][1] & ~scard.SCARD_STATE_CHANGED
+                    if bool(state & scard.SCARD_STATE_PRESENT) == present:
+                        return
+            raise AssertionError(f"card {'not inserted' if present else 'not removed'} in {self.reader(slot)}")
+        finally:
+            scard.SCardReleaseContext(context)
+
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None

@@ -10,9 +10,9 @@ The reader's pseudo-APDU GET DATA (FF CA 00 00) is answered with the card's UID,
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import ipaddress
 import logging
-import os
 import signal
 import socket
 import struct
@@ -64,6 +64,10 @@ class VpcdError(StationError):
     remedy = "Start pcscd with the vsmartcard vpcd driver, and point --vpcd-host/--vpcd-port at it."
 
 
+def _uid_for(key: VirtualKey) -> bytes:
+    return b"\x04" + hashlib.sha256(f"station nfc uid {key.serial}".encode()).digest()[:6]
+
+
 def check_host(host: str, *, allow_remote: bool = False) -> None:
     """Refuse a vpcd host that is not this machine: the link carries PINs and credentials in clear."""
     if allow_remote:
@@ -83,9 +87,10 @@ def check_host(host: str, *, allow_remote: bool = False) -> None:
 class VpcdCard:
     """One virtual key as a card in one vpcd reader; :meth:`insert` and :meth:`remove` it at will.
 
-    ``uid`` is what GET DATA returns (a fixed 7-byte UID, like most FIDO NFC keys); it stays the same
-    across re-insertions of this card. ``removed`` is set whenever the card is out of the reader,
-    including when the reader side closed the link (pcscd stopped).
+    ``uid`` is what GET DATA returns: a fixed 7-byte UID, like most FIDO NFC keys, by default derived
+    from the key's serial number so a key kept in a state file keeps its UID across runs.
+    ``removed`` is set whenever the card is out of the reader, including when the reader side closed
+    the link (pcscd stopped).
     """
 
     def __init__(
@@ -101,7 +106,7 @@ class VpcdCard:
         self.key = key
         self.host = host
         self.port = port
-        self.uid = uid if uid is not None else b"\x04" + os.urandom(6)
+        self.uid = uid if uid is not None else _uid_for(key)
         self.atr = contactless_atr()
         self.applet = FidoApplet(key)
         self.removed = threading.Event()
