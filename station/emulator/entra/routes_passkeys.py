@@ -203,6 +203,9 @@ def _verified_method(emu: EntraEmulator, user: dict[str, Any], body: Any) -> Fid
     check_client_data(registration.client_data)
     tenant = emu.tenant
     with tenant.lock:
+        # Before the challenge: a re-sent registration whose first answer was lost is told it already exists.
+        if tenant.method_with_credential(registration.credential_id) is not None:
+            raise RegistrationRejected("This security key credential is already registered.")
         challenge = tenant.challenges.get(registration.client_data.challenge)
         if challenge is None:
             raise RegistrationRejected("The challenge is unknown or has already been used.")

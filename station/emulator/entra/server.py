@@ -108,10 +108,12 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "Microsoft-HTTPAPI/2.0"
     sys_version = ""
     timeout = 60
+    wbufsize = -1  # headers and body leave in one segment (no delayed-ACK stall)
     server: _Server
 
     def setup(self) -> None:
         self.request.settimeout(self.timeout)
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.request.do_handshake()
         super().setup()
 
