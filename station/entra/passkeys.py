@@ -130,7 +130,7 @@ class Passkeys:
         """Register the new credential; returns the method id. GraphUncertainError when the outcome is unknown:
         resolve it with ``find_method_for_credential``, never by registering again."""
         body = {
-            "displayName": display_name.strip()[:MAX_DISPLAY_NAME],
+            "displayName": display_name.strip()[:MAX_DISPLAY_NAME].rstrip(),
             "publicKeyCredential": {
                 "id": codec.encode(credential_id),
                 "response": {
