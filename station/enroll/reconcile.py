@@ -53,13 +53,15 @@ class Reconciler:
     graph_gate: threading.Semaphore
     lease_seconds: float
 
-    def run(self, skip: Iterable[int] = ()) -> ReconcileReport:
-        """Resolve every unfinished row of this station (and stale rows of others), except ``skip``."""
+    def run(self, skip: Iterable[int] = (), only: Iterable[Step] | None = None) -> ReconcileReport:
+        """Resolve every unfinished row of this station (and stale rows of others), except ``skip``;
+        with ``only``, just rows in those states."""
         report = ReconcileReport()
         skipped = set(skip)
+        states = {s.value for s in only} if only is not None else None
         now = self.clock.time()
         for row in self.journal.unfinished(self.station_id, stale_before=now):
-            if row.id in skipped:
+            if row.id in skipped or (states is not None and row.state not in states):
                 continue
             if row.station_id != self.station_id and not self.journal.take_over(
                     row.id, self.station_id, now + self.lease_seconds, row.lease_expires):

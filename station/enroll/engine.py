@@ -1,0 +1,240 @@
+"""The Engine: one enrolment session per inserted key, intake control, prefetching and reconciliation.
+
+Key sources call ``key_attached`` / ``key_removed`` (from their own threads; neither blocks). The daemon
+calls ``start`` (reconciles every unfinished journal row before taking keys), ``loop_tick`` from its
+watchdog loop (reaps sessions, renews leases, retries unresolved rows), and ``stop``. The dashboard and
+control socket use ``snapshot``, ``pause_intake`` / ``resume_intake``, ``cancel_slot``, ``retry_person``
+and ``skip_person``. A global semaphore bounds concurrent Graph calls across all sessions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from station.config import EnrolmentSection
+from station.enroll.display_name import check_template
+from station.enroll.ports import (
+    AuditPort,
+    Clock,
+    JournalPort,
+    PasskeysPort,
+    QueuePort,
+    Sealer,
+    Step,
+    SystemClock,
+)
+from station.enroll.prefetch import Prefetcher
+from station.enroll.reconcile import Reconciler, ReconcileReport
+from station.enroll.session import Session, SessionContext
+from station.errors import ConfigError
+from station.events import EventBus, IntakeChanged, KeyAttached, KeyRemoved
+from station.hid.candidate import KeyCandidate
+
+log = logging.getLogger(__name__)
+
+PREFETCH_INTERVAL = 1.0
+RECONCILE_INTERVAL = 60.0
+OPTIONS_MARGIN_SECONDS = 30.0
+# Rows a live session may still be creating are never reconciled while the station runs: only rows whose
+# credential exists, which a session reaches long after its row is known to the engine.
+LATE_STATES = (Step.CREDENTIAL_MADE, Step.REGISTERING, Step.REGISTERED)
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        policy: EnrolmentSection,
+        station_id: str,
+        queue: QueuePort,
+        journal: JournalPort,
+        audit: AuditPort,
+        passkeys: PasskeysPort,
+        bus: EventBus,
+        escrow: Sealer | None,
+        station_name: str = "",
+        clock: Clock | None = None,
+        heartbeat: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        if escrow is None and not policy.show_pin:
+            raise ConfigError("no way to hand out PINs", problems=[
+                "enrolment.escrow_public_key: set it (station pins keygen --out DIR), or enable enrolment.show_pin"])
+        try:
+            check_template(policy.display_name_template)
+        except ValueError as e:
+            raise ConfigError("bad display name template",
+                              problems=[f"enrolment.display_name_template: {e}"]) from None
+        self.policy = policy
+        self.station_id = station_id
+        self.bus = bus
+        self.clock = clock or SystemClock()
+        self.heartbeat = heartbeat
+        gate = threading.BoundedSemaphore(policy.max_concurrent_graph_calls)
+        margin = timedelta(seconds=policy.touch_timeout_seconds + OPTIONS_MARGIN_SECONDS)
+        self.prefetch = Prefetcher(queue, passkeys, gate, size=policy.prefetch, margin=margin, clock=self.clock)
+        self.ctx = SessionContext(policy=policy, station_id=station_id, station_name=station_name or station_id,
+                                  queue=queue, journal=journal, audit=audit, passkeys=passkeys, bus=bus,
+                                  escrow=escrow, prefetch=self.prefetch, graph_gate=gate, clock=self.clock)
+        self.reconciler = Reconciler(station_id, queue, journal, audit, passkeys, bus, self.clock, gate,
+                                     policy.lease_seconds)
+        self._lock = threading.Lock()
+        self._sessions: dict[str, Session] = {}
+        self._held: dict[str, KeyCandidate] = {}
+        self._last: dict[str, dict[str, object]] = {}
+        self._paused = False
+        self._started = False
+        self._stopping = threading.Event()
+        self._prefetch_thread: threading.Thread | None = None
+        self._last_reconcile = 0.0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> ReconcileReport:
+        """Reconcile unfinished enrolments, then take keys (including any that arrived meanwhile)."""
+        report = self.reconciler.run()
+        self._last_reconcile = time.monotonic()
+        with self._lock:
+            self._started = True
+        if self.policy.prefetch > 0:
+            self._prefetch_thread = threading.Thread(target=self._prefetch_loop, name="prefetch", daemon=True)
+            self._prefetch_thread.start()
+        self._start_held()
+        return report
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop taking keys, cancel running sessions and wait for them to reach a terminal state."""
+        self._stopping.set()
+        with self._lock:
+            self._started = False
+            sessions = list(self._sessions.values())
+        for s in sessions:
+            s.cancel(removed=False)
+        deadline = time.monotonic() + timeout
+        for s in sessions:
+            s.thread.join(max(0.0, deadline - time.monotonic()))
+        if self._prefetch_thread is not None:
+            self._prefetch_thread.join(timeout)
+
+    # -- key sources ----------------------------------------------------------------------------
+    def key_attached(self, candidate: KeyCandidate) -> None:
+        self.bus.publish(KeyAttached(slot=candidate.slot, transport=candidate.transport,
+                                     fingerprint=candidate.fingerprint))
+        with self._lock:
+            running = self._sessions.get(candidate.fingerprint)
+            if running is not None and not running.finished.is_set():
+                log.info("key in %s already has a session", candidate.slot)
+                return
+            if self._paused or not self._started:
+                self._held[candidate.fingerprint] = candidate
+                return
+            self._begin(candidate)
+
+    def key_removed(self, fingerprint: str) -> None:
+        with self._lock:
+            held = self._held.pop(fingerprint, None)
+            session = self._sessions.get(fingerprint)
+        slot = held.slot if held else session.slot if session else fingerprint
+        if session is not None and not session.finished.is_set():
+            session.cancel(removed=True)
+        self.bus.publish(KeyRemoved(slot=slot))
+
+    def _begin(self, candidate: KeyCandidate) -> None:
+        session = Session(self.ctx, candidate)
+        self._sessions[candidate.fingerprint] = session
+        session.start()
+
+    def _start_held(self) -> None:
+        with self._lock:
+            if self._paused or not self._started:
+                return
+            held, self._held = list(self._held.values()), {}
+            for candidate in held:
+                self._begin(candidate)
+
+    # -- control --------------------------------------------------------------------------------
+    def pause_intake(self) -> None:
+        with self._lock:
+            self._paused = True
+        self.bus.publish(IntakeChanged(paused=True))
+
+    def resume_intake(self) -> None:
+        with self._lock:
+            self._paused = False
+        self.bus.publish(IntakeChanged(paused=False))
+        self._start_held()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def cancel_slot(self, slot: str) -> bool:
+        """Cancel the running enrolment in ``slot``; False when nothing runs there."""
+        with self._lock:
+            sessions = [s for s in self._sessions.values() if s.slot == slot and not s.finished.is_set()]
+        for s in sessions:
+            s.cancel(removed=False)
+        return bool(sessions)
+
+    def retry_person(self, upn: str) -> Any:
+        return self.ctx.queue.retry(upn)
+
+    def skip_person(self, upn: str) -> Any:
+        return self.ctx.queue.skip(upn)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            sessions = [s.snapshot() for s in self._sessions.values()]
+            held = [{"slot": c.slot, "fingerprint": c.fingerprint} for c in self._held.values()]
+            last = dict(self._last)
+        return {"paused": self._paused, "started": self._started, "sessions": sessions, "held": held,
+                "finished": list(last.values()), "prefetched": len(self.prefetch.cached())}
+
+    def active(self) -> int:
+        with self._lock:
+            return sum(1 for s in self._sessions.values() if not s.finished.is_set())
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no session runs; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.active() == 0:
+                return True
+            time.sleep(0.02)
+        return self.active() == 0
+
+    # -- the daemon's loop ----------------------------------------------------------------------
+    def loop_tick(self) -> None:
+        """Housekeeping, called periodically by the daemon (its watchdog loop)."""
+        with self._lock:
+            for fp, s in list(self._sessions.items()):
+                if s.finished.is_set():
+                    self._last[s.slot] = s.snapshot()
+                    del self._sessions[fp]
+            running = [s for s in self._sessions.values() if s.person is not None]
+        pol, now = self.policy, self.clock.time()
+        for s in running:
+            if s.person is not None and s.enrolment_id is not None:
+                self.ctx.queue.renew_lease(s.person.id, self.station_id, pol.lease_seconds)
+                self.ctx.journal.advance(s.enrolment_id, None, lease_expires=now + pol.lease_seconds)
+        self.ctx.queue.expire_stale_leases()
+        if time.monotonic() - self._last_reconcile >= RECONCILE_INTERVAL:
+            self._last_reconcile = time.monotonic()
+            with self._lock:
+                busy = {s.enrolment_id for s in self._sessions.values()
+                        if s.enrolment_id is not None and not s.finished.is_set()}
+            self.reconciler.run(skip=busy, only=LATE_STATES)
+        if self.heartbeat is not None:
+            self.heartbeat(self.snapshot())
+
+    def _prefetch_loop(self) -> None:
+        while not self._stopping.wait(PREFETCH_INTERVAL):
+            if self._paused:
+                continue
+            try:
+                self.prefetch.refresh()
+            except Exception:
+                log.exception("prefetching creation options failed")

@@ -1,0 +1,129 @@
+"""A station harness for the enrolment tests: real SQLite store, the Entra emulator over HTTPS with real
+msal, the engine, a virtual key source and an event recorder. The technician is scripted by the test."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from station.config import Config, EnrolmentSection, TenantSection
+from station.emulator.entra import EntraEmulator
+from station.enroll.engine import Engine
+from station.enroll.escrow import Escrow, generate_keypair, load_private_key
+from station.entra import EntraClient
+from station.events import Event, EventBus
+from station.hid.virtual import VirtualKeySource
+from station.store import NewPerson, Store, open_store
+
+E = TypeVar("E", bound=Event)
+
+
+class Recorder:
+    """Every event the bus delivered, in order, with a way to wait for one."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.events: list[Event] = []
+        self._cond = threading.Condition()
+        bus.subscribe(self._on)
+
+    def _on(self, event: Event) -> None:
+        with self._cond:
+            self.events.append(event)
+            self._cond.notify_all()
+
+    def of(self, kind: type[E], **match: Any) -> list[E]:
+        with self._cond:
+            return [e for e in self.events if isinstance(e, kind)
+                    and all(getattr(e, k) == v for k, v in match.items())]
+
+    def wait_for(self, kind: type[E], timeout: float = 20.0, **match: Any) -> E:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [e for e in self.events if isinstance(e, kind)
+                         and all(getattr(e, k) == v for k, v in match.items())]
+                if found:
+                    return found[-1]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no {kind.__name__} {match} within {timeout} s; saw "
+                                         f"{[e.kind for e in self.events][-20:]}")
+                self._cond.wait(left)
+
+
+def emulator_config(emu: EntraEmulator, tmp: Path, **enrolment: Any) -> Config:
+    secret = tmp / "client-secret"
+    secret.write_text(emu.info.client_secret)
+    os.chmod(secret, 0o600)
+    tenant = TenantSection(tenant_id=emu.info.tenant_id, client_id=emu.info.client_id,
+                           client_secret_file=str(secret), authority_host=emu.base_url,
+                           graph_host=emu.base_url, ca_file=emu.info.ca_file, read_timeout=10.0)
+    return Config(tenant=tenant, enrolment=EnrolmentSection(**enrolment))
+
+
+@dataclass
+class Station:
+    emu: EntraEmulator
+    store: Store
+    entra: EntraClient
+    engine: Engine
+    bus: EventBus
+    events: Recorder
+    keys: VirtualKeySource
+    private_key_pem: bytes
+    config: Config
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def private_key(self) -> Any:
+        return load_private_key(self.private_key_pem)
+
+    def queue_users(self, count: int, start: int = 0, *, with_object_id: bool = True) -> list[dict[str, Any]]:
+        users = sorted(self.emu.tenant.users.values(), key=lambda u: u["userPrincipalName"])[start:start + count]
+        self.store.queue.add_people(
+            NewPerson(upn=u["userPrincipalName"], display_name=u["displayName"],
+                      object_id=u["id"] if with_object_id else None, source="test")
+            for u in users)
+        return users
+
+    def wait(self, cond: Callable[[], bool], timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > deadline:
+                raise AssertionError("condition not met in time")
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self.engine.stop()
+        self.bus.flush()
+        self.bus.close()
+        self.entra.close()
+        self.store.close()
+
+
+def build_station(emu: EntraEmulator, tmp: Path, *, start: bool = True, station_id: str = "station-1",
+                  **enrolment: Any) -> Station:
+    keydir = tmp / f"escrow-{station_id}"
+    if not keydir.exists():
+        generate_keypair(keydir)
+    enrolment.setdefault("escrow_public_key", str(keydir / "escrow-public.pem"))
+    enrolment.setdefault("touch_timeout_seconds", 5.0)
+    cfg = emulator_config(emu, tmp, **enrolment)
+    store = open_store(f"sqlite:///{tmp / 'station.db'}", station_id)
+    entra = EntraClient(cfg)
+    bus = EventBus()
+    events = Recorder(bus)
+    engine = Engine(policy=cfg.enrolment, station_id=station_id, station_name="Desk 1", queue=store.queue,
+                    journal=store.journal, audit=store.audit, passkeys=entra.passkeys, bus=bus,
+                    escrow=Escrow.from_file(cfg.enrolment.escrow_public_key))
+    keys = VirtualKeySource()
+    keys.start(engine.key_attached, engine.key_removed)
+    station = Station(emu, store, entra, engine, bus, events, keys,
+                      (keydir / "escrow-private.pem").read_bytes(), cfg)
+    if start:
+        engine.start()
+    return station

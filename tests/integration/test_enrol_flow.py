@@ -1,0 +1,36 @@
+"""One key, one person, end to end: virtual key over CTAPHID, Entra emulator over HTTPS, real SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from station.emulator.entra import EntraEmulator
+from station.emulator.key import Finger, VirtualKey
+from station.events import EnrolmentDone, EnrolmentFailed, KeyRejected
+from enrol_harness import Station, build_station
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[EntraEmulator]:
+    with EntraEmulator(users=80, seed=5) as e:
+        yield e
+
+
+@pytest.fixture
+def station(emu: EntraEmulator, tmp_path: Path) -> Iterator[Station]:
+    s = build_station(emu, tmp_path, prefetch=0)
+    yield s
+    s.close()
+
+
+def test_one_key_is_enrolled_and_registered(station: Station) -> None:
+    (user,) = station.queue_users(1)
+    station.keys.insert(VirtualKey("fido21", finger=Finger.after(0.1)))
+    done = station.events.wait_for(EnrolmentDone)
+    assert not station.events.of(EnrolmentFailed) and not station.events.of(KeyRejected)
+    assert done.upn == user["userPrincipalName"]
+    methods = station.emu.tenant.methods_of(user["id"])
+    assert len(methods) == 1
