@@ -19,13 +19,14 @@ import select
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pyudev
 from fido2.ctap import CtapDevice
 from fido2.hid import CtapHidDevice
 from fido2.hid.linux import get_descriptor, open_connection
 
-from station.errors import KeyOperationError, Reason
+from station.errors import KeyOperationError
 from station.hid.candidate import KeyCandidate
 from station.hid.rdesc import is_fido
 
@@ -78,6 +79,11 @@ class UsbWatcher:
             raise RuntimeError("UsbWatcher already started")
         self._on_attached, self._on_removed = on_attached, on_removed
         self._stop.clear()
+        self._failure = None
+        with self._lock:
+            self._pending.clear()
+            self._present.clear()
+            self._denied.clear()
         monitor = pyudev.Monitor.from_netlink(self._context)
         monitor.filter_by("hidraw")
         monitor.start()
@@ -162,7 +168,7 @@ class UsbWatcher:
             self._denied.pop(device.sys_path, None)
             self._present[device.sys_path] = candidate
         log.info("security key in %s (%s)", candidate.slot, candidate.name)
-        self._on_attached(candidate)
+        _notify(self._on_attached, candidate)
 
     def _forget(self, sys_path: str) -> None:
         with self._lock:
@@ -173,7 +179,7 @@ class UsbWatcher:
             log.debug("%s vanished within the debounce window; not announced", sys_path)
         if candidate is not None:
             log.info("security key removed from %s", candidate.slot)
-            self._on_removed(candidate.fingerprint)
+            _notify(self._on_removed, candidate.fingerprint)
 
     def _deny(self, sys_path: str, port: str, node: str) -> None:
         with self._lock:
@@ -196,9 +202,7 @@ class UsbWatcher:
                 descriptor = get_descriptor(node)
                 return CtapHidDevice(descriptor, open_connection(descriptor))
             except PermissionError as exc:
-                raise KeyOperationError(
-                    f"{node}: permission denied", reason=Reason.KEY_ERROR, remedy=access_remedy(group)
-                ) from exc
+                raise KeyOperationError(f"{node}: permission denied", remedy=access_remedy(group)) from exc
             except (OSError, ValueError) as exc:
                 raise KeyOperationError(f"cannot open the key at {node}: {exc}", retryable=True) from exc
 
@@ -209,6 +213,14 @@ class UsbWatcher:
             name=_product_name(device),
             open=open_key,
         )
+
+
+def _notify(listener: Callable[[Any], None], payload: object) -> None:
+    """Call a listener; its failure is logged and never stops the watcher."""
+    try:
+        listener(payload)
+    except Exception:
+        log.exception("key listener failed on %r", payload)
 
 
 def port_identity(device: pyudev.Device) -> str:

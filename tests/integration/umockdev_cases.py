@@ -232,6 +232,28 @@ def test_permission_denied_gives_one_clear_message(
     assert watcher.status() == "USB: 0 keys"
 
 
+def test_failing_listener_does_not_stop_the_watcher(testbed: HidrawTestbed) -> None:
+    recorder = Recorder()
+    calls: list[str] = []
+
+    def flaky(candidate: KeyCandidate) -> None:
+        calls.append(candidate.fingerprint)
+        if len(calls) == 1:
+            raise RuntimeError("listener bug")
+        recorder.attached(candidate)
+
+    watcher = UsbWatcher()
+    watcher.start(flaky, recorder.removed)
+    try:
+        testbed.add_fido_key(_key(), port="4-1")
+        testbed.add_fido_key(_key(), port="4-2")
+        recorder.wait_for("attached", 2.0)
+        assert sorted(calls) == ["usb-4-1", "usb-4-2"]
+        assert watcher.status() == "USB: 2 keys"
+    finally:
+        watcher.stop()
+
+
 def test_stop_is_prompt(watch: Any, testbed: HidrawTestbed) -> None:
     watcher, _recorder = watch()
     began = time.monotonic()

@@ -24,7 +24,7 @@ import struct
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import gi
 
@@ -32,6 +32,9 @@ gi.require_version("UMockdev", "1.0")
 from gi.repository import UMockdev  # noqa: E402
 
 from station.emulator.key.ctaphid import CtapHidResponder  # noqa: E402
+
+if TYPE_CHECKING:
+    from station.emulator.key import VirtualKey
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +215,7 @@ class _HidrawIoctl(UMockdev.IoctlBase):
             arg.resolve(0, len(raw)).update(0, list(raw))
             client.complete(len(raw), 0)
         else:
-            client.complete(-1, errno.EINVAL)
+            client.complete(-1, errno.ENOTTY)
         return True
 
     def do_handle_read(self, client: Any) -> bool:
@@ -253,7 +256,7 @@ class HidrawTestbed:
 
     def add_fido_key(
         self,
-        key: Any,
+        key: VirtualKey,
         port: str = "1-1.2",
         *,
         identity: HidIdentity | None = None,
