@@ -145,7 +145,7 @@ def _clock_skew(client: EntraClient) -> Finding:
         return Finding("clock", False, "Graph sent no Date header to compare with", "")
     skew = parsedate_to_datetime(date).timestamp() - (started + time.time()) / 2
     ok = abs(skew) <= MAX_CLOCK_SKEW_SECONDS
-    return Finding("clock", ok, f"{skew:+.0f} s from Graph's clock",
+    return Finding("clock", ok, f"{round(skew):+d} s from Graph's clock",
                    "Set the system clock right (enable NTP: timedatectl set-ntp true).")
 
 
