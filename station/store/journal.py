@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy import or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -95,7 +96,7 @@ class Journal:
         with Session(self.engine) as s:
             q = select(Enrolment).where(col(Enrolment.state).not_in(TERMINAL_JOURNAL_STATES))
             if station_id is not None and stale_before is not None:
-                q = q.where((Enrolment.station_id == station_id) | (col(Enrolment.lease_expires) < stale_before))
+                q = q.where(or_(col(Enrolment.station_id) == station_id, col(Enrolment.lease_expires) < stale_before))
             elif station_id is not None:
                 q = q.where(Enrolment.station_id == station_id)
             elif stale_before is not None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from enum import StrEnum
 
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel, col
 
 
 def now() -> float:
@@ -61,6 +62,10 @@ class Person(SQLModel, table=True):
     note: str = Field(default="", max_length=1024)
     created_at: float = Field(default_factory=now)
     updated_at: float = Field(default_factory=now)
+
+
+# The claim query walks this index: queued people by priority (high first), then import order.
+Index("ix_person_claim_order", col(Person.state), col(Person.priority).desc(), col(Person.id))
 
 
 class KeyAssignment(SQLModel, table=True):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -84,32 +84,29 @@ class Queue:
         """Add or update people in one transaction, idempotent by object id, else by UPN."""
         added = updated = unchanged = 0
         with Session(self.engine) as s:
+            by_upn = {p.upn: p for p in s.exec(select(Person)).all()}
+            by_oid = {p.object_id: p for p in by_upn.values() if p.object_id}
             for new in people:
-                person = self._find(s, new)
+                person = (by_oid.get(new.object_id) if new.object_id else None) or by_upn.get(normalise_upn(new.upn))
                 if person is None:
                     person = Person(upn=normalise_upn(new.upn), display_name=new.display_name,
                                     object_id=new.object_id, source=new.source, priority=new.priority)
                     s.add(person)
-                    s.flush()
                     added += 1
                 elif self._update(person, new):
                     s.add(person)
                     updated += 1
                 else:
                     unchanged += 1
+                by_upn[person.upn] = person
+                if person.object_id:
+                    by_oid[person.object_id] = person
                 if new.key_serial:
+                    s.flush()
                     assert person.id is not None
                     s.merge(KeyAssignment(key_identity=new.key_serial, person_id=person.id))
             s.commit()
         return AddResult(added, updated, unchanged)
-
-    @staticmethod
-    def _find(s: Session, new: NewPerson) -> Person | None:
-        if new.object_id:
-            found = s.exec(select(Person).where(Person.object_id == new.object_id)).first()
-            if found:
-                return found
-        return s.exec(select(Person).where(Person.upn == normalise_upn(new.upn))).first()
 
     @staticmethod
     def _update(person: Person, new: NewPerson) -> bool:
@@ -133,7 +130,9 @@ class Queue:
             s.commit()
 
     # -- claiming -------------------------------------------------------------------------------
-    def claim_next(self, station_id: str, lease_seconds: float, key_identities: Iterable[str] = ()) -> PersonView | None:
+    def claim_next(
+        self, station_id: str, lease_seconds: float, key_identities: Iterable[str] = ()
+    ) -> PersonView | None:
         """Claim the person pre-assigned to one of ``key_identities``, else the next queued person.
 
         People pre-assigned to a key are only claimed by that key.
@@ -149,9 +148,10 @@ class Queue:
             person.attempts += 1
             person.updated_at = now()
             s.add(person)
+            s.flush()
+            view = PersonView.of(person)
             s.commit()
-            s.refresh(person)
-            return PersonView.of(person)
+            return view
 
     def claim_person(self, person_id: int, station_id: str, lease_seconds: float) -> PersonView | None:
         """Claim one specific queued person (e.g. the one creation options were prefetched for)."""
@@ -167,9 +167,10 @@ class Queue:
             person.attempts += 1
             person.updated_at = now()
             s.add(person)
+            s.flush()
+            view = PersonView.of(person)
             s.commit()
-            s.refresh(person)
-            return PersonView.of(person)
+            return view
 
     @staticmethod
     def _assigned(s: Session, identities: list[str]) -> Person | None:
@@ -180,7 +181,7 @@ class Queue:
             .join(KeyAssignment, col(KeyAssignment.person_id) == col(Person.id))
             .where(col(KeyAssignment.key_identity).in_(identities), Person.state == PersonState.QUEUED.value)
             .limit(1)
-            .with_for_update(skip_locked=True, of=Person)  # type: ignore[arg-type]
+            .with_for_update(skip_locked=True, of=Person)
         )
         return s.exec(q).first()
 
@@ -278,9 +279,10 @@ class Queue:
                 )
             self._set_state(person, to, note)
             s.add(person)
+            s.flush()
+            view = PersonView.of(person)
             s.commit()
-            s.refresh(person)
-            return PersonView.of(person)
+            return view
 
     @staticmethod
     def _set_state(person: Person, state: PersonState, note: str) -> None:
@@ -296,7 +298,7 @@ class Queue:
     def _get(s: Session, upn_or_object_id: str) -> Person:
         key = upn_or_object_id.strip()
         person = s.exec(
-            select(Person).where((Person.upn == key.lower()) | (Person.object_id == key))
+            select(Person).where(or_(col(Person.upn) == key.lower(), col(Person.object_id) == key))
         ).first()
         if person is None:
             raise NotFoundError(f"nobody with UPN or object id {key!r} is in the queue")

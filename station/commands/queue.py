@@ -1,0 +1,141 @@
+"""`station queue …`: add, import, list, show, retry, skip and export the people waiting for a key."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+from station.commands.common import config_from_args, print_json
+from station.store import NewPerson, Store, open_store
+from station.store.csv_import import read_people_csv
+from station.store.models import PersonState
+
+STATES = [s.value for s in PersonState]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    q = sub.add_parser("queue", help="manage the queue of people waiting for a key",
+                       description="Manage the queue of people waiting for a security key.")
+    qs = q.add_subparsers(dest="queue_command", metavar="ACTION", required=True)
+
+    p = qs.add_parser("add", help="add one person", description="Add one person to the queue (idempotent).")
+    p.add_argument("--upn", required=True, help="user principal name, e.g. kim@contoso.com")
+    p.add_argument("--name", default="", help="display name")
+    p.add_argument("--object-id", help="Entra object id (GUID)")
+    p.add_argument("--key-serial", help="pre-assign this key (serial or fingerprint) to the person")
+    p.add_argument("--priority", type=int, default=0, help="higher goes first (default 0)")
+    p.set_defaults(func=cmd_add)
+
+    p = qs.add_parser("import-csv", help="import people from a CSV file",
+                      description="Import people from a CSV file with a header row: upn, display_name and "
+                                  "optionally object_id, key_serial, priority. A malformed row rejects the "
+                                  "whole file; each problem is reported with its line number.")
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_import_csv)
+
+    p = qs.add_parser("list", help="list people", description="List people in queue order.")
+    p.add_argument("--state", choices=STATES, help="only people in this state")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_list)
+
+    p = qs.add_parser("show", help="show one person and their enrolments")
+    p.add_argument("upn", help="UPN or object id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+
+    p = qs.add_parser("retry", help="put a failed or skipped person back in the queue")
+    p.add_argument("upn")
+    p.set_defaults(func=cmd_retry)
+
+    p = qs.add_parser("skip", help="skip a queued or failed person")
+    p.add_argument("upn")
+    p.add_argument("--note", default="skipped by operator", help="why (kept with the person)")
+    p.set_defaults(func=cmd_skip)
+
+    p = qs.add_parser("export", help="export the queue as CSV or JSON")
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.set_defaults(func=cmd_export)
+
+
+def _store(args: argparse.Namespace) -> Store:
+    cfg = config_from_args(args)
+    return open_store(cfg.store_url, cfg.station.id)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    store = _store(args)
+    result = store.queue.add_people([NewPerson(upn=args.upn, display_name=args.name, object_id=args.object_id,
+                                               key_serial=args.key_serial, priority=args.priority)])
+    store.audit.record("person_added", upn=args.upn.lower(), source="manual")
+    print("added" if result.added else "updated" if result.updated else "unchanged", args.upn.lower())
+    return 0
+
+
+def cmd_import_csv(args: argparse.Namespace) -> int:
+    people = read_people_csv(args.file)
+    store = _store(args)
+    result = store.queue.add_people(people)
+    store.audit.record("csv_imported", file=str(args.file), added=result.added, updated=result.updated)
+    print(f"{args.file}: {len(people)} rows — {result.added} added, {result.updated} updated, "
+          f"{result.unchanged} unchanged")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    people = _store(args).queue.list(state=args.state)
+    if args.json:
+        print_json([p.to_dict() for p in people])
+        return 0
+    if not people:
+        print("the queue is empty" if not args.state else f"nobody is {args.state}")
+        return 0
+    w = max(len(p.upn) for p in people)
+    for p in people:
+        print(f"{p.state:<9} {p.upn:<{w}}  {p.display_name}  (attempts {p.attempts})")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    store = _store(args)
+    person = store.queue.get(args.upn)
+    rows = store.journal.for_person(person.id)
+    key = store.queue.key_assignment(person.id)
+    if args.json:
+        print_json({**person.to_dict(), "key_serial": key, "enrolments": [r.to_dict() for r in rows]})
+        return 0
+    print(f"{person.display_name} <{person.upn}>")
+    print(f"  state:     {person.state}" + (f" — {person.note}" if person.note else ""))
+    print(f"  object id: {person.object_id or '-'}")
+    print(f"  attempts:  {person.attempts}")
+    if key:
+        print(f"  key:       {key} (pre-assigned)")
+    for r in rows:
+        outcome = r.error_reason or r.method_id or ""
+        print(f"  enrolment {r.id}: {r.state} at {r.station_id} {r.slot} {r.model} {outcome}".rstrip())
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    person = _store(args).queue.retry(args.upn)
+    print(f"{person.upn} is queued again")
+    return 0
+
+
+def cmd_skip(args: argparse.Namespace) -> int:
+    person = _store(args).queue.skip(args.upn, args.note)
+    print(f"{person.upn} skipped")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    people = [p.to_dict() for p in _store(args).queue.list()]
+    if args.format == "json":
+        print_json(people)
+        return 0
+    fields = ["upn", "display_name", "object_id", "state", "attempts", "priority", "source", "note"]
+    writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(people)
+    return 0

@@ -1,0 +1,129 @@
+"""CSV import of people: all rows are validated first; one bad row rejects the whole file.
+
+Columns (header row required): ``upn``, ``display_name``, optional ``object_id``, optional ``key_serial``,
+optional ``priority``. Every problem is reported with its line number and reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+from station.errors import ImportRejectedError
+from station.store.queue import NewPerson, normalise_upn
+
+REQUIRED = ("upn", "display_name")
+OPTIONAL = ("object_id", "key_serial", "priority")
+MAX_ERRORS_SHOWN = 20
+_UPN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+class CsvRejected(ImportRejectedError):
+    def __init__(self, path: str, problems: list[str]) -> None:
+        shown = problems[:MAX_ERRORS_SHOWN]
+        more = len(problems) - len(shown)
+        text = "\n".join(f"  {p}" for p in shown) + (f"\n  … and {more} more" if more > 0 else "")
+        super().__init__(f"{path}: {len(problems)} problem(s); nothing was imported\n{text}")
+        self.problems = problems
+
+
+def read_people_csv(path: Path) -> list[NewPerson]:
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise CsvRejected(str(path), [f"cannot read the file: {e.strerror}"]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise CsvRejected(str(path), [f"line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); "
+                                      "save the file as UTF-8"]) from None
+    return parse_people_csv(text, str(path))
+
+
+def parse_people_csv(text: str, name: str = "<csv>") -> list[NewPerson]:
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise CsvRejected(name, ["line 1: the file is empty; expected a header row: upn,display_name"]) from None
+    except csv.Error as e:
+        raise CsvRejected(name, [f"line 1: {e}"]) from None
+    problems = _check_header(header)
+    if problems:
+        raise CsvRejected(name, problems)
+    people: list[NewPerson] = []
+    seen_upn: dict[str, int] = {}
+    seen_oid: dict[str, int] = {}
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                problems.append(f"line {line}: {len(row)} fields, the header has {len(header)}")
+                continue
+            rec = {h: c.strip() for h, c in zip(header, row, strict=True)}
+            person, why = _person(rec)
+            if why:
+                problems.append(f"line {line}: {why}")
+                continue
+            assert person is not None
+            key = normalise_upn(person.upn)
+            if key in seen_upn:
+                problems.append(f"line {line}: duplicate UPN {person.upn} (first on line {seen_upn[key]})")
+                continue
+            seen_upn[key] = line
+            if person.object_id:
+                if person.object_id in seen_oid:
+                    problems.append(f"line {line}: duplicate object_id {person.object_id} "
+                                    f"(first on line {seen_oid[person.object_id]})")
+                    continue
+                seen_oid[person.object_id] = line
+            people.append(person)
+    except csv.Error as e:
+        problems.append(f"line {reader.line_num}: {e}")
+    if problems:
+        raise CsvRejected(name, problems)
+    return people
+
+
+def _check_header(header: list[str]) -> list[str]:
+    problems = []
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        problems.append(f"line 1: header lacks {', '.join(missing)}; expected columns "
+                        f"{', '.join(REQUIRED)} and optionally {', '.join(OPTIONAL)}")
+    unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
+    if unknown:
+        problems.append(f"line 1: unknown column(s) {', '.join(unknown)}")
+    dupes = sorted({c for c in header if header.count(c) > 1})
+    if dupes:
+        problems.append(f"line 1: column(s) {', '.join(dupes)} appear twice")
+    return problems
+
+
+def _person(rec: dict[str, str]) -> tuple[NewPerson | None, str]:
+    upn = rec.get("upn", "")
+    if not upn:
+        return None, "upn is empty"
+    if not _UPN.match(upn):
+        return None, f"upn {upn!r} is not a user principal name (name@domain)"
+    object_id = rec.get("object_id") or None
+    if object_id and not _GUID.match(object_id):
+        return None, f"object_id {object_id!r} is not a GUID"
+    priority = 0
+    if rec.get("priority"):
+        try:
+            priority = int(rec["priority"])
+        except ValueError:
+            return None, f"priority {rec['priority']!r} is not a whole number"
+    return NewPerson(upn=upn, display_name=rec.get("display_name", ""), object_id=object_id,
+                     key_serial=rec.get("key_serial") or None, source="csv", priority=priority), ""

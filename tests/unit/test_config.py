@@ -1,0 +1,112 @@
+"""Configuration: loading, environment overrides, validation messages, secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from station.config import load_config, read_secret
+from station.errors import ConfigError, Reason, StationError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "station.toml"
+    p.write_text(text)
+    return p
+
+
+def test_embedded_defaults_use_sqlite_under_state_dir(tmp_path: Path) -> None:
+    cfg = load_config(None, environ={"STATION_STATE_DIR": str(tmp_path)})
+    assert cfg.source is None
+    assert cfg.store_url.startswith("sqlite:///")
+    assert cfg.enrolment.pin_length == 8
+    assert not cfg.tenant.configured
+
+
+def test_file_values_and_env_override(tmp_path: Path) -> None:
+    p = write(tmp_path, '[enrolment]\npin_length = 10\n[station]\nid = "kiosk-1"\n')
+    cfg = load_config(p, environ={"STATION_ENROLMENT_PIN_LENGTH": "12", "STATION_STORE_URL": "sqlite:///x.db"})
+    assert cfg.enrolment.pin_length == 12
+    assert cfg.station.id == "kiosk-1"
+    assert cfg.store_url == "sqlite:///x.db"
+
+
+def test_env_lists_parse_as_toml(tmp_path: Path) -> None:
+    cfg = load_config(None, environ={"STATION_ENROLMENT_REQUIRED_FEATURES": '["clientPin", "credMgmt"]'})
+    assert cfg.enrolment.required_features == ["clientPin", "credMgmt"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[enrolment]\npin_length = 2\n', "enrolment.pin_length: 2 is not valid"),
+        ('[enrolment]\npin_length = "eight"\n', "enrolment.pin_length: 'eight' is not valid"),
+        ('[tenant]\ngraph_version = "v2"\n', "tenant.graph_version: 'v2' is not valid"),
+        ('[tenant]\nauthority_host = "http://x"\n', "expected an https:// URL"),
+        ('[store]\nurl = "mysql://x"\n', "expected sqlite:///PATH or postgresql://"),
+        ('[enrolment]\nallowed_aaguids = ["nope"]\n', "not an AAGUID: nope"),
+        ('[enrolment]\nrequired_features = ["teleport"]\n', "unknown feature(s) teleport"),
+        ('[enrolment]\npin_alphabet = "0011"\n', "characters repeat"),
+        ('[enrolment]\nused_key = "burn"\n', "enrolment.used_key: 'burn' is not valid"),
+        ('[enrolment]\npin_lenght = 8\n', "enrolment.pin_lenght: unknown key"),
+        ('[bogus]\nx = 1\n', "bogus: unknown key"),
+    ],
+)
+def test_each_problem_is_one_line_naming_key_value_and_expectation(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), environ={})
+    assert info.value.exit_code == 2
+    assert any(expected in line for line in info.value.problems), info.value.problems
+    assert all("\n" not in line for line in info.value.problems)
+
+
+def test_several_problems_are_all_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, '[enrolment]\npin_length = 1\nused_key = "x"\n'), environ={})
+    assert len(info.value.problems) == 2
+
+
+def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[enrolment\n"), environ={})
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "absent.toml", environ={})
+
+
+def test_bad_env_value_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, environ={"STATION_ENROLMENT_PIN_LENGTH": "lots"})
+    assert info.value.problems[0].startswith("enrolment.pin_length: 'lots'")
+
+
+def test_secret_readable_by_others_is_refused_with_chmod(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret")
+    secret.chmod(0o644)
+    with pytest.raises(StationError) as info:
+        read_secret(str(secret), "client secret")
+    assert info.value.reason == Reason.SECRET_INSECURE
+    assert info.value.remedy == f"Run: chmod 600 {secret}"
+    secret.chmod(0o600)
+    assert read_secret(str(secret), "client secret") == b"s3cret"
+
+
+def test_secret_from_systemd_credentials_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "tenant-secret").write_text("abc")
+    (creds / "tenant-secret").chmod(0o640)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    assert read_secret("tenant-secret", "client secret") == b"abc"
+
+
+def test_missing_secret_says_where(tmp_path: Path) -> None:
+    with pytest.raises(StationError) as info:
+        read_secret(str(tmp_path / "nope"), "client secret")
+    assert info.value.reason == Reason.SECRET_MISSING
+
+
+def test_redacted_hides_database_password() -> None:
+    cfg = load_config(None, environ={"STATION_STORE_URL": "postgresql://station:hunter2@db/station"})
+    assert "hunter2" not in str(cfg.redacted())
