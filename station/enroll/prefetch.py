@@ -75,9 +75,8 @@ class Prefetcher:
                 done.set()
             if options is not None:
                 with self._lock:
-                    if person.id not in self._taken:
-                        self._cache[person.id] = options
-                        fetched += 1
+                    self._cache[person.id] = options
+                fetched += 1
         return fetched
 
     def take(self, person: Person, timeout: float = 60.0) -> Options | None:

@@ -1,0 +1,67 @@
+"""Prefetching: options for the next people wait ready; stale ones are refreshed; no person gets two."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from fakes import FakePasskeys
+
+from station.enroll.prefetch import Prefetcher
+from station.store import NewPerson, Store
+
+
+def people(store: Store, n: int) -> None:
+    store.queue.add_people(NewPerson(upn=f"p{i}@example.com", object_id=f"oid-{i}") for i in range(n))
+
+
+def test_options_are_ready_for_the_next_people(store: Store) -> None:
+    people(store, 6)
+    fake = FakePasskeys()
+    pf = Prefetcher(store.queue, fake, threading.Semaphore(2), size=3, margin=timedelta(seconds=30))
+    assert pf.refresh() == 3
+    assert fake.option_calls == ["oid-0", "oid-1", "oid-2"]
+    assert pf.refresh() == 0
+    person = store.queue.claim_next("s", 60)
+    assert person is not None
+    options = pf.take(person)
+    assert options is not None and options.user_id == "oid-0"
+    pf.refresh()
+    assert fake.option_calls[-1] == "oid-3"
+    assert "oid-0" not in fake.option_calls[3:]
+
+
+def test_options_close_to_expiry_are_refetched(store: Store) -> None:
+    people(store, 1)
+    fake = FakePasskeys(lifetime=timedelta(seconds=20))
+    pf = Prefetcher(store.queue, fake, threading.Semaphore(1), size=1, margin=timedelta(seconds=30))
+    pf.refresh()
+    pf.refresh()
+    assert fake.option_calls == ["oid-0", "oid-0"]
+    person = store.queue.claim_next("s", 60)
+    assert person is not None and pf.take(person) is None
+
+
+def test_a_taken_person_is_not_fetched_in_the_background(store: Store) -> None:
+    people(store, 1)
+    fake = FakePasskeys()
+    pf = Prefetcher(store.queue, fake, threading.Semaphore(1), size=1, margin=timedelta(seconds=1))
+    person = store.queue.get("p0@example.com")
+    assert pf.take(person) is None
+    pf.refresh()
+    assert fake.option_calls == []
+
+
+def test_take_waits_for_a_fetch_under_way(store: Store) -> None:
+    people(store, 1)
+    fake = FakePasskeys()
+    fake.slow.clear()
+    pf = Prefetcher(store.queue, fake, threading.Semaphore(1), size=1, margin=timedelta(seconds=1))
+    worker = threading.Thread(target=pf.refresh)
+    worker.start()
+    person = store.queue.get("p0@example.com")
+    assert fake.entered.wait(5)
+    threading.Timer(0.1, fake.slow.set).start()
+    options = pf.take(person)
+    worker.join()
+    assert options is not None and fake.option_calls == ["oid-0"]
