@@ -78,8 +78,8 @@ def check_files(cfg: Config) -> list[str]:
             if name:
                 try:
                     read_secret(name, what)
-                except StationError as e:
-                    problems.append(f"tenant: {e.message} → {e.remedy}")
+                except StationError as err:
+                    problems.append(f"tenant: {err.message} → {err.remedy}")
         for name in (t.certificate_file, t.ca_file):
             if name and not Path(name).is_file():
                 problems.append(f"tenant: {name} does not exist")
@@ -145,7 +145,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def _emulator_config(info_path: Path, directory: Path) -> str:
-    from station.enroll.escrow import generate_keypair
+    from station.enroll.escrow import PUBLIC_KEY_NAME, generate_keypair
 
     try:
         info = json.loads(info_path.read_text(encoding="utf-8"))
@@ -160,9 +160,9 @@ def _emulator_config(info_path: Path, directory: Path) -> str:
     with os.fdopen(fd, "w") as f:
         f.write(info["client_secret"])
     os.chmod(secret, 0o600)
-    private, public = directory / "escrow-private.pem", directory / "escrow-public.pem"
+    public = directory / PUBLIC_KEY_NAME
     if not public.exists():
-        generate_keypair(private, public)
+        public, _private = generate_keypair(directory)
     return EXAMPLE.format(
         tenant_id=tenant_id, client_id=info["client_id"], secret_file=secret, authority_host=authority,
         graph_host=graph_host, ca_line=f'ca_file = "{info["ca_file"]}"',
