@@ -55,8 +55,8 @@ def get_assertion(key: VirtualKey, params: dict[int, Any], call: Call) -> dict[i
         raise CtapError(ERR.NO_CREDENTIALS)
     if up:
         key.require_presence(call)
-    if uv:
-        key.pin.keep_only_large_blob_write()
+        if uv:
+            key.pin.keep_only_large_blob_write()
     extensions = params.get(4) or {}
     if not isinstance(extensions, dict):
         raise CtapError(ERR.INVALID_PARAMETER)

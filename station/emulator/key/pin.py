@@ -111,7 +111,7 @@ class PinAuthority:
         return self.token.rp_id if self.token else None
 
     def keep_only_large_blob_write(self) -> None:
-        """CTAP 2.1: after makeCredential/getAssertion with UV, only the lbw permission survives."""
+        """CTAP 2.1: once a token has been used with user presence, only the lbw permission survives."""
         if self.token is not None:
             self.token.permissions &= PERMISSION.LARGE_BLOB_WRITE
 
