@@ -102,11 +102,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     try:
         with EntraClient.from_config(cfg) as client:
             page = client.directory.delta(store.meta.get(DELTA_LINK_KEY))
-            queued = {p.object_id: p for p in store.queue.list() if p.object_id}
-            updated = store.queue.add_people(_people([u for u in page.changed if u.id in queued], 0))
+            known = {p.object_id: p for p in store.queue.list() if p.object_id}
+            updated = store.queue.add_people(_people([u for u in page.changed if u.id in known], 0))
             skipped = 0
             for object_id in page.removed:
-                person = queued.get(object_id)
+                person = known.get(object_id)
                 if person is not None and person.state == PersonState.QUEUED.value:
                     store.queue.skip(person.upn, REMOVED_NOTE)
                     skipped += 1
