@@ -139,6 +139,13 @@ def test_tokens_expire_and_can_be_revoked() -> None:
         assert Graph(emulator).get("/v1.0/users").status_code == 200
 
 
+def test_unknown_tenant_is_refused_at_discovery(emu: EntraEmulator) -> None:
+    response = https_session(emu).get(
+        f"{emu.base_url}/not-a-tenant/v2.0/.well-known/openid-configuration", timeout=10)
+    assert response.status_code == 400
+    assert response.json()["error_codes"] == [90002]
+
+
 def test_graph_without_a_token_is_401(emu: EntraEmulator) -> None:
     response = https_session(emu).get(f"{emu.info.graph_url}/v1.0/users", timeout=10)
     assert response.status_code == 401
@@ -232,6 +239,9 @@ def test_transitive_user_members_need_consistency_level(graph: Graph) -> None:
 def test_delta_rounds_report_adds_updates_and_removals() -> None:
     with EntraEmulator(users=25, seed=11) as emulator:
         graph = Graph(emulator)
+        pages = graph.get("/v1.0/users/delta?$select=id,userPrincipalName,displayName",
+                          headers={"Prefer": "odata.maxpagesize=6"}).json()
+        assert len(pages["value"]) == 6 and "@odata.nextLink" in pages
         first, last = graph.all_pages("/v1.0/users/delta?$select=id,userPrincipalName,displayName&$top=6")
         assert len({u["id"] for u in first}) == 25
         delta_link = last["@odata.deltaLink"]

@@ -72,7 +72,8 @@ def list_users(emu: EntraEmulator, req: Request, m: re.Match[str]) -> Response:
 def users_delta(emu: EntraEmulator, req: Request, m: re.Match[str]) -> Response:
     """Key-set paged rounds: ``$skiptoken`` continues a round, ``$deltatoken`` starts the next one."""
     tenant = emu.tenant
-    size = page_size(req) if "$top" in req.query else 200
+    prefer = re.search(r"odata\.maxpagesize=(\d+)", req.header("Prefer") or "")
+    size = page_size(req) if "$top" in req.query else min(int(prefer[1]), 999) if prefer else 200
     if "$skiptoken" in req.query:
         state = decode_skiptoken(req.query["$skiptoken"])
         since, upto, after = state.get("s"), int(state["u"]), str(state["a"])

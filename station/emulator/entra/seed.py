@@ -30,7 +30,7 @@ LAST_NAMES = (
     "Andersson", "Bernard", "Brown", "Çelik", "De la Cruz", "Dubois", "Fischer", "García", "Horvat", "Hughes",
     "Ivanova", "Jensen", "Johnson", "Kim", "Kovács", "Kowalski", "Lee", "Martin", "Nakamura", "Nguyen",
     "Novak", "Núñez", "O'Brien", "Øvergaard", "Papadopoulos", "Patel", "Popescu", "Rossi", "Santos",
-    "Schröder", "Silva", "Smith", "Sørensen", "Van der Berg", "Virtanen", "Weiß", "Wright", "Yılmaz",  # noqa: RUF001
+    "Schröder", "Silva", "Smith", "Sørensen", "Van der Berg", "Virtanen", "Weiß", "Wright", "Yılmaz",
 )
 JOB_TITLES = ("Engineer", "Analyst", "Nurse", "Accountant", "Technician", "Manager", "Designer", "Clerk")
 DEPARTMENTS = ("Operations", "Finance", "Research", "Sales", "Support", "Facilities")

@@ -37,7 +37,7 @@ from station.emulator.entra.faults import FaultControl
 from station.emulator.entra.protocol import GRAPH_VERSIONS, GraphError, Request, Response, graph_error_body
 from station.emulator.entra.seed import DOMAIN, GROUP_NAME, populate, seeded_uuid
 from station.emulator.entra.tenant import AppRegistration, Tenant
-from station.emulator.entra.tokens import TokenIssuer
+from station.emulator.entra.tokens import AuthError, TokenIssuer
 from station.emulator.entra.verify import load_roots
 
 log = logging.getLogger(__name__)
@@ -285,6 +285,9 @@ class EntraEmulator:
         except GraphError as e:
             response = Response(e.status, graph_error_body(e, req.request_id, req.client_request_id, self.clock()),
                                 e.headers)
+        except AuthError as e:
+            response = Response(e.status, e.body(self.clock(), req.request_id,
+                                                 req.client_request_id or req.request_id))
         except Exception:
             log.exception("emulator failed on %s %s", method, path)
             error = GraphError(500, "generalException", "An internal server error occurred.")
