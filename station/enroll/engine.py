@@ -4,7 +4,8 @@ Key sources call ``key_attached`` / ``key_removed`` (from their own threads; nei
 calls ``start`` (reconciles every unfinished journal row before taking keys), ``loop_tick`` from its
 watchdog loop (reaps sessions, renews leases, retries unresolved rows), and ``stop``. The dashboard and
 control socket use ``snapshot``, ``pause_intake`` / ``resume_intake``, ``cancel_slot``, ``retry_person``
-and ``skip_person``. A global semaphore bounds concurrent Graph calls across all sessions.
+and ``skip_person``. A global semaphore bounds concurrent Graph calls across all sessions. Creation options
+are prefetched only while no session is between its touch and its registration.
 """
 
 from __future__ import annotations
@@ -230,9 +231,14 @@ class Engine:
         if self.heartbeat is not None:
             self.heartbeat(self.snapshot())
 
+    def _idle(self) -> bool:
+        """No session waits between its touch and its registration (prefetching would compete with it)."""
+        with self._lock:
+            return not any(s.between_touch_and_registration for s in self._sessions.values())
+
     def _prefetch_loop(self) -> None:
         while not self._stopping.wait(PREFETCH_INTERVAL):
-            if self._paused:
+            if self._paused or not self._idle():
                 continue
             try:
                 self.prefetch.refresh()

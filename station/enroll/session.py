@@ -121,6 +121,10 @@ class Session:
             self.removed.set()
         self.cancel_event.set()
 
+    @property
+    def between_touch_and_registration(self) -> bool:
+        return self.step in ("touch", Step.REGISTERING) and not self.finished.is_set()
+
     def snapshot(self) -> dict[str, object]:
         return {
             "slot": self.slot, "transport": self.candidate.transport, "fingerprint": self.candidate.fingerprint,
