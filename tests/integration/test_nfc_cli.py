@@ -24,7 +24,15 @@ def station(*args: str) -> list[str]:
     return [sys.executable, "-m", "station.cli", "emulate", "key", "--nfc", *args]
 
 
-def test_emulated_key_serves_until_sigterm_removes_it(running_pcscd: Pcscd) -> None:
+def get_info_aaguid(pcscd: Pcscd) -> bytes:
+    device = CtapPcscDevice(PCSCReader(pcscd.reader()).createConnection(), pcscd.reader())
+    try:
+        return Ctap2(device).info.aaguid
+    finally:
+        device.close(release=True)
+
+
+def test_emulated_key_serves_across_a_pcscd_restart_until_sigterm(running_pcscd: Pcscd) -> None:
     aaguid = uuid.uuid4()
     proc = subprocess.Popen(
         station("--vpcd-port", str(running_pcscd.vpcd_port()), "--profile", "fido20", "--aaguid", str(aaguid)),
@@ -32,13 +40,12 @@ def test_emulated_key_serves_until_sigterm_removes_it(running_pcscd: Pcscd) -> N
     )
     try:
         running_pcscd.wait_for_card(timeout=10.0)
-        device = CtapPcscDevice(PCSCReader(running_pcscd.reader()).createConnection(), running_pcscd.reader())
-        try:
-            info = Ctap2(device).info
-            assert info.aaguid == aaguid.bytes
-            assert "FIDO_2_1" not in info.versions
-        finally:
-            device.close(release=True)
+        assert get_info_aaguid(running_pcscd) == aaguid.bytes
+
+        running_pcscd.restart()
+        running_pcscd.wait_for_card(timeout=10.0)
+        assert get_info_aaguid(running_pcscd) == aaguid.bytes, "the key is put back once pcscd returns"
+
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(5) == 0
         running_pcscd.wait_for_card(present=False, timeout=2.0)

@@ -202,7 +202,7 @@ def test_pcscd_stopped_readers_gone_then_restarted_watcher_recovers(
         fingerprint, reported = seen.removal(1)
         assert fingerprint == first.fingerprint and reported - stopped < 1.0, "readers gone: key removed"
         assert "retrying in" in wait_status(watcher, "NFC: pcscd not running")
-        time.sleep(2.5)
+        time.sleep(1.5)
         warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
         assert len(warnings) == 1, f"one warning per outage, got {[r.getMessage() for r in warnings]}"
 

@@ -208,11 +208,22 @@ class VpcdCard:
 def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
     buf = bytearray()
     while len(buf) < size:
+        _ack_quickly(sock)
         chunk = sock.recv(size - len(buf))
         if not chunk:
             return None
         buf += chunk
     return bytes(buf)
+
+
+def _ack_quickly(sock: socket.socket) -> None:
+    """vpcd writes a message's length and its body separately; without an immediate ACK of the first
+    write, Nagle's algorithm on its side holds the body back for the delayed-ACK time (~40 ms per APDU).
+    Linux clears TCP_QUICKACK after use, so it is set before every read."""
+    quickack = getattr(socket, "TCP_QUICKACK", None)
+    if quickack is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
 
 
 def _recv_message(sock: socket.socket) -> bytes | None:
