@@ -38,7 +38,13 @@ from fido2.webauthn import (
 
 from station.emulator.key import Faults, Finger, VirtualKey, attestation_root_pem
 from station.emulator.key.attestation import ID_FIDO_GEN_CE_AAGUID
-from station.emulator.key.ctaphid import BROADCAST_CID, CtapHidResponder, HidError, open_virtual_device
+from station.emulator.key.ctaphid import (
+    BROADCAST_CID,
+    TRANSACTION_TIMEOUT,
+    CtapHidResponder,
+    HidError,
+    open_virtual_device,
+)
 
 ERR = CtapError.ERR
 RP = PublicKeyCredentialRpEntity(name="Contoso", id="login.microsoft.com")
@@ -318,6 +324,17 @@ def test_framing_errors(host: RawHost) -> None:
     host.responder.write_packet((struct.pack(">IBH", cid, 0x80 | CTAPHID.PING, 100) + b"a" * 57).ljust(64, b"\0"))
     host.responder.write_packet(struct.pack(">IB", cid, 5).ljust(64, b"\0"))
     assert host.receive() == (cid, CTAPHID.ERROR, bytes([HidError.INVALID_SEQ]))
+
+
+def test_stalled_message_times_out_and_frees_the_device(host: RawHost) -> None:
+    first, second = host.init(), host.init()
+    host.responder.write_packet((struct.pack(">IBH", first, 0x80 | CTAPHID.PING, 100) + b"a" * 57).ljust(64, b"\0"))
+    host.send(second, CTAPHID.PING, b"hello")
+    assert host.receive() == (second, CTAPHID.ERROR, bytes([HidError.CHANNEL_BUSY]))
+    time.sleep(TRANSACTION_TIMEOUT + 0.1)
+    host.send(second, CTAPHID.PING, b"hello")
+    assert host.receive() == (first, CTAPHID.ERROR, bytes([HidError.MSG_TIMEOUT]))
+    assert host.receive() == (second, CTAPHID.PING, b"hello")
 
 
 def test_injected_latency_sends_processing_keepalives(plug: Callable[[VirtualKey], CtapHidDevice]) -> None:

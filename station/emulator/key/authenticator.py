@@ -153,6 +153,10 @@ class VirtualKey:
                 log.debug("CTAP2 command 0x%02x → %s", command, e.code.name)
                 self._after(command)
                 return bytes([e.code])
+            except (TypeError, ValueError, KeyError, AttributeError, IndexError):
+                log.debug("CTAP2 command 0x%02x with ill-formed parameters", command, exc_info=True)
+                self._after(command)
+                return bytes([CtapError.ERR.INVALID_PARAMETER])
             self._after(command)
             encoded = cbor.encode(result) if result else b""
             if self.faults.malforms(command):

@@ -33,6 +33,8 @@ def credential_management(key: VirtualKey, params: dict[int, Any]) -> dict[int, 
     sub = params.get(1)
     if sub is None:
         raise CtapError(ERR.MISSING_PARAMETER)
+    if not isinstance(sub, int):
+        raise CtapError(ERR.INVALID_PARAMETER)
     sub_params = params.get(2) or {}
     if not isinstance(sub_params, dict):
         raise CtapError(ERR.INVALID_PARAMETER)

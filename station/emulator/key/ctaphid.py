@@ -14,6 +14,7 @@ import os
 import queue
 import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ CTAPHID_PROTOCOL_VERSION = 2
 MAX_MESSAGE_SIZE = PACKET_SIZE - 7 + 128 * (PACKET_SIZE - 5)
 VIRTUAL_VID = 0x1209
 VIRTUAL_PID = 0x0001
+TRANSACTION_TIMEOUT = 0.5
 
 
 class HidError:
@@ -40,6 +42,7 @@ class HidError:
     INVALID_PAR = 0x02
     INVALID_LEN = 0x03
     INVALID_SEQ = 0x04
+    MSG_TIMEOUT = 0x05
     CHANNEL_BUSY = 0x06
     INVALID_CHANNEL = 0x0B
     OTHER = 0x7F
@@ -52,6 +55,7 @@ class _Assembly:
     length: int
     data: bytearray
     seq: int = 0
+    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -122,6 +126,7 @@ class CtapHidResponder:
             if self._job is not None and self._job.cid == cid:
                 self._job.cancel.set()
             return
+        self._expire_stalled_assembly()
         if self._job is not None or (self._assembly is not None and self._assembly.cid != cid):
             self._error(cid, HidError.CHANNEL_BUSY)
             return
@@ -134,6 +139,13 @@ class CtapHidResponder:
             return
         self._assembly = _Assembly(cid, cmd, length, bytearray(data))
         self._complete_if_whole()
+
+    def _expire_stalled_assembly(self) -> None:
+        """A message whose continuation packets stopped coming frees the device (ERR_MSG_TIMEOUT)."""
+        assembly = self._assembly
+        if assembly is not None and time.monotonic() - assembly.started > TRANSACTION_TIMEOUT:
+            self._assembly = None
+            self._error(assembly.cid, HidError.MSG_TIMEOUT)
 
     def _on_continuation(self, cid: int, seq: int, body: bytes) -> None:
         assembly = self._assembly
