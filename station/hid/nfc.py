@@ -15,15 +15,18 @@ import contextlib
 import logging
 import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from fido2.pcsc import AID_FIDO, CtapPcscDevice
 from smartcard import scard
+from smartcard.Exceptions import CardConnectionException
 from smartcard.ExclusiveConnectCardConnection import ExclusiveConnectCardConnection
 from smartcard.pcsc.PCSCReader import PCSCReader
 
+from station.errors import KeyOperationError, Reason
 from station.hid.candidate import KeyCandidate
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ POLL_TIMEOUT_MS = 250
 BACKOFF_START = 1.0
 BACKOFF_CAP = 30.0
 PROBE_ATTEMPTS = 3
+REMOVAL_SETTLE = 1.5
 
 _GET_UID = bytes.fromhex("FFCA000000")
 _SELECT_FIDO = b"\x00\xa4\x04\x00" + bytes([len(AID_FIDO)]) + AID_FIDO + b"\x00"
@@ -287,11 +291,65 @@ def _identify(reader: str) -> tuple[bytes, bool]:
             connection.release()
 
 
+class NfcKeyDevice(CtapPcscDevice):
+    """python-fido2's PC/SC device, with the NFC failure that matters translated at the edge.
+
+    A transmit that fails because the key left the reader (or the reader or pcscd went away) raises
+    KeyOperationError with reason KEY_REMOVED; any other transmit failure is KEY_ERROR. ``close()``
+    never raises for a card that is already gone, and releases the PC/SC context (a daemon opens a
+    device per enrolment; a context left to the garbage collector holds a pcscd client slot).
+    """
+
+    def apdu_exchange(self, apdu: bytes, protocol: int | None = None) -> tuple[bytes, int, int]:
+        try:
+            return super().apdu_exchange(apdu, protocol)
+        except CardConnectionException as e:
+            if _card_gone(self._name, REMOVAL_SETTLE):
+                raise KeyOperationError(
+                    f"the key left NFC reader {self._name}", reason=Reason.KEY_REMOVED,
+                    remedy="Lay the key on the reader again and leave it there until the station says done.",
+                ) from e
+            raise KeyOperationError(f"NFC reader {self._name} lost contact with the key: {e}") from e
+
+    def close(self, release: bool = True) -> None:
+        try:
+            super().close(release=release)
+        except CardConnectionException as e:
+            log.debug("NFC: closing the key in %r: %s", self._name, e)
+            if release:
+                with contextlib.suppress(Exception):
+                    self._conn.release()
+
+
+def _card_gone(reader: str, settle: float) -> bool:
+    """Whether ``reader`` has no card (or no longer exists), waiting up to ``settle`` s for pcscd to notice."""
+    rv, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if rv != scard.SCARD_S_SUCCESS:
+        return True
+    try:
+        state = scard.SCARD_STATE_UNAWARE
+        deadline = time.monotonic() + settle
+        while True:
+            left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            rv, changes = scard.SCardGetStatusChange(context, left_ms, [(reader, state)])
+            if rv == scard.SCARD_E_TIMEOUT:
+                return False
+            if rv != scard.SCARD_S_SUCCESS:
+                return True
+            state = changes[0][1] & ~scard.SCARD_STATE_CHANGED
+            if state & (scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_UNAVAILABLE | scard.SCARD_STATE_EMPTY):
+                return True
+            if left_ms == 0:
+                return False
+    finally:
+        scard.SCardReleaseContext(context)
+
+
 def open_ctap_device(reader: str) -> CtapPcscDevice:
-    """Connect exclusively to the key in ``reader``; the caller closes it (``close(release=True)``)."""
+    """Connect exclusively to the key in ``reader``; the caller closes the device."""
     inner = PCSCReader(reader).createConnection()
     try:
-        return CtapPcscDevice(ExclusiveConnectCardConnection(inner), reader)
+        return NfcKeyDevice(ExclusiveConnectCardConnection(inner), reader)
     except Exception:
         with contextlib.suppress(Exception):
             inner.release()

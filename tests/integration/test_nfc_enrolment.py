@@ -1,0 +1,75 @@
+"""A whole enrolment over the real NFC path: virtual key → vpcd → pcscd → NfcWatcher → engine → Entra emulator.
+
+And the other thing a technician does at an NFC reader: lifting the key in the middle of the enrolment,
+which must reach the engine and end the session (person back in the queue, nothing registered).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from enrol_harness import Station, build_station
+
+from station.emulator.entra import EntraEmulator
+from station.emulator.key import Finger, VirtualKey
+from station.emulator.key.vpcd import VpcdCard
+from station.events import EnrolmentDone, EnrolmentFailed, KeyAttached, KeyRejected, KeyRemoved, TouchRequired
+from station.hid.nfc import NfcWatcher
+
+if TYPE_CHECKING:
+    from realstack import Pcscd
+
+pytest_plugins = ["realstack"]
+pytestmark = pytest.mark.realstack
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[EntraEmulator]:
+    with EntraEmulator(users=4, seed=23) as e:
+        yield e
+
+
+@pytest.fixture
+def nfc_station(emu: EntraEmulator, tmp_path: Path, running_pcscd: Pcscd) -> Iterator[Station]:
+    station = build_station(emu, tmp_path, prefetch=0)
+    watcher = NfcWatcher()
+    watcher.start(station.engine.key_attached, station.engine.key_removed)
+    try:
+        yield station
+    finally:
+        watcher.stop()
+        station.close()
+
+
+def test_key_on_an_nfc_reader_is_enrolled_and_registered(nfc_station: Station, running_pcscd: Pcscd) -> None:
+    (user,) = nfc_station.queue_users(1)
+    key = VirtualKey("fido21", finger=Finger.after(0.2))
+    with VpcdCard(key, port=running_pcscd.vpcd_port()):
+        done = nfc_station.events.wait_for(EnrolmentDone, timeout=30)
+        assert done.slot == f"NFC {running_pcscd.reader()}"
+        assert done.upn == user["userPrincipalName"]
+        assert nfc_station.events.wait_for(KeyAttached).transport == "nfc"
+    nfc_station.events.wait_for(KeyRemoved, timeout=2)
+    assert not nfc_station.events.of(EnrolmentFailed) and not nfc_station.events.of(KeyRejected)
+    methods = nfc_station.emu.tenant.methods_of(user["id"])
+    assert len(methods) == 1
+    assert key.state.residents, "the passkey lives on the key"
+
+
+def test_key_lifted_while_waiting_for_touch_ends_the_session(nfc_station: Station, running_pcscd: Pcscd) -> None:
+    (user,) = nfc_station.queue_users(1, start=1)
+    card = VpcdCard(VirtualKey("fido21", finger=Finger.never(timeout=20.0)), port=running_pcscd.vpcd_port())
+    card.insert()
+    try:
+        nfc_station.events.wait_for(TouchRequired, timeout=30)
+    finally:
+        lifted = time.monotonic()
+        card.remove()
+    failed = nfc_station.events.wait_for(EnrolmentFailed, timeout=5)
+    assert time.monotonic() - lifted < 2.0, "removal reaches the engine and ends the session promptly"
+    assert failed.reason == "key_removed"
+    assert not nfc_station.emu.tenant.methods_of(user["id"])
