@@ -126,7 +126,7 @@ class Engine:
                                      fingerprint=candidate.fingerprint))
         with self._lock:
             running = self._sessions.get(candidate.fingerprint)
-            if running is not None and not running.finished.is_set():
+            if running is not None and not running.finished.is_set() and not running.removed.is_set():
                 log.info("key in %s already has a session", candidate.slot)
                 return
             if self._paused or not self._started:
@@ -144,7 +144,12 @@ class Engine:
         self.bus.publish(KeyRemoved(slot=slot))
 
     def _begin(self, candidate: KeyCandidate) -> None:
-        session = Session(self.ctx, candidate)
+        """Start a session; one still ending for an earlier insertion of the same key finishes first."""
+        previous = self._sessions.get(candidate.fingerprint)
+        if previous is not None and previous.finished.is_set():
+            self._last[previous.slot] = previous.snapshot()
+            previous = None
+        session = Session(self.ctx, candidate, after=previous)
         self._sessions[candidate.fingerprint] = session
         session.start()
 

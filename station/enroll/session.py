@@ -59,6 +59,7 @@ from station.hid.candidate import KeyCandidate
 
 log = logging.getLogger(__name__)
 
+REMOVAL_GRACE_SECONDS = 2.0
 PERSON_FAILURES = {Reason.USER_NOT_FOUND, Reason.GRAPH_DENIED}
 
 
@@ -92,9 +93,10 @@ class SessionContext:
 
 
 class Session:
-    def __init__(self, ctx: SessionContext, candidate: KeyCandidate) -> None:
+    def __init__(self, ctx: SessionContext, candidate: KeyCandidate, after: Session | None = None) -> None:
         self.ctx = ctx
         self.candidate = candidate
+        self.after = after
         self.slot = candidate.slot
         self.cancel_event = threading.Event()
         self.removed = threading.Event()
@@ -135,6 +137,9 @@ class Session:
 
     # -- the flow -------------------------------------------------------------------------------
     def run(self) -> None:
+        if self.after is not None:
+            self.after.thread.join(REMOVAL_GRACE_SECONDS)
+            self.after = None
         try:
             device = self._open()
             try:

@@ -45,14 +45,14 @@ def station(emu: EntraEmulator, tmp_path: Path) -> Iterator[Station]:
 
 def technician(station: Station, slot: str, keys: list[VirtualKey], stop: threading.Event) -> None:
     """Insert a fresh key, wait for the slot's outcome, remove the key; until the queue runs dry."""
+    def outcomes() -> int:
+        return sum(len(station.events.of(kind, slot=slot)) for kind in (EnrolmentDone, KeyRejected, EnrolmentFailed))
+
     while not stop.is_set():
-        before = len(station.events.of(EnrolmentDone, slot=slot)) + len(station.events.of(KeyRejected, slot=slot)) \
-            + len(station.events.of(EnrolmentFailed, slot=slot))
+        before = outcomes()
         key = VirtualKey("fido21", finger=Finger.after(0.05))
         station.keys.insert(key, slot=slot)
-        station.wait(lambda: len(station.events.of(EnrolmentDone, slot=slot))
-                     + len(station.events.of(KeyRejected, slot=slot))
-                     + len(station.events.of(EnrolmentFailed, slot=slot)) > before, timeout=30)
+        station.wait(lambda before=before: outcomes() > before, timeout=30)
         station.keys.remove(slot)
         if station.events.of(KeyRejected, slot=slot):
             return
