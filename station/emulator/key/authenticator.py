@@ -43,7 +43,15 @@ class KeyRemovedError(Exception):
 
 
 class VirtualKey:
-    """A software CTAP 2.1 authenticator (or a 2.0 / U2F-only one, per ``profile``)."""
+    """A software CTAP 2.1 authenticator (or a 2.0 / U2F-only one, per ``profile``).
+
+    ``aaguid``, ``firmware`` and ``capacity`` (resident credential slots) describe the model;
+    ``min_pin_length`` is the factory minimum (a reset returns to it). With ``state_path`` the key's state
+    lives in that file: an existing file wins over ``min_pin_length`` and the random serial, so the same
+    key comes back. ``enterprise_attestation`` makes the key support it (getInfo ``ep``; enabled through
+    authenticatorConfig). ``clock`` (monotonic seconds) times the 10 s reset window after power-up.
+    ``finger`` and ``faults`` may be swapped between commands.
+    """
 
     def __init__(
         self,

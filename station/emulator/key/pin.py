@@ -153,7 +153,7 @@ class PinAuthority:
             raise CtapError(ERR.MISSING_PARAMETER)
         if not isinstance(permissions, int) or permissions == 0:
             raise CtapError(ERR.INVALID_PARAMETER)
-        supported = PERMISSION.MAKE_CREDENTIAL | PERMISSION.GET_ASSERTION | PERMISSION.LARGE_BLOB_WRITE
+        supported = PERMISSION.MAKE_CREDENTIAL | PERMISSION.GET_ASSERTION
         if self._profile.cred_mgmt:
             supported |= PERMISSION.CREDENTIAL_MGMT
         if self._profile.authnr_cfg:
