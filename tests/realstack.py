@@ -14,8 +14,10 @@ Use it from a test module with ``from realstack import pcscd``.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+PR_SET_PDEATHSIG = 1
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 START_TIMEOUT = 10.0
 
@@ -122,7 +125,7 @@ class Pcscd:
         log = self.log_path.open("ab")
         self._proc = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", str(launcher), str(self.run_dir), str(self.conf_dir)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
         )
         log.close()
         deadline = time.monotonic() + START_TIMEOUT
@@ -161,6 +164,16 @@ class Pcscd:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM it if the test process dies, so no pcscd outlives a killed run.
+
+    unshare and the launcher exec into pcscd, so the setting stays with the pcscd process. Linux ties
+    it to the thread that started pcscd: call :meth:`Pcscd.start` from the test's main thread.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _list_readers() -> list[str]:
