@@ -106,7 +106,8 @@ class Station:
 
 
 def build_station(emu: EntraEmulator, tmp: Path, *, start: bool = True, station_id: str = "station-1",
-                  **enrolment: Any) -> Station:
+                  journal: Callable[[Any], Any] | None = None, **enrolment: Any) -> Station:
+    """A started station; ``journal`` may wrap the store's journal (to simulate a crash)."""
     keydir = tmp / f"escrow-{station_id}"
     if not keydir.exists():
         generate_keypair(keydir)
@@ -118,7 +119,7 @@ def build_station(emu: EntraEmulator, tmp: Path, *, start: bool = True, station_
     bus = EventBus()
     events = Recorder(bus)
     engine = Engine(policy=cfg.enrolment, station_id=station_id, station_name="Desk 1", queue=store.queue,
-                    journal=store.journal, audit=store.audit, passkeys=entra.passkeys, bus=bus,
+                    journal=journal(store.journal) if journal else store.journal, audit=store.audit, passkeys=entra.passkeys, bus=bus,
                     escrow=Escrow.from_file(cfg.enrolment.escrow_public_key))
     keys = VirtualKeySource()
     keys.start(engine.key_attached, engine.key_removed)
