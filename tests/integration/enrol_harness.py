@@ -119,7 +119,8 @@ def build_station(emu: EntraEmulator, tmp: Path, *, start: bool = True, station_
     bus = EventBus()
     events = Recorder(bus)
     engine = Engine(policy=cfg.enrolment, station_id=station_id, station_name="Desk 1", queue=store.queue,
-                    journal=journal(store.journal) if journal else store.journal, audit=store.audit, passkeys=entra.passkeys, bus=bus,
+                    journal=journal(store.journal) if journal else store.journal, audit=store.audit,
+                    passkeys=entra.passkeys, bus=bus,
                     escrow=Escrow.from_file(cfg.enrolment.escrow_public_key))
     keys = VirtualKeySource()
     keys.start(engine.key_attached, engine.key_removed)
