@@ -104,11 +104,12 @@ class Journal:
             return [JournalRow.of(r) for r in s.exec(q.order_by(col(Enrolment.id))).all()]
 
     def take_over(self, enrolment_id: int, station_id: str, lease_expires: float, expected_lease: float | None) -> bool:
-        """Move a stale row to this station (compare-and-set on its lease, so only one station wins)."""
+        """Move a stale unfinished row to this station (compare-and-set on its lease, so only one station wins;
+        a row that reached a terminal state meanwhile is left alone)."""
         with Session(self.engine) as s:
             q = select(Enrolment).where(Enrolment.id == enrolment_id).with_for_update(skip_locked=True)
             row = s.exec(q).first()
-            if row is None or row.lease_expires != expected_lease:
+            if row is None or row.lease_expires != expected_lease or row.state in TERMINAL_JOURNAL_STATES:
                 s.rollback()
                 return False
             row.station_id = station_id

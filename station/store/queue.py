@@ -1,7 +1,9 @@
 """Queue operations on people: add/import, pre-assign keys, claim with a lease, release, mark, retry, skip.
 
 Order is priority (high first) then import order. A claim is one transaction: on SQLite it runs under
-``BEGIN IMMEDIATE`` (atomic across processes), on PostgreSQL with ``FOR UPDATE SKIP LOCKED``.
+``BEGIN IMMEDIATE`` (atomic across processes), on PostgreSQL with ``FOR UPDATE SKIP LOCKED``. Every
+read-check-write of one person (renew, release, mark, retry, skip) locks that row on PostgreSQL, so a
+check cannot pass on a state another station is changing.
 """
 
 from __future__ import annotations
@@ -211,7 +213,7 @@ class Queue:
 
     def renew_lease(self, person_id: int, station_id: str, lease_seconds: float) -> bool:
         with Session(self.engine) as s:
-            person = s.get(Person, person_id)
+            person = s.get(Person, person_id, with_for_update=True)
             if person is None or person.lease_station != station_id or person.state != PersonState.CLAIMED.value:
                 s.rollback()
                 return False
@@ -223,7 +225,7 @@ class Queue:
     def release(self, person_id: int, station_id: str | None = None, note: str = "") -> bool:
         """Return a claimed person to the queue (nothing was registered for them)."""
         with Session(self.engine) as s:
-            person = s.get(Person, person_id)
+            person = s.get(Person, person_id, with_for_update=True)
             if person is None or person.state != PersonState.CLAIMED.value:
                 s.rollback()
                 return False
@@ -255,7 +257,7 @@ class Queue:
     # -- outcomes -------------------------------------------------------------------------------
     def mark(self, person_id: int, state: PersonState, note: str = "") -> None:
         with Session(self.engine) as s:
-            person = s.get(Person, person_id)
+            person = s.get(Person, person_id, with_for_update=True)
             if person is None:
                 raise NotFoundError(f"no person with id {person_id}")
             self._set_state(person, state, note)
@@ -270,7 +272,7 @@ class Queue:
 
     def _transition(self, upn: str, allowed: set[PersonState], to: PersonState, note: str) -> PersonView:
         with Session(self.engine) as s:
-            person = self._get(s, upn)
+            person = self._get(s, upn, lock=True)
             if person.state not in {a.value for a in allowed}:
                 raise InvalidStateError(
                     f"{person.upn} is {person.state}; only {' or '.join(sorted(a.value for a in allowed))} "
@@ -295,11 +297,10 @@ class Queue:
 
     # -- reading --------------------------------------------------------------------------------
     @staticmethod
-    def _get(s: Session, upn_or_object_id: str) -> Person:
+    def _get(s: Session, upn_or_object_id: str, *, lock: bool = False) -> Person:
         key = upn_or_object_id.strip()
-        person = s.exec(
-            select(Person).where(or_(col(Person.upn) == key.lower(), col(Person.object_id) == key))
-        ).first()
+        q = select(Person).where(or_(col(Person.upn) == key.lower(), col(Person.object_id) == key))
+        person = s.exec(q.with_for_update() if lock else q).first()
         if person is None:
             raise NotFoundError(f"nobody with UPN or object id {key!r} is in the queue")
         return person
