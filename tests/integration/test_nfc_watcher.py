@@ -62,11 +62,14 @@ class Seen:
 
 
 class AccessBadge:
-    """A contactless card without a FIDO applet (a DESFire-like badge), speaking vpcd's protocol itself."""
+    """A contactless card without a FIDO applet (a DESFire-like badge), speaking vpcd's protocol itself.
 
-    ATR = bytes.fromhex("3B8180018080")
+    With ``atr`` and ``select_sw`` it plays other cards, e.g. the contact smart-card interface of a USB key.
+    """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *, atr: str = "3B8180018080", select_sw: bytes = b"\x6a\x82") -> None:
+        self.ATR = bytes.fromhex(atr)
+        self._select_sw = select_sw
         self._sock = socket.create_connection(("127.0.0.1", port))
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -80,7 +83,7 @@ class AccessBadge:
                 elif message[:2] == b"\xff\xca":
                     answer = bytes.fromhex("04112233445566") + b"\x90\x00"
                 else:
-                    answer = b"\x6a\x82"
+                    answer = self._select_sw
                 if answer is not None:
                     self._sock.sendall(struct.pack(">H", len(answer)) + answer)
         except OSError:
@@ -216,3 +219,21 @@ def test_pcscd_stopped_readers_gone_then_restarted_watcher_recovers(
         card.remove()
         if running_pcscd.running:
             running_pcscd.wait_for_card(present=False)
+
+
+def test_smart_card_interface_of_a_usb_key_is_left_to_the_usb_watcher(
+    running_pcscd: Pcscd, seen_by_watcher: tuple[NfcWatcher, Seen], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="station.hid.nfc")
+    watcher, seen = seen_by_watcher
+    wait_status(watcher, "NFC: 2 readers")
+    usb_key_ccid = AccessBadge(running_pcscd.vpcd_port(), atr="3BFD1300008131FE158073C021C057597562694B657940",
+                               select_sw=b"\x90\x00")
+    try:
+        running_pcscd.wait_for_card()
+        time.sleep(0.5)
+        assert not seen.attached, "a key answering over its contact interface is not enrolled twice"
+        assert any("not a contactless card" in r.getMessage() for r in caplog.records)
+    finally:
+        usb_key_ccid.remove()
+        running_pcscd.wait_for_card(present=False)
