@@ -20,6 +20,8 @@ COMMAND_MODULES = [
     "station.commands.config",
     "station.commands.entra",
     "station.commands.emulate",
+    "station.commands.pins",
+    "station.commands.daemon",
 ]
 
 
