@@ -43,6 +43,8 @@ class Reason(StrEnum):
     AUTH_FAILED = "auth_failed"
     USER_NOT_FOUND = "user_not_found"
     CHALLENGE_EXPIRED = "challenge_expired"
+    # station feedback (LEDs, sound)
+    FEEDBACK_UNAVAILABLE = "feedback_unavailable"
     INTERNAL = "internal"
 
 
@@ -171,3 +173,11 @@ class GraphUncertainError(GraphError):
 class AuthError(GraphError):
     reason = Reason.AUTH_FAILED
     remedy = "Check the tenant id, client id and client secret or certificate in the configuration."
+
+
+class FeedbackError(StationError):
+    """An LED or sound device configured for feedback is missing or cannot be written; enrolment goes on."""
+
+    reason = Reason.FEEDBACK_UNAVAILABLE
+    retryable = True
+    remedy = "Fix the [feedback] section of the configuration, or remove the device from it."
