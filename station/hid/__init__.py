@@ -1,0 +1,1 @@
+"""Key discovery: USB hidraw, NFC readers through PC/SC, and virtual keys, each yielding KeyCandidates."""
