@@ -1,0 +1,12 @@
+"""The enrolment engine: one session per inserted key (a state machine over a write-ahead journal), policy,
+PIN generation and escrow, prefetched creation options and start-up reconciliation.
+
+``Engine`` (engine.py) is what the daemon wires up; it reaches the store and Entra only through the
+Protocols in ports.py, and the keys through python-fido2 on the devices a ``KeyCandidate`` opens.
+"""
+
+from station.enroll.engine import Engine
+from station.enroll.escrow import Escrow
+from station.enroll.reconcile import ReconcileReport
+
+__all__ = ["Engine", "Escrow", "ReconcileReport"]
