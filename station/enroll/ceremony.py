@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fido2.ctap2 import ClientPin, Config, Ctap2
@@ -36,7 +36,6 @@ class CredentialRequest:
     key_params: list[Mapping[str, Any]]
     exclude_list: list[Mapping[str, Any]]
     extensions: dict[str, Any]
-    client_extension_results: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,6 @@ def build_request(options: Options, ctap: Ctap2, policy: EnrolmentSection) -> Cr
     wanted = pk.get("extensions") or {}
     supported = set(ctap.info.extensions)
     extensions: dict[str, Any] = {}
-    results: dict[str, Any] = {}
     if wanted.get("hmacCreateSecret") and "hmac-secret" in supported:
         extensions["hmac-secret"] = True
     policy_name = wanted.get("credentialProtectionPolicy")
@@ -81,7 +79,6 @@ def build_request(options: Options, ctap: Ctap2, policy: EnrolmentSection) -> Cr
         key_params=key_params,
         exclude_list=[{"type": "public-key", "id": cid} for cid in options.exclude_credentials],
         extensions=extensions,
-        client_extension_results=results,
     )
 
 
@@ -115,7 +112,7 @@ def make_credential(
     credential_data = response.auth_data.credential_data
     if credential_data is None:
         raise failure(Reason.KEY_ERROR, "the key made no credential data")
-    results = dict(request.client_extension_results)
+    results: dict[str, Any] = {}
     if "hmac-secret" in request.extensions:
         results["hmacCreateSecret"] = bool((response.auth_data.extensions or {}).get("hmac-secret"))
     attestation = AttestationObject.create(response.fmt, response.auth_data, response.att_stmt)
