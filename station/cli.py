@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "station.commands.emulate",
     "station.commands.pins",
     "station.commands.daemon",
+    "station.commands.demo",
     "station.commands.feedback",
 ]
 

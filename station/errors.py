@@ -43,6 +43,10 @@ class Reason(StrEnum):
     AUTH_FAILED = "auth_failed"
     USER_NOT_FOUND = "user_not_found"
     CHALLENGE_EXPIRED = "challenge_expired"
+    # daemon control
+    CONTROL_DENIED = "control_denied"
+    CONTROL_INVALID = "control_invalid"
+    DAEMON_UNAVAILABLE = "daemon_unavailable"
     # station feedback (LEDs, sound)
     FEEDBACK_UNAVAILABLE = "feedback_unavailable"
     INTERNAL = "internal"
@@ -173,6 +177,13 @@ class GraphUncertainError(GraphError):
 class AuthError(GraphError):
     reason = Reason.AUTH_FAILED
     remedy = "Check the tenant id, client id and client secret or certificate in the configuration."
+
+
+class ControlError(StationError):
+    """A control-socket request was refused, malformed, or the daemon could not be reached."""
+
+    reason = Reason.CONTROL_INVALID
+    remedy = "Check the request against the control protocol (one JSON object per line, \"v\": 1)."
 
 
 class FeedbackError(StationError):

@@ -140,6 +140,13 @@ class Journal:
                                            col(Enrolment.updated_at) >= since)
             return len(s.exec(q).all())
 
+    def count_ended_since(self, states: list[JournalState], since: float) -> int:
+        """Rows that reached one of ``states`` (last updated) at or after ``since``."""
+        with Session(self.engine) as s:
+            q = select(Enrolment.id).where(col(Enrolment.state).in_([st.value for st in states]),
+                                           col(Enrolment.updated_at) >= since)
+            return len(s.exec(q).all())
+
 
 def _check(fields: dict[str, Any]) -> None:
     unknown = set(fields) - _WRITABLE

@@ -1,0 +1,187 @@
+"""`station run`, `station status [--json]` and `station install-system [--apply]`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from station.commands.common import config_from_args, print_json
+from station.control import socket_path
+from station.control_client import ControlClient
+from station.errors import StationError
+
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+UNIT_BINARY = "/usr/bin/station"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("run", help="run the station daemon (what station.service starts)",
+                       description="Run the enrolment daemon in the foreground: watch USB and NFC for keys, "
+                                   "enrol them, serve the control socket. Speaks the systemd notify protocol "
+                                   "when $NOTIFY_SOCKET is set. SIGTERM stops it cleanly, SIGHUP reloads the "
+                                   "configuration, SIGUSR1 logs every thread's stack.")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="what the running daemon is doing",
+                       description="Ask the running daemon (over its control socket) for its status.")
+    p.add_argument("--json", action="store_true", help="the full status snapshot as JSON")
+    p.add_argument("--socket", metavar="PATH", type=Path,
+                   help="control socket (default: control.sock in station.runtime_dir)")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("install-system", help="install the service user, units, udev rule and a configuration",
+                       description="Print (or with --apply, perform) what installs Station as a system service: "
+                                   "the station user (sysusers), directories (tmpfiles), station.service and "
+                                   "station-kiosk.service, the udev rule for FIDO keys and a configuration "
+                                   "skeleton in /etc/station (an existing configuration is kept).")
+    p.add_argument("--apply", action="store_true", help="perform the steps (needs root)")
+    p.add_argument("--root", metavar="DIR", type=Path, default=Path("/"),
+                   help="install under DIR instead of / (a staging tree; commands are then only printed)")
+    p.set_defaults(func=cmd_install_system)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from station.daemon import Daemon
+
+    cfg = config_from_args(args)
+    return Daemon(cfg, keep_log_level=bool(args.verbose)).run()
+
+
+# -- status ---------------------------------------------------------------------------------------
+def cmd_status(args: argparse.Namespace) -> int:
+    path = args.socket or socket_path(config_from_args(args).station.runtime_dir)
+    status = ControlClient(path).status()
+    if args.json:
+        print_json(status)
+    else:
+        print(format_status(status))
+    return 0
+
+
+def format_status(status: dict[str, Any]) -> str:
+    st = status.get("station", {})
+    lines = [f"Station {st.get('id', '?')} ({st.get('name', '')}) · version {st.get('version', '?')} · "
+             f"pid {st.get('pid', '?')}", status.get("summary", "")]
+    q = status.get("queue", {})
+    lines.append("queue: " + " · ".join(f"{q.get(k, 0)} {k}" for k in
+                                         ("queued", "claimed", "enrolled", "failed", "skipped")))
+    slots = status.get("slots", [])
+    if slots:
+        lines.append("keys:")
+        for s in slots:
+            who = s.get("upn") or "—"
+            lines.append(f"  {s.get('slot', '?'):<20} {s.get('step', ''):<16} {who}  {s.get('model', '')}".rstrip())
+    next_up = status.get("next_up", [])
+    if next_up:
+        lines.append("next: " + ", ".join(f"{p['display_name']} <{p['upn']}>" for p in next_up))
+    entra = status.get("entra", {})
+    token = {True: "token OK", False: "token FAILING", None: "token not tried"}[entra.get("token_ok")]
+    entra_parts = [token]
+    if entra.get("last_latency_ms") is not None:
+        entra_parts.append(f"last call {entra['last_latency_ms']:.0f} ms")
+    if entra.get("throttled"):
+        entra_parts.append("throttled")
+    if entra.get("last_error"):
+        entra_parts.append(f"last error: {entra['last_error']}")
+    lines.append("Entra ID: " + " · ".join(entra_parts))
+    lines += [f"{w}" for w in status.get("watchers", [])]
+    return "\n".join(line for line in lines if line)
+
+
+# -- install-system -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Install:
+    source: Path
+    target: str
+    mode: int
+    keep_existing: bool = False
+
+
+def _install_plan() -> list[Install]:
+    return [
+        Install(SOURCE_ROOT / "systemd/station.sysusers.conf", "/usr/lib/sysusers.d/station.conf", 0o644),
+        Install(SOURCE_ROOT / "systemd/station.tmpfiles.conf", "/usr/lib/tmpfiles.d/station.conf", 0o644),
+        Install(SOURCE_ROOT / "systemd/station.service", "/etc/systemd/system/station.service", 0o644),
+        Install(SOURCE_ROOT / "systemd/station-kiosk.service", "/etc/systemd/system/station-kiosk.service", 0o644),
+        Install(SOURCE_ROOT / "udev/70-station-fido.rules", "/etc/udev/rules.d/70-station-fido.rules", 0o644),
+    ]
+
+
+def _commands() -> list[list[str]]:
+    return [
+        ["systemd-sysusers", "station.conf"],
+        ["systemd-tmpfiles", "--create", "station.conf"],
+        ["udevadm", "control", "--reload"],
+        ["udevadm", "trigger", "--subsystem-match=hidraw"],
+        ["systemctl", "daemon-reload"],
+    ]
+
+
+def station_binary() -> str:
+    """The ``station`` console script of this installation (what the units' ExecStart= runs)."""
+    beside = Path(sys.executable).parent / "station"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("station") or UNIT_BINARY
+
+
+def config_skeleton() -> str:
+    from station.commands.config import EXAMPLE
+
+    return EXAMPLE.format(tenant_id="", client_id="", secret_file="tenant-secret",
+                          authority_host="https://login.microsoftonline.com", graph_host="https://graph.microsoft.com",
+                          ca_line='# ca_file = ""', store_url="sqlite:////var/lib/station/station.db",
+                          escrow_public="/etc/station/escrow-public.pem")
+
+
+def cmd_install_system(args: argparse.Namespace) -> int:
+    root: Path = args.root
+    staging = root.resolve() != Path("/")
+    missing = [i.source for i in _install_plan() if not i.source.is_file()]
+    if missing:
+        raise StationError(f"cannot find {', '.join(map(str, missing))}",
+                           remedy="Run install-system from a Station source checkout (the systemd/ and udev/ "
+                                  "directories sit beside the station package).")
+    if args.apply and not staging and os.geteuid() != 0:
+        raise StationError("install-system --apply needs root", remedy="Run it with sudo.")
+    binary = station_binary()
+    verb = "install" if args.apply else "would install"
+    for item in _install_plan():
+        text = item.source.read_text(encoding="utf-8").replace(UNIT_BINARY, binary)
+        print(f"{verb} {item.source.relative_to(SOURCE_ROOT)} → {item.target}")
+        if args.apply:
+            _write(root / item.target.lstrip("/"), text, item.mode)
+    config = root / "etc/station/station.toml"
+    if config.exists():
+        print(f"keep existing {config}")
+    else:
+        print(f"{verb} a configuration skeleton → /etc/station/station.toml (fill in [tenant] and the escrow key)")
+        if args.apply:
+            _write(config, config_skeleton(), 0o640)
+    for command in _commands():
+        line = shlex.join(command)
+        if args.apply and not staging:
+            print(f"run {line}")
+            subprocess.run(command, check=True)
+        else:
+            print(f"{'then run' if args.apply else 'would run'} {line}")
+    print("next: put the client secret in /etc/station/client-secret (mode 0600), the escrow public key in "
+          "/etc/station/escrow-public.pem, fill in /etc/station/station.toml, then "
+          "'systemctl enable --now station' (and station-kiosk for a screen on tty1)")
+    return 0
+
+
+def _write(path: Path, text: str, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{int(time.time())}")
+    tmp.write_text(text, encoding="utf-8")
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)

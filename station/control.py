@@ -1,0 +1,351 @@
+"""The control socket: a unix socket in the runtime directory speaking versioned JSON lines.
+
+One request per line, one reply per line::
+
+    {"v": 1, "cmd": "status"}              → {"ok": true, "status": {…}}          (see station.status)
+    {"v": 1, "cmd": "subscribe"}           → {"ok": true}, then {"event": {…}} per event until the client closes
+    {"v": 1, "cmd": "pause" | "resume"}    → {"ok": true, "paused": bool}
+    {"v": 1, "cmd": "retry" | "skip", "upn": "…"}   → {"ok": true, "person": {…}}
+    {"v": 1, "cmd": "cancel", "slot": "…"} → {"ok": true, "cancelled": "…"}
+    any failure                            → {"ok": false, "error": {"reason", "message", "remedy"}}
+
+The socket is mode 0660 and belongs to the ``station`` group when that group exists. Peers are identified
+with SO_PEERCRED: root, the daemon's own user and members of the station group may control the station;
+anyone else who can connect may only ask for ``status`` and ``subscribe``. A subscriber that does not keep
+up is dropped (its connection closed); the event bus is never blocked by a client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import grp
+import json
+import logging
+import os
+import pwd
+import queue
+import select
+import socket
+import struct
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from station.errors import ControlError, NotFoundError, Reason, StationError
+from station.events import Event, EventBus
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+SOCKET_NAME = "control.sock"
+SOCKET_MODE = 0o660
+MAX_REQUEST_BYTES = 64 * 1024
+SUBSCRIBER_BACKLOG = 1000
+READ_ONLY_COMMANDS = frozenset({"status", "subscribe"})
+COMMANDS = READ_ONLY_COMMANDS | {"pause", "resume", "retry", "skip", "cancel"}
+
+
+class Controls(Protocol):
+    """What the control socket may ask of the engine (``station.enroll.engine.Engine`` satisfies it)."""
+
+    @property
+    def paused(self) -> bool: ...
+    def pause_intake(self) -> None: ...
+    def resume_intake(self) -> None: ...
+    def retry_person(self, upn: str) -> Any: ...
+    def skip_person(self, upn: str) -> Any: ...
+    def cancel_slot(self, slot: str) -> bool: ...
+
+
+def socket_path(runtime_dir: Path) -> Path:
+    return Path(runtime_dir) / SOCKET_NAME
+
+
+def error_reply(error: StationError) -> dict[str, Any]:
+    return {"ok": False, "error": {"reason": str(error.reason), "message": error.message, "remedy": error.remedy}}
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, ensure_ascii=False, default=str, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+class Peer:
+    """Who is on the other end of a connection, and whether they may change anything."""
+
+    def __init__(self, pid: int, uid: int, gid: int, control_gid: int | None) -> None:
+        self.pid, self.uid, self.gid = pid, uid, gid
+        self.may_control = uid == 0 or uid == os.geteuid() or (
+            control_gid is not None and control_gid in _groups_of(pid, uid, gid))
+
+    @classmethod
+    def of(cls, conn: socket.socket, control_gid: int | None) -> Peer:
+        data = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        pid, uid, gid = struct.unpack("3i", data)
+        return cls(pid, uid, gid, control_gid)
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} uid {self.uid}"
+
+
+def _groups_of(pid: int, uid: int, gid: int) -> set[int]:
+    """The peer process's groups: from /proc when visible, else from the user database."""
+    groups = {gid}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Groups:"):
+                groups.update(int(g) for g in line.split()[1:])
+                return groups
+    except OSError:
+        pass
+    with contextlib.suppress(KeyError):
+        groups.update(os.getgrouplist(pwd.getpwuid(uid).pw_name, gid))
+    return groups
+
+
+def group_id(name: str) -> int | None:
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        return None
+
+
+class ControlServer:
+    """Serves the control protocol on ``path`` from its own threads until ``stop``."""
+
+    def __init__(self, path: Path, *, status: Callable[[], dict[str, Any]], controls: Controls, bus: EventBus,
+                 group: str = "station") -> None:
+        self.path = Path(path)
+        self._status = status
+        self._controls = controls
+        self._bus = bus
+        self._group = group
+        self._gid = group_id(group)
+        self._sock: socket.socket | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conns: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._remove_stale()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        old_umask = os.umask(0o117)
+        try:
+            sock.bind(str(self.path))
+        except OSError as e:
+            sock.close()
+            raise ControlError(f"cannot create the control socket {self.path}: {e.strerror}",
+                               reason=Reason.CONTROL_INVALID,
+                               remedy="Check that the runtime directory exists and is writable by the station "
+                                      "user (station.runtime_dir).") from None
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.path, SOCKET_MODE)
+        if self._gid is not None:
+            try:
+                os.chown(self.path, -1, self._gid)
+            except PermissionError:
+                log.warning("cannot give %s to group %s; only root and the station user can control it",
+                            self.path, self._group)
+        sock.listen(16)
+        self._sock = sock
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._accept_loop, name="control-accept", daemon=True)
+        self._thread.start()
+        log.info("control socket listening on %s", self.path)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+            self._sock.close()
+        if self._thread is not None:
+            self._thread.join(5.0)
+            self._thread = None
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(FileNotFoundError):
+            if self._sock is not None:
+                self.path.unlink()
+        self._sock = None
+
+    def _remove_stale(self) -> None:
+        if not self.path.exists():
+            return
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(self.path))
+        except OSError:
+            self.path.unlink()
+            return
+        finally:
+            probe.close()
+        raise ControlError(f"another station daemon is serving {self.path}", reason=Reason.INVALID_STATE,
+                           remedy="Stop the other daemon (systemctl stop station), or give this one another "
+                                  "station.runtime_dir.")
+
+    def _accept_loop(self) -> None:
+        assert self._sock is not None
+        listener = self._sock
+        while not self._stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError as e:
+                if self._stop.is_set():
+                    return
+                if e.errno in (errno.EMFILE, errno.ENFILE):
+                    self._stop.wait(0.1)
+                    continue
+                log.warning("control socket accept failed: %s", e)
+                continue
+            with self._lock:
+                self._conns.add(conn)
+            threading.Thread(target=self._serve, args=(conn,), name="control-client", daemon=True).start()
+
+    # -- one connection -------------------------------------------------------------------------
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            peer = Peer.of(conn, self._gid)
+            reader = conn.makefile("rb")
+            while not self._stop.is_set():
+                line = reader.readline(MAX_REQUEST_BYTES + 1)
+                if not line:
+                    return
+                if len(line) > MAX_REQUEST_BYTES:
+                    conn.sendall(encode(error_reply(ControlError("request longer than 64 KiB"))))
+                    return
+                if not line.strip():
+                    continue
+                request = self._parse(line)
+                if "ok" in request:
+                    conn.sendall(encode(request))
+                elif request["cmd"] == "subscribe":
+                    conn.sendall(encode({"ok": True}))
+                    self._stream_events(conn)
+                    return
+                else:
+                    conn.sendall(encode(self._answer(request, peer)))
+        except OSError:
+            return
+        except Exception:
+            log.exception("control connection failed")
+        finally:
+            with self._lock:
+                self._conns.discard(conn)
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def _parse(self, line: bytes) -> dict[str, Any]:
+        """The request, or (carrying "ok": false) the error reply to a line that is not a valid request."""
+        try:
+            request = json.loads(line)
+        except (ValueError, UnicodeDecodeError) as e:
+            return error_reply(ControlError(f"not JSON: {e}"))
+        if not isinstance(request, dict):
+            return error_reply(ControlError("a request is a JSON object"))
+        if request.get("v") != PROTOCOL_VERSION:
+            return error_reply(ControlError(
+                f"unsupported protocol version {request.get('v')!r}; this daemon speaks v{PROTOCOL_VERSION}",
+                remedy="Use a station client of the same version as the daemon."))
+        cmd = request.get("cmd")
+        if cmd not in COMMANDS:
+            return error_reply(ControlError(f"unknown command {cmd!r}",
+                                            remedy=f"Use one of: {', '.join(sorted(COMMANDS))}."))
+        request.pop("ok", None)
+        return request
+
+    def check_allowed(self, cmd: str, peer: Peer) -> None:
+        if cmd not in READ_ONLY_COMMANDS and not peer.may_control:
+            raise ControlError(f"{peer} may only read the status", reason=Reason.CONTROL_DENIED,
+                               remedy=f"Run as root or as a member of the '{self._group}' group.")
+
+    def _answer(self, request: dict[str, Any], peer: Peer) -> dict[str, Any]:
+        cmd = str(request["cmd"])
+        try:
+            self.check_allowed(cmd, peer)
+            return self._dispatch(cmd, request, peer)
+        except StationError as e:
+            return error_reply(e)
+        except Exception as e:
+            log.exception("control command %s failed", cmd)
+            return error_reply(StationError(f"{cmd} failed: {type(e).__name__}: {e}"))
+
+    def _dispatch(self, cmd: str, request: dict[str, Any], peer: Peer) -> dict[str, Any]:
+        c = self._controls
+        if cmd == "status":
+            return {"ok": True, "status": self._status()}
+        if cmd == "pause":
+            c.pause_intake()
+            log.info("intake paused from the control socket (%s)", peer)
+            return {"ok": True, "paused": True}
+        if cmd == "resume":
+            c.resume_intake()
+            log.info("intake resumed from the control socket (%s)", peer)
+            return {"ok": True, "paused": False}
+        if cmd in ("retry", "skip"):
+            upn = _text_arg(request, "upn")
+            person = c.retry_person(upn) if cmd == "retry" else c.skip_person(upn)
+            log.info("%s %s from the control socket (%s)", cmd, upn, peer)
+            return {"ok": True, "person": person.to_dict() if hasattr(person, "to_dict") else person}
+        slot = _text_arg(request, "slot")
+        if not c.cancel_slot(slot):
+            raise NotFoundError(f"no enrolment is running in {slot!r}",
+                                remedy="Check the slot name in 'station status'.")
+        log.info("enrolment in %s cancelled from the control socket (%s)", slot, peer)
+        return {"ok": True, "cancelled": slot}
+
+    # -- subscriptions --------------------------------------------------------------------------
+    def _stream_events(self, conn: socket.socket) -> None:
+        backlog: queue.Queue[Event] = queue.Queue(SUBSCRIBER_BACKLOG)
+        dropped = threading.Event()
+
+        def on_event(event: Event) -> None:
+            if dropped.is_set():
+                return
+            try:
+                backlog.put_nowait(event)
+            except queue.Full:
+                dropped.set()
+                log.warning("dropping a control subscriber that does not keep up")
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+
+        unsubscribe = self._bus.subscribe(on_event)
+        try:
+            while not self._stop.is_set() and not dropped.is_set():
+                try:
+                    event = backlog.get(timeout=0.5)
+                except queue.Empty:
+                    if _peer_closed(conn):
+                        return
+                    continue
+                conn.sendall(encode({"event": event.to_dict()}))
+        finally:
+            unsubscribe()
+
+
+def _text_arg(request: dict[str, Any], name: str) -> str:
+    value = request.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ControlError(f"{request.get('cmd')} needs \"{name}\": a non-empty string")
+    return value.strip()
+
+
+def _peer_closed(conn: socket.socket) -> bool:
+    ready, _, _ = select.select([conn], [], [], 0)
+    if not ready:
+        return False
+    try:
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True

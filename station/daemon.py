@@ -1,0 +1,377 @@
+"""The station daemon: wiring and lifecycle.
+
+``Daemon.start`` brings the parts up in order — store → Entra client (token check and policy preflight) →
+engine (reconciliation of unfinished enrolments) → key watchers → control socket — and tells systemd
+READY=1. ``serve`` runs the daemon's loop: engine housekeeping, WATCHDOG=1 after every healthy pass,
+STATUS= when the one-line summary changes, the station registry heartbeat. ``shutdown`` stops intake, lets
+enrolments past the touch finish within a bound (those still waiting for a touch are cancelled), then stops
+the parts in reverse order. ``run`` is all of that under signal handling, for ``station run``:
+SIGTERM/SIGINT stop, SIGHUP reloads what can change safely, SIGUSR1 logs every thread's stack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any
+
+from station.config import Config, EnrolmentSection, load_config
+from station.control import ControlServer, socket_path
+from station.enroll.display_name import check_template
+from station.enroll.engine import Engine
+from station.enroll.escrow import Escrow
+from station.entra import EntraClient
+from station.errors import AuthError, ConfigError, StationError
+from station.events import EventBus
+from station.hid.candidate import KeyWatcher
+from station.sdnotify import Notifier, watchdog_interval
+from station.status import EntraHealth, MeteredPasskeys, StatusBoard
+from station.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 1.0
+STOP_GRACE_SECONDS = 20.0
+HEARTBEAT_SECONDS = 10.0
+SERVICE_GROUP = "station"
+# Steps before the credential exists: a session still here when the station stops is cancelled at once.
+BEFORE_CREDENTIAL = frozenset({"attached", "inspecting", "resetting", "claiming", "options", "pin_escrowed",
+                               "pin_set", "touch"})
+# Enrolment settings a running engine picks up on SIGHUP; the others are sized or loaded once at start.
+RELOADABLE = frozenset({"pin_length", "pin_alphabet", "min_pin_length", "min_pin_length_rp_ids", "force_pin_change",
+                        "required_features", "allowed_aaguids", "used_key", "display_name_template", "show_pin",
+                        "touch_timeout_seconds", "lease_seconds"})
+LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def default_watchers() -> list[KeyWatcher]:
+    """USB (udev hidraw) and NFC (PC/SC) key watchers."""
+    from station.hid.nfc import NfcWatcher
+    from station.hid.usb import UsbWatcher
+
+    return [UsbWatcher(group=SERVICE_GROUP), NfcWatcher()]
+
+
+class Daemon:
+    def __init__(self, cfg: Config, *, watchers: Sequence[KeyWatcher] | None = None,
+                 notifier: Notifier | None = None, control: bool = True, keep_log_level: bool = False) -> None:
+        self.cfg = cfg
+        self.notifier = notifier or Notifier.from_environment()
+        self.bus = EventBus()
+        self.health = EntraHealth()
+        self._watchers = list(watchers) if watchers is not None else None
+        self._want_control = control
+        self._keep_log_level = keep_log_level
+        self.store: Store | None = None
+        self.entra: EntraClient | None = None
+        self.engine: Engine | None = None
+        self.control: ControlServer | None = None
+        self.board: StatusBoard | None = None
+        self.watchers: list[KeyWatcher] = []
+        self._watcher_notes: list[str] = []
+        self._wake = threading.Event()
+        self._stop_requested = False
+        self._reload_requested = False
+        self._stacks_requested = False
+        self._summary = "starting"
+        self._last_heartbeat = 0.0
+        self._shut_down = False
+
+    # -- start ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Bring every part up; raises StationError (nothing left running) when the station cannot serve."""
+        cfg = self.cfg
+        if not self._keep_log_level:
+            logging.getLogger().setLevel(LOG_LEVELS[cfg.station.log_level])
+        try:
+            self._start_store()
+            self._start_entra()
+            self._start_engine()
+            self._start_watchers()
+            if self._want_control:
+                self.control = ControlServer(socket_path(cfg.station.runtime_dir), status=self.status,
+                                             controls=self._engine(), bus=self.bus, group=SERVICE_GROUP)
+                self.control.start()
+        except BaseException:
+            self._shut_down = True
+            self._stop_parts()
+            raise
+        assert self.board is not None
+        self.board.phase = "running"
+        self._summary = self.board.snapshot()["summary"]
+        self.notifier.ready(self._summary)
+        log.info("station %s ready: %s", cfg.station.id, self._summary)
+
+    def _start_store(self) -> None:
+        cfg = self.cfg
+        self.store = open_store(cfg.store_url, cfg.station.id)
+        self.store.stations.register(cfg.station.id, cfg.station.name)
+
+    def _start_entra(self) -> None:
+        self.entra = EntraClient.from_config(self.cfg)
+        started = time.monotonic()
+        try:
+            self.entra.tokens.token()
+        except AuthError as e:
+            if not e.retryable:
+                raise
+            self.health.token_checked(False, f"{e.reason}: {e.message}")
+            log.warning("no Entra ID token yet: %s → %s (enrolments fail until the authority answers)",
+                        e.message, e.remedy)
+        else:
+            self.health.token_checked(True)
+            self.health.succeeded(time.monotonic() - started)
+        try:
+            findings = self.entra.preflight()
+        except StationError as e:
+            log.warning("cannot check the tenant's passkey policy: %s → %s", e.message, e.remedy)
+            return
+        for finding in findings:
+            if not finding.ok:
+                log.warning("tenant check %s: %s → %s", finding.check, finding.detail, finding.remedy)
+
+    def _start_engine(self) -> None:
+        cfg, store, entra = self.cfg, self._store(), self.entra
+        assert entra is not None
+        escrow = Escrow.from_file(cfg.enrolment.escrow_public_key) if cfg.enrolment.escrow_public_key else None
+        self.engine = Engine(policy=cfg.enrolment, station_id=cfg.station.id, station_name=cfg.station.name,
+                             queue=store.queue, journal=store.journal, audit=store.audit,
+                             passkeys=MeteredPasskeys(entra.passkeys, self.health), bus=self.bus, escrow=escrow,
+                             heartbeat=self._heartbeat)
+        self.board = StatusBoard(station_id=cfg.station.id, station_name=cfg.station.name, store=store,
+                                 engine=self.engine, health=self.health, watchers=[],
+                                 notes=lambda: list(self._watcher_notes))
+        report = self.engine.start()
+        if report.resolved or report.unresolved:
+            log.info("reconciled unfinished enrolments: %s", report.to_dict())
+
+    def _start_watchers(self) -> None:
+        engine = self._engine()
+        candidates = self._watchers if self._watchers is not None else default_watchers()
+        for watcher in candidates:
+            try:
+                watcher.start(engine.key_attached, engine.key_removed)
+            except Exception as e:
+                name = type(watcher).__name__.removesuffix("Watcher").upper()
+                note = f"{name}: not watching — {e}"
+                self._watcher_notes.append(note)
+                log.warning("%s", note)
+                continue
+            self.watchers.append(watcher)
+        assert self.board is not None
+        self.board.watchers = list(self.watchers)
+
+    # -- the loop -------------------------------------------------------------------------------
+    def serve(self, until: Callable[[], bool] | None = None) -> None:
+        """Run the daemon's loop until a stop is requested (or ``until()`` is true)."""
+        interval = min(TICK_SECONDS, watchdog_interval() or TICK_SECONDS)
+        while True:
+            self._wake.wait(interval)
+            self._wake.clear()
+            if self._stacks_requested:
+                self._stacks_requested = False
+                log_thread_stacks()
+            if self._reload_requested:
+                self._reload_requested = False
+                self.reload()
+            if self._stop_requested or (until is not None and until()):
+                return
+            if self.tick():
+                self.notifier.watchdog()
+            self.notifier.status(self._summary)
+
+    def tick(self) -> bool:
+        """One pass of housekeeping; False when it failed (then no WATCHDOG=1 is sent)."""
+        try:
+            self._engine().loop_tick()
+            assert self.board is not None
+            self._summary = self.board.snapshot()["summary"]
+        except Exception:
+            log.exception("the daemon loop failed; the watchdog is not fed this time")
+            return False
+        return True
+
+    def _heartbeat(self, snapshot: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now - self._last_heartbeat < HEARTBEAT_SECONDS:
+            return
+        self._last_heartbeat = now
+        self._store().stations.heartbeat(self.cfg.station.id, self._summary, snapshot.get("sessions", []))
+
+    def status(self) -> dict[str, Any]:
+        if self.board is None:
+            raise StationError("the station is still starting", retryable=True, remedy="Ask again in a moment.")
+        return self.board.snapshot()
+
+    # -- requests (safe from signal handlers and other threads) -------------------------------
+    def request_stop(self) -> None:
+        self._stop_requested = True
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        self._reload_requested = True
+        self._wake.set()
+
+    def request_stacks(self) -> None:
+        self._stacks_requested = True
+        self._wake.set()
+
+    # -- reload ---------------------------------------------------------------------------------
+    def reload(self) -> list[str]:
+        """Re-read the configuration file; apply what is safe, log what needs a restart. Returns the changes."""
+        self.notifier.reloading()
+        try:
+            fresh = load_config(self.cfg.source)
+        except ConfigError as e:
+            log.error("reload refused, keeping the running configuration: %s; %s", e.message, "; ".join(e.problems))
+            self.notifier.status(self._summary)
+            return []
+        applied = apply_reload(self.cfg, fresh)
+        if not applied:
+            log.info("reload: nothing changed")
+        self.notifier.status(self._summary)
+        return applied
+
+    # -- stop -----------------------------------------------------------------------------------
+    def shutdown(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stop intake, let enrolments past the touch finish (within ``grace``), stop the parts in reverse."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        if self.board is not None:
+            self.board.phase = "stopping"
+        self.notifier.stopping("stopping · finishing enrolments in progress")
+        log.info("stopping: no new keys; waiting up to %g s for enrolments in progress", grace)
+        if self.engine is not None:
+            self.engine.pause_intake()
+            left = drain(self.engine, grace)
+            if left:
+                log.warning("%d enrolment(s) did not reach a safe point in %g s; cancelling them", left, grace)
+        self._stop_parts()
+        log.info("station stopped")
+
+    def _stop_parts(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+        for watcher in reversed(self.watchers):
+            try:
+                watcher.stop()
+            except Exception:
+                log.exception("stopping %s failed", type(watcher).__name__)
+        if self.engine is not None:
+            self.engine.stop(timeout=5.0)
+        if self.store is not None:
+            with contextlib.suppress(StationError, Exception):
+                self.store.stations.heartbeat(self.cfg.station.id, "stopped", [])
+        if self.entra is not None:
+            self.entra.close()
+        self.bus.flush()
+        self.bus.close()
+        if self.store is not None:
+            self.store.close()
+        self.notifier.close()
+
+    # -- `station run` --------------------------------------------------------------------------
+    def run(self) -> int:
+        """Start, serve until SIGTERM/SIGINT, shut down; the exit code (0 after a clean stop)."""
+        previous = install_signal_handlers(self)
+        try:
+            self.start()
+            self.serve()
+        finally:
+            self.shutdown()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        return 0
+
+    def _engine(self) -> Engine:
+        assert self.engine is not None
+        return self.engine
+
+    def _store(self) -> Store:
+        assert self.store is not None
+        return self.store
+
+
+def drain(engine: Engine, grace: float) -> int:
+    """Cancel sessions that have no credential yet, wait for the rest; the number still running after ``grace``."""
+    deadline = time.monotonic() + grace
+    while engine.active() and time.monotonic() < deadline:
+        for session in engine.snapshot()["sessions"]:
+            if not session.get("outcome") and session.get("step") in BEFORE_CREDENTIAL:
+                engine.cancel_slot(str(session["slot"]))
+        time.sleep(0.05)
+    return engine.active()
+
+
+def apply_reload(running: Config, fresh: Config) -> list[str]:
+    """Apply the safe differences of ``fresh`` to ``running`` in place; log the rest. The applied changes."""
+    applied: list[str] = []
+    if fresh.station.log_level != running.station.log_level:
+        running.station.log_level = fresh.station.log_level
+        logging.getLogger().setLevel(LOG_LEVELS[fresh.station.log_level])
+        applied.append(f"station.log_level = {fresh.station.log_level}")
+    applied += _reload_enrolment(running.enrolment, fresh.enrolment)
+    for section in ("station", "tenant", "store", "feedback"):
+        old = getattr(running, section).model_dump(exclude={"log_level"})
+        new = getattr(fresh, section).model_dump(exclude={"log_level"})
+        changed = sorted(k for k in new if new[k] != old.get(k))
+        if changed:
+            log.warning("reload: %s need a restart to take effect (systemctl restart station)",
+                        ", ".join(f"{section}.{k}" for k in changed))
+    for change in applied:
+        log.info("reload: %s", change)
+    return applied
+
+
+def _reload_enrolment(running: EnrolmentSection, fresh: EnrolmentSection) -> list[str]:
+    applied, later = [], []
+    for name in EnrolmentSection.model_fields:
+        value = getattr(fresh, name)
+        if value == getattr(running, name):
+            continue
+        if name not in RELOADABLE:
+            later.append(f"enrolment.{name}")
+            continue
+        if name == "display_name_template":
+            try:
+                check_template(value)
+            except ValueError as e:
+                log.error("reload: enrolment.display_name_template not applied: %s", e)
+                continue
+        setattr(running, name, value)
+        applied.append(f"enrolment.{name} = {value!r}")
+    if later:
+        log.warning("reload: %s need a restart to take effect (systemctl restart station)", ", ".join(later))
+    return applied
+
+
+def install_signal_handlers(daemon: Daemon) -> dict[int, Any]:
+    def on_stop(_signum: int, _frame: FrameType | None) -> None:
+        daemon.request_stop()
+
+    def on_reload(_signum: int, _frame: FrameType | None) -> None:
+        daemon.request_reload()
+
+    def on_stacks(_signum: int, _frame: FrameType | None) -> None:
+        daemon.request_stacks()
+
+    handlers = {signal.SIGTERM: on_stop, signal.SIGINT: on_stop, signal.SIGHUP: on_reload,
+                signal.SIGUSR1: on_stacks}
+    return {int(s): signal.signal(s, h) for s, h in handlers.items()}
+
+
+def log_thread_stacks() -> None:
+    names = {t.ident: t.name for t in threading.enumerate()}
+    frames = sys._current_frames()
+    log.info("%d thread(s):", len(frames))
+    for ident, frame in frames.items():
+        stack = "".join(traceback.format_stack(frame)).rstrip()
+        log.info("thread %s (%s):\n%s", names.get(ident, "?"), ident, stack)

@@ -1,0 +1,193 @@
+"""What the station is doing, as one snapshot: the control socket's ``status`` answer and systemd's STATUS= line.
+
+``StatusBoard`` composes the snapshot from the engine, the store, the key watchers and ``EntraHealth``
+(a meter the daemon wraps around the passkeys port: last latency, throttling, token health, last error).
+``summary_line`` turns a snapshot into one line ("idle · 132 queued · 41 enrolled today").
+Snapshot shape (version 1)::
+
+    {"v": 1, "station": {"id", "name", "version", "pid"}, "state": "starting|idle|working|paused|stopping",
+     "paused": bool, "queue": {queued, claimed, enrolled, failed, skipped}, "today": {"enrolled", "failed"},
+     "slots": [session snapshots], "finished": [...], "next_up": [{"upn", "display_name"}],
+     "entra": {"last_latency_ms", "throttled", "token_ok", "last_error"}, "watchers": ["USB: …"],
+     "summary": "…"}
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from station import __version__
+from station.enroll.ports import PasskeysPort
+from station.errors import AuthError, Reason, StationError
+from station.store import JournalState, Store
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+NEXT_UP = 5
+THROTTLE_MEMORY_SECONDS = 60.0
+STATES = ("starting", "idle", "working", "paused", "stopping")
+FAILED_STATES = [JournalState.FAILED, JournalState.NEEDS_RESET]
+
+
+class EngineView(Protocol):
+    @property
+    def paused(self) -> bool: ...
+    def snapshot(self) -> dict[str, Any]: ...
+
+
+class StatusLine(Protocol):
+    def status(self) -> str: ...
+
+
+class EntraHealth:
+    """How Entra ID has been answering: fed by ``MeteredPasskeys`` and the daemon's token check."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.last_latency_ms: float | None = None
+        self.token_ok: bool | None = None
+        self.last_error: str | None = None
+        self._throttled_at: float | None = None
+
+    def succeeded(self, seconds: float) -> None:
+        with self._lock:
+            self.last_latency_ms = round(seconds * 1000, 1)
+            self.token_ok = True
+
+    def failed(self, error: StationError, seconds: float) -> None:
+        with self._lock:
+            self.last_latency_ms = round(seconds * 1000, 1)
+            self.last_error = f"{error.reason}: {error.message}"
+            if error.reason is Reason.GRAPH_THROTTLED:
+                self._throttled_at = self._clock()
+            if isinstance(error, AuthError):
+                self.token_ok = False
+
+    def token_checked(self, ok: bool, error: str | None = None) -> None:
+        with self._lock:
+            self.token_ok = ok
+            if error:
+                self.last_error = error
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            throttled = (self._throttled_at is not None
+                         and self._clock() - self._throttled_at < THROTTLE_MEMORY_SECONDS)
+            return {"last_latency_ms": self.last_latency_ms, "throttled": throttled, "token_ok": self.token_ok,
+                    "last_error": self.last_error}
+
+
+class MeteredPasskeys:
+    """A PasskeysPort that times every call and reports outcomes to ``EntraHealth``."""
+
+    def __init__(self, inner: PasskeysPort, health: EntraHealth) -> None:
+        self._inner = inner
+        self._health = health
+
+    def _call(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        started = time.monotonic()
+        try:
+            result = fn(*args, **kw)
+        except StationError as e:
+            self._health.failed(e, time.monotonic() - started)
+            raise
+        self._health.succeeded(time.monotonic() - started)
+        return result
+
+    def creation_options(self, user_id: str) -> Any:
+        return self._call(self._inner.creation_options, user_id)
+
+    def register(self, user_id: str, display_name: str, credential_id: bytes, client_data_json: bytes,
+                 attestation_object: bytes, client_extension_results: Mapping[str, Any] | None = None) -> str:
+        return str(self._call(self._inner.register, user_id, display_name, credential_id, client_data_json,
+                              attestation_object, client_extension_results))
+
+    def find_method_for_credential(self, user_id: str, credential_id: bytes) -> str | None:
+        found = self._call(self._inner.find_method_for_credential, user_id, credential_id)
+        return None if found is None else str(found)
+
+    def delete(self, user_id: str, method_id: str) -> bool:
+        return bool(self._call(self._inner.delete, user_id, method_id))
+
+
+def start_of_today(now: float | None = None) -> float:
+    moment = datetime.fromtimestamp(time.time() if now is None else now)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+class StatusBoard:
+    """Composes status snapshots. ``phase`` is the daemon's lifecycle phase (starting, running, stopping)."""
+
+    def __init__(self, *, station_id: str, station_name: str, store: Store, engine: EngineView | None,
+                 health: EntraHealth, watchers: Sequence[StatusLine], notes: Callable[[], list[str]] | None = None,
+                 ) -> None:
+        self.station = {"id": station_id, "name": station_name, "version": __version__, "pid": os.getpid()}
+        self.store = store
+        self.engine = engine
+        self.health = health
+        self.watchers = list(watchers)
+        self.notes = notes or (lambda: [])
+        self.phase = "starting"
+
+    def snapshot(self) -> dict[str, Any]:
+        engine = self.engine.snapshot() if self.engine is not None else {"sessions": [], "finished": []}
+        paused = bool(self.engine.paused) if self.engine is not None else False
+        sessions = list(engine.get("sessions", []))
+        midnight = start_of_today()
+        counts = self.store.queue.counts()
+        status: dict[str, Any] = {
+            "v": PROTOCOL_VERSION,
+            "station": dict(self.station),
+            "state": lifecycle_state(self.phase, paused, active_sessions(sessions)),
+            "paused": paused,
+            "queue": {k: counts.get(k, 0) for k in ("queued", "claimed", "enrolled", "failed", "skipped")},
+            "today": {"enrolled": self.store.journal.count_done_since(midnight),
+                      "failed": self.store.journal.count_ended_since(FAILED_STATES, midnight)},
+            "slots": sessions,
+            "finished": list(engine.get("finished", [])),
+            "next_up": [{"upn": p.upn, "display_name": p.display_name}
+                        for p in self.store.queue.peek_next(NEXT_UP)],
+            "entra": self.health.snapshot(),
+            "watchers": [w.status() for w in self.watchers] + self.notes(),
+        }
+        status["summary"] = summary_line(status)
+        return status
+
+
+def active_sessions(sessions: Sequence[Mapping[str, Any]]) -> int:
+    return sum(1 for s in sessions if not s.get("outcome"))
+
+
+def lifecycle_state(phase: str, paused: bool, active: int) -> str:
+    if phase in ("starting", "stopping"):
+        return phase
+    if paused:
+        return "paused"
+    return "working" if active else "idle"
+
+
+def summary_line(status: Mapping[str, Any]) -> str:
+    """One line for systemd and the operator: ``working · 2 keys · 132 queued · 41 enrolled today``."""
+    parts = [str(status.get("state", "?"))]
+    active = active_sessions(status.get("slots", []))
+    if active:
+        parts.append(f"{active} key{'s' if active != 1 else ''}")
+    parts.append(f"{status.get('queue', {}).get('queued', 0)} queued")
+    today = status.get("today", {})
+    parts.append(f"{today.get('enrolled', 0)} enrolled today")
+    if today.get("failed"):
+        parts.append(f"{today['failed']} failed today")
+    entra = status.get("entra", {})
+    if entra.get("token_ok") is False:
+        parts.append("Entra token failing")
+    elif entra.get("throttled"):
+        parts.append("Entra throttling")
+    return " · ".join(parts)
