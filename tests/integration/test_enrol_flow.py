@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from enrol_harness import Station, build_station
 
 from station.emulator.entra import EntraEmulator
 from station.emulator.key import Finger, VirtualKey
+from station.enroll.escrow import context_for, open_sealed
 from station.events import EnrolmentDone, EnrolmentFailed, KeyRejected
-from enrol_harness import Station, build_station
 
 
 @pytest.fixture(scope="module")
@@ -33,4 +34,14 @@ def test_one_key_is_enrolled_and_registered(station: Station) -> None:
     assert not station.events.of(EnrolmentFailed) and not station.events.of(KeyRejected)
     assert done.upn == user["userPrincipalName"]
     methods = station.emu.tenant.methods_of(user["id"])
-    assert len(methods) == 1
+    assert len(methods) == 1 and methods[0].attestation_level == "attested"
+    station.bus.flush()
+    kinds = [e.kind for e in station.events.events if e.kind not in ("StepChanged", "StatusNote")]
+    assert kinds == ["KeyAttached", "KeyInspected", "PersonClaimed", "TouchRequired", "Registered", "EnrolmentDone"]
+    (row,) = station.store.journal.with_escrow()
+    assert row.state == "done" and row.method_id == methods[0].id
+    assert station.store.queue.get(user["userPrincipalName"]).state == "enrolled"
+    pin = open_sealed(station.private_key(), row.pin_escrow, context_for(row.id))
+    audit = station.store.audit.entries(enrolment_id=row.id)
+    assert [e.kind for e in audit] == ["claimed", "pin_set", "credential_made", "registered", "done"]
+    assert all(pin not in str(e.detail) for e in audit)
