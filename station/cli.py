@@ -7,6 +7,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from station import __version__
 from station.errors import ConfigError, StationError
@@ -38,19 +39,35 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for leaf in _leaf_parsers(parser):
+        add_common_options(leaf)
     return parser
 
 
+def _leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every sub-command parser without sub-commands of its own, so common options work after the command."""
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found.extend(_leaf_parsers(child) or [child])
+    return found
+
+
 def add_common_options(parser: argparse.ArgumentParser) -> None:
-    """Options every command accepts (before or after the sub-command name)."""
-    parser.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
-                        help="configuration file (default: $STATION_CONFIG or /etc/station/station.toml)")
-    parser.add_argument("--store", metavar="URL", default=argparse.SUPPRESS,
-                        help="store URL, overriding the configuration (sqlite:///PATH or postgresql://…)")
-    parser.add_argument("--log-json", action="store_true", default=argparse.SUPPRESS,
-                        help="log as JSON lines on stderr")
-    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="debug logging")
+    """Options every command accepts (before or after the sub-command name); a command may define its own."""
+    options: list[tuple[str, dict[str, Any]]] = [
+        ("--config", dict(metavar="PATH", help="configuration file (default: $STATION_CONFIG or "
+                                               "/etc/station/station.toml)")),
+        ("--store", dict(metavar="URL", help="store URL, overriding the configuration "
+                                             "(sqlite:///PATH or postgresql://…)")),
+        ("--log-json", dict(action="store_true", help="log as JSON lines on stderr")),
+        ("--verbose", dict(action="store_true", help="debug logging")),
+    ]
+    for flag, kwargs in options:
+        if flag not in parser._option_string_actions:
+            names = [flag, "-v"] if flag == "--verbose" and "-v" not in parser._option_string_actions else [flag]
+            parser.add_argument(*names, default=argparse.SUPPRESS, **kwargs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
