@@ -1,0 +1,55 @@
+"""``python -m bench.run [--quick] [NAME ...]``: run the benchmarks and write bench/BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import report
+
+BENCHMARKS = {
+    "overhead": "bench.overhead",
+    "critical": "bench.critical_path",
+    "throughput": "bench.throughput",
+    "idle": "bench.idle",
+    "queue": "bench.queue_claims",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("names", nargs="*", choices=[[], *BENCHMARKS], metavar="NAME",
+                        help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}")
+    parser.add_argument("--quick", action="store_true", help="shorter runs (fewer repeats, smaller sizes)")
+    parser.add_argument("--output", type=Path, default=report.RESULTS, help="where to write the results")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    names = args.names or list(BENCHMARKS)
+    failed = []
+    for name in names:
+        module = importlib.import_module(BENCHMARKS[name])
+        print(f"== {name}: {module.TITLE}", flush=True)
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+            try:
+                section = module.run(Path(tmp), args.quick)
+            except Exception as e:
+                logging.getLogger(__name__).exception("benchmark %s failed", name)
+                failed.append(f"{name}: {e}")
+                continue
+        print("\n".join(section.lines), flush=True)
+        print(f"   ({time.monotonic() - started:.0f} s)", flush=True)
+        report.write([section], list(BENCHMARKS), args.quick, args.output)
+    if failed:
+        print("benchmarks that could not run:\n  " + "\n  ".join(failed), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
