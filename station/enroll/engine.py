@@ -5,7 +5,8 @@ calls ``start`` (reconciles every unfinished journal row before taking keys), ``
 watchdog loop (reaps sessions, renews leases, retries unresolved rows), and ``stop``. The dashboard and
 control socket use ``snapshot``, ``pause_intake`` / ``resume_intake``, ``cancel_slot``, ``retry_person``
 and ``skip_person``. A global semaphore bounds concurrent Graph calls across all sessions. Creation options
-are prefetched only while no session is between its touch and its registration.
+are prefetched only while no session is between its touch and its registration. ``on_success``, when
+given, is called with a key's still-open device once its enrolment is done (the station's feedback winks it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+
+from fido2.ctap import CtapDevice
 
 from station.config import EnrolmentSection
 from station.enroll.display_name import check_template
@@ -61,6 +64,7 @@ class Engine:
         station_name: str = "",
         clock: Clock | None = None,
         heartbeat: Callable[[dict[str, Any]], None] | None = None,
+        on_success: Callable[[CtapDevice], None] | None = None,
     ) -> None:
         if escrow is None and not policy.show_pin:
             raise ConfigError("no way to hand out PINs", problems=[
@@ -80,7 +84,8 @@ class Engine:
         self.prefetch = Prefetcher(queue, passkeys, gate, size=policy.prefetch, margin=margin, clock=self.clock)
         self.ctx = SessionContext(policy=policy, station_id=station_id, station_name=station_name or station_id,
                                   queue=queue, journal=journal, audit=audit, passkeys=passkeys, bus=bus,
-                                  escrow=escrow, prefetch=self.prefetch, graph_gate=gate, clock=self.clock)
+                                  escrow=escrow, prefetch=self.prefetch, graph_gate=gate, clock=self.clock,
+                                  on_success=on_success)
         self.reconciler = Reconciler(station_id, queue, journal, audit, passkeys, bus, self.clock, gate,
                                      policy.lease_seconds)
         self._lock = threading.Lock()

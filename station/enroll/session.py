@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -90,6 +91,7 @@ class SessionContext:
     graph_gate: threading.Semaphore
     clock: Clock
     resets: ResetBook = field(default_factory=ResetBook)
+    on_success: Callable[[CtapDevice], None] | None = None
 
 
 class Session:
@@ -215,6 +217,7 @@ class Session:
         self._audit("registered", method_id=method_id)
         self._finalise(ctap, client_pin, pin)
         self._done(person, display_name)
+        self._signal_success(device)
 
     def _inspect(self, ctap: Ctap2) -> policy.Inspection | None:
         self._set_step("inspecting")
@@ -358,6 +361,16 @@ class Session:
                                            display_name=display_name))
         self._audit("done", display_name=display_name)
         log.info("enrolment %s done in %s", eid, self.slot)
+
+    def _signal_success(self, device: CtapDevice) -> None:
+        """Hand the still-open key to the success hook (the station's feedback makes a USB key wink)."""
+        hook = self.ctx.on_success
+        if hook is None or self.removed.is_set():
+            return
+        try:
+            hook(device)
+        except Exception:
+            log.warning("the success signal for the key in %s failed", self.slot, exc_info=True)
 
     # -- failure --------------------------------------------------------------------------------
     def _key_error(self, error: CtapError, doing: str) -> StationError:
