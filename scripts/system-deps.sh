@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages Station needs: to build pyscard (always) and, with --test, the real
-# PC/SC and umockdev stacks the tests run against. As root on Debian it installs what is missing;
+# PC/SC and umockdev stacks and ALSA's aplay the tests run against. As root on Debian it installs what is missing;
 # otherwise it names what to install and fails.
 set -euo pipefail
 
 build=(libpcsclite-dev pkg-config swig python3-venv)
-realstack=(pcscd vsmartcard-vpcd umockdev gir1.2-umockdev-1.0 libgirepository1.0-dev libcairo2-dev)
+realstack=(pcscd vsmartcard-vpcd umockdev gir1.2-umockdev-1.0 libgirepository1.0-dev libcairo2-dev alsa-utils)
 want=("${build[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${realstack[@]}")
 
