@@ -1,0 +1,95 @@
+"""`station run` as systemd runs it: a subprocess speaking sd_notify to a test socket, stopped by signals.
+
+What an operator relies on: systemd learns READY=1 only once the station serves, gets a one-line STATUS=
+that follows what happens, WATCHDOG=1 keeps coming while the loop is healthy, STOPPING=1 then exit 0 on
+SIGTERM; SIGHUP applies the safe part of an edited configuration and names what needs a restart; SIGUSR1
+puts every thread's stack in the log; a refused tenant secret stops the daemon with a reason, not READY.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from daemon_harness import kill, queue_people, start_daemon, write_config
+
+from station.emulator.entra import EntraEmulator
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[EntraEmulator]:
+    with EntraEmulator(users=12, seed=7) as e:
+        yield e
+
+
+def test_notify_protocol_status_and_clean_stop_on_sigterm(emu: EntraEmulator, tmp_path: Path) -> None:
+    config = write_config(emu, tmp_path)
+    queue_people(tmp_path, emu, 3)
+    daemon = start_daemon(config)
+    try:
+        ready = daemon.notify.wait_for("READY", "1")
+        assert ready["STATUS"] == "idle · 3 queued · 0 enrolled today"
+        assert int(ready["MAINPID"]) == daemon.proc.pid
+        daemon.notify.wait_for("WATCHDOG", "1", timeout=5)
+        assert daemon.control_path.exists()
+        assert oct(daemon.control_path.stat().st_mode & 0o777) == oct(0o660)
+
+        daemon.client().command("pause")
+        daemon.notify.wait_for("STATUS", contains="paused · 3 queued", timeout=5)
+        daemon.client().command("resume")
+        daemon.notify.wait_for("STATUS", "idle · 3 queued · 0 enrolled today", timeout=5)
+
+        watchdogs_before = sum(1 for m in daemon.notify.messages if "WATCHDOG" in m)
+        daemon.notify.wait_for("WATCHDOG", timeout=3)
+        assert watchdogs_before >= 2, "WATCHDOG=1 keeps coming while the loop is healthy"
+
+        assert daemon.stop() == 0
+        daemon.notify.wait_for("STOPPING", "1", timeout=1)
+        log = daemon.log()
+        assert "station stopped" in log
+        assert not daemon.control_path.exists(), "the control socket is removed on stop"
+    finally:
+        kill(daemon)
+
+
+def test_sighup_reloads_what_is_safe_and_sigusr1_logs_thread_stacks(emu: EntraEmulator, tmp_path: Path) -> None:
+    config = write_config(emu, tmp_path)
+    daemon = start_daemon(config)
+    try:
+        text = config.read_text()
+        text = text.replace("pin_length = 8", "pin_length = 10").replace('name = "Enrolment station"',
+                                                                        'name = "Desk 7"')
+        config.write_text(text)
+        daemon.signal(signal.SIGHUP)
+        log = daemon.wait_log("reload: enrolment.pin_length = 10")
+        daemon.wait_log("station.name need a restart")
+        assert daemon.client().status()["state"] == "idle", "still serving after the reload"
+
+        config.write_text(text.replace("pin_length = 10", "pin_length = 'ten'"))
+        daemon.signal(signal.SIGHUP)
+        log = daemon.wait_log("reload refused, keeping the running configuration")
+        assert "enrolment.pin_length" in log
+
+        daemon.signal(signal.SIGUSR1)
+        log = daemon.wait_log("thread MainThread")
+        assert "thread control-accept" in log and "serve" in log
+        assert daemon.stop() == 0
+    finally:
+        kill(daemon)
+
+
+def test_a_refused_tenant_secret_stops_the_daemon_before_ready(emu: EntraEmulator, tmp_path: Path) -> None:
+    config = write_config(emu, tmp_path)
+    (tmp_path / "client-secret").write_text("not-the-secret")
+    daemon = start_daemon(config, wait_ready=False)
+    try:
+        assert daemon.proc.wait(30) == 1
+        log = daemon.log()
+        assert "the authority refused a token" in log
+        assert "→" in log, "the refusal comes with a remedy"
+        assert not any("READY" in m for m in daemon.notify.messages)
+        assert not daemon.control_path.exists()
+    finally:
+        kill(daemon)
