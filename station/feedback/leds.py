@@ -27,6 +27,11 @@ PERMISSION_REMEDY = (
     "README's Raspberry Pi section (or a tmpfiles.d entry), or remove the LED from [feedback] leds."
 )
 
+SANDBOX_REMEDY = (
+    "The service's sandbox keeps /sys read-only: add the LED's directory to ReadWritePaths= in a drop-in "
+    "(see the README's Raspberry Pi section), or remove the LED from [feedback] leds."
+)
+
 
 def resolve_led(spec: str, root: Path = LED_CLASS) -> Path:
     """The LED class directory ``spec`` names: a path, or a name under ``root`` (ACT/led0 and PWR/led1 alike)."""
@@ -115,7 +120,9 @@ class Led:
 
     def _error(self, attr: str, e: OSError) -> FeedbackError:
         target = self.path / attr
-        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        if e.errno == errno.EROFS:
+            return FeedbackError(f"LED {self.name}: cannot write {target}: {e.strerror}", remedy=SANDBOX_REMEDY)
+        if e.errno in (errno.EACCES, errno.EPERM):
             return FeedbackError(f"LED {self.name}: cannot write {target}: {e.strerror}", remedy=PERMISSION_REMEDY)
         if e.errno in (errno.ENOENT, errno.ENODEV):
             return FeedbackError(f"LED {self.name}: {target} is gone ({e.strerror})",
@@ -132,12 +139,18 @@ class Led:
         self.write("brightness", self.max_brightness if on else 0)
 
     def start_timer(self, on_ms: int, off_ms: int) -> bool:
-        """Blink with the kernel's ``timer`` trigger; False when its delay files did not appear."""
+        """Blink with the kernel's ``timer`` trigger; False when its delay files did not appear or refuse
+        the write (the kernel creates them root-owned each time ``timer`` is chosen, so a permission a
+        udev rule gave to ``trigger`` and ``brightness`` may not reach them in time)."""
         self.set_trigger("timer")
         if not (self.has("delay_on") and self.has("delay_off")):
             return False
-        self.write("delay_on", on_ms)
-        self.write("delay_off", off_ms)
+        try:
+            self.write("delay_on", on_ms)
+            self.write("delay_off", off_ms)
+        except FeedbackError as e:
+            log.debug("LED %s blinks without the kernel timer: %s", self.name, e.message)
+            return False
         return True
 
     def restore(self) -> None:

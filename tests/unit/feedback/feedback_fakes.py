@@ -1,10 +1,11 @@
 """Fakes for the feedback tests: LED class directories as plain files, and a clock turned by hand.
 
 ``make_led_dir`` lays out what the kernel shows under /sys/class/leds/<name>. ``KernelLed`` is a real
-:class:`Led` whose writes also do what the kernel does on them (the bracket moves to the chosen trigger,
-``delay_on``/``delay_off`` appear with ``timer`` and go with any other trigger, ``none`` switches the LED
-off) and are recorded with the hand-turned clock's time. ``ManualScheduler`` runs callbacks only when
-the test advances time, so no test sleeps.
+:class:`Led` whose writes also do what the kernel does on them: the bracket moves to the chosen trigger;
+``delay_on``/``delay_off`` appear with ``timer`` (root-owned, refusing the station's writes, when
+``delays_writable`` is false) and go with any other trigger; ``none`` switches the LED off. Its writes are
+recorded with the hand-turned clock's time. ``ManualScheduler`` runs callbacks only when the test
+advances time, so no test sleeps.
 """
 
 from __future__ import annotations
@@ -87,8 +88,10 @@ class _Entry:
 
 
 class KernelLed(Led):
-    def __init__(self, path: Path, clock: ManualScheduler, writes: list[Write]) -> None:
+    def __init__(self, path: Path, clock: ManualScheduler, writes: list[Write], *,
+                 delays_writable: bool = True) -> None:
         super().__init__(path)
+        self.delays_writable = delays_writable
         listing = path / "trigger"
         self.offered = parse_triggers(listing.read_text())[0] if listing.exists() else []
         self.clock = clock
@@ -106,6 +109,8 @@ class KernelLed(Led):
         for delay in ("delay_on", "delay_off"):
             if trigger == "timer":
                 (self.path / delay).write_text("500\n")
+                if not self.delays_writable:
+                    make_unwritable(self.path / delay)
             else:
                 (self.path / delay).unlink(missing_ok=True)
         if trigger == "none":

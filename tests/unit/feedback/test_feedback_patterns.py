@@ -92,6 +92,21 @@ def test_a_timer_trigger_whose_delay_files_never_appear_falls_back_to_writing_br
     assert seen == ["255", "0", "255", "0"]
 
 
+def test_timer_delay_files_the_station_may_not_write_mean_blinking_by_brightness(tmp_path: Path) -> None:
+    clock, writes = ManualScheduler(), []
+    led = KernelLed(make_led_dir(tmp_path, "ACT", PI_TRIGGERS), clock, writes, delays_writable=False)
+    led.load()
+    errors: list[FeedbackError] = []
+    driver = LedDriver(led, clock, errors.append)
+    driver.show(WORKING)
+    clock.advance(1.0)
+    assert [(t, attr, value) for t, _, attr, value in writes] == [
+        (0, "trigger", "timer"), (0, "trigger", "none"), (0, "brightness", "255"),
+        (0.5, "brightness", "0"), (1.0, "brightness", "255"),
+    ]
+    assert errors == [] and driver.mode == "brightness written by Station"
+
+
 def test_showing_the_same_pattern_again_writes_nothing(rig: Rig) -> None:
     rig.show(WORKING)
     assert rig.show(WORKING, 5) == []
