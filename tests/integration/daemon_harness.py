@@ -113,8 +113,8 @@ def write_config(emu: EntraEmulator, directory: Path, extra: str = "") -> Path:
     return path
 
 
-def queue_people(config_dir: Path, emu: EntraEmulator, count: int) -> list[dict[str, str]]:
-    users = sorted(emu.tenant.users.values(), key=lambda u: u["userPrincipalName"])[:count]
+def queue_people(config_dir: Path, emu: EntraEmulator, count: int, start: int = 0) -> list[dict[str, str]]:
+    users = sorted(emu.tenant.users.values(), key=lambda u: u["userPrincipalName"])[start:start + count]
     store = open_store(f"sqlite:///{config_dir / 'station.db'}", "test")
     try:
         store.queue.add_people(NewPerson(upn=u["userPrincipalName"], display_name=u["displayName"],

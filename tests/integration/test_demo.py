@@ -1,0 +1,42 @@
+"""`station demo --headless` as a newcomer runs it: the whole station against the emulators, to the end.
+
+What they rely on: every person in the seeded group ends up enrolled (the used and disallowed keys the
+technician picks up along the way are refused with a reason, and those people get a good key next), the
+run ends by itself with a summary, and the store it leaves behind agrees with that summary.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from station.store import open_store
+
+
+def test_headless_demo_enrols_everyone_and_summarises(tmp_path: Path) -> None:
+    state = tmp_path / "demo"
+    result = subprocess.run(
+        [sys.executable, "-m", "station.cli", "demo", "--headless", "--users", "20", "--keys", "4", "--seed", "1",
+         "--speed", "5", "--state-dir", str(state)],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "enrolled: 20 of 20" in out
+    assert "(20/20)" in out
+    assert "pin_already_set" in out and "already has a PIN" in out, "a used key is refused with its reason"
+    assert "aaguid_not_allowed" in out, "a disallowed model is refused with its reason"
+    assert "enrolments per minute" in out
+    assert out.count("touch the key") >= 20
+
+    store = open_store(f"sqlite:///{state / 'station.db'}", "check")
+    try:
+        counts = store.queue.counts()
+        assert counts["enrolled"] == 20 and counts["queued"] == counts["claimed"] == counts["failed"] == 0
+        rows = store.journal.recent(100)
+        done = [r for r in rows if r.state == "done"]
+        assert len(done) == 20 and len({r.person_id for r in done}) == 20, "each person enrolled once"
+        assert all(r.method_id and r.pin_escrow for r in done)
+        assert all(r.state == "done" for r in rows), "refused keys never opened a journal row"
+    finally:
+        store.close()
