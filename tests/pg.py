@@ -1,7 +1,9 @@
 """PostgreSQL for tests: a freshly created database per test on the local server (127.0.0.1:5432, trust auth).
 
 ``pg_url`` is a fixture yielding ``postgresql://postgres@127.0.0.1:5432/station_test_<random>``; the database
-is dropped afterwards (``WITH (FORCE)``, so a killed station's connection cannot keep it alive). When the
+is dropped afterwards (``WITH (FORCE)``, so a killed station's connection cannot keep it alive). Test
+databases commit without waiting for the WAL flush (``synchronous_commit = off``): the same transactions and
+locks, minus an fsync per claim, which only a server crash could tell apart. When the
 server does not answer, the fixture tries to start the local cluster under CI=true, then calls
 ``realstack.require``: the test fails under CI=true and is skipped elsewhere.
 Use it from a test module with ``from pg import pg_url``; ``fresh_database()`` serves code that needs a
@@ -80,6 +82,7 @@ def fresh_database() -> Iterator[str]:
     name = f"station_test_{secrets.token_hex(6)}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     try:
         yield database_url(name)
     finally:
