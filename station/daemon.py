@@ -1,7 +1,8 @@
 """The station daemon: wiring and lifecycle.
 
 ``Daemon.start`` brings the parts up in order — store → Entra client (token check and policy preflight) →
-engine (reconciliation of unfinished enrolments) → key watchers → control socket — and tells systemd
+LED/sound feedback → engine (reconciliation of unfinished enrolments) → key watchers → control socket —
+and tells systemd
 READY=1. ``serve`` runs the daemon's loop: engine housekeeping, WATCHDOG=1 after every healthy pass,
 STATUS= when the one-line summary changes, the station registry heartbeat. ``shutdown`` stops intake, lets
 enrolments past the touch finish within a bound (those still waiting for a touch are cancelled), then stops
@@ -30,6 +31,7 @@ from station.enroll.escrow import Escrow
 from station.entra import EntraClient
 from station.errors import AuthError, ConfigError, StationError
 from station.events import EventBus
+from station.feedback import FeedbackController
 from station.hid.candidate import KeyWatcher
 from station.sdnotify import Notifier, watchdog_interval
 from station.status import EntraHealth, MeteredPasskeys, StatusBoard
@@ -72,6 +74,7 @@ class Daemon:
         self.store: Store | None = None
         self.entra: EntraClient | None = None
         self.engine: Engine | None = None
+        self.feedback: FeedbackController | None = None
         self.control: ControlServer | None = None
         self.board: StatusBoard | None = None
         self.watchers: list[KeyWatcher] = []
@@ -141,10 +144,13 @@ class Daemon:
         cfg, store, entra = self.cfg, self._store(), self.entra
         assert entra is not None
         escrow = Escrow.from_file(cfg.enrolment.escrow_public_key) if cfg.enrolment.escrow_public_key else None
+        self.feedback = FeedbackController(cfg.feedback, self.bus)
+        self.feedback.start()
+        self._watcher_notes += [f"Feedback: {problem.message}" for problem in self.feedback.problems]
         self.engine = Engine(policy=cfg.enrolment, station_id=cfg.station.id, station_name=cfg.station.name,
                              queue=store.queue, journal=store.journal, audit=store.audit,
                              passkeys=MeteredPasskeys(entra.passkeys, self.health), bus=self.bus, escrow=escrow,
-                             heartbeat=self._heartbeat)
+                             heartbeat=self._heartbeat, on_success=self.feedback.on_key_success)
         self.board = StatusBoard(station_id=cfg.station.id, station_name=cfg.station.name, store=store,
                                  engine=self.engine, health=self.health, watchers=[],
                                  notes=lambda: list(self._watcher_notes))
@@ -267,6 +273,8 @@ class Daemon:
                 log.exception("stopping %s failed", type(watcher).__name__)
         if self.engine is not None:
             self.engine.stop(timeout=5.0)
+        if self.feedback is not None:
+            self.feedback.stop()
         if self.store is not None:
             with contextlib.suppress(StationError, Exception):
                 self.store.stations.heartbeat(self.cfg.station.id, "stopped", [])
