@@ -1,0 +1,261 @@
+"""The dashboard app: ``create_app(source)`` builds it, ``run_dashboard(source)`` runs it in the terminal.
+
+One app for both modes: kiosk (an EngineSource, the engine in this process) and monitor (a ControlSource,
+a daemon through its socket). Background threads never touch widgets: the source's event callback and
+the status and command workers post messages (station/tui/messages.py), which the app folds into its
+DashboardModel on its own thread before redrawing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import tzinfo
+from functools import partial
+from typing import Any
+
+from textual import events
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer
+
+from station.errors import StationError
+from station.tui.messages import CommandAnswered, EventArrived, StatusRefreshed, StatusUnreachable
+from station.tui.model import DashboardModel, Outcome, SlotCard
+from station.tui.screens.find_person import FindPersonScreen
+from station.tui.screens.help import HelpScreen
+from station.tui.screens.quit_confirm import QuitConfirmScreen
+from station.tui.source import DashboardSource
+from station.tui.widgets.card_deck import CardDeck
+from station.tui.widgets.entra_health import EntraHealthPanel
+from station.tui.widgets.event_log import EventLog
+from station.tui.widgets.queue_panel import QueuePanel
+from station.tui.widgets.slot_card import SlotCardView
+from station.tui.widgets.station_bar import StationBar
+from station.tui.widgets.throughput import ThroughputPanel
+
+log = logging.getLogger(__name__)
+
+READ_ONLY_NOTE = ("Monitor mode is read-only: pause, retry and skip are disabled here. "
+                  "Use the station's kiosk, or a user allowed to control the daemon.")
+SHORT_HEIGHT = 30
+NARROW_WIDTH = 100
+DONE_WORDS = {"pause": "Intake paused: new keys wait", "resume": "Intake resumed",
+              "retry": "{who} is queued again", "skip": "{who} is skipped", "cancel": "{who}: enrolment cancelled"}
+
+
+class StationApp(App[int]):
+    """The station dashboard. Build it with :func:`create_app`."""
+
+    CSS_PATH = "station.tcss"
+    BINDINGS = [
+        Binding("p", "toggle_intake", "Pause/resume"),
+        Binding("r", "retry", "Retry"),
+        Binding("s", "skip", "Skip"),
+        Binding("slash", "find", "Find"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit_asking", "Quit"),
+    ]
+
+    def __init__(self, source: DashboardSource, *, title: str, mode: str, clock: Callable[[], float],
+                 tz: tzinfo | None, poll_seconds: float) -> None:
+        super().__init__()
+        self.source = source
+        self.title = title
+        self.mode = mode
+        self.model = DashboardModel(clock=clock, tz=tz)
+        self.model.station_name = title
+        self.poll_seconds = poll_seconds
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StationBar(mode=self.mode, read_only=self.source.read_only, id="station-bar")
+        with Horizontal(id="body"):
+            yield CardDeck(id="cards")
+            with Vertical(id="side"):
+                yield QueuePanel(id="queue")
+                yield ThroughputPanel(id="throughput")
+                yield EntraHealthPanel(id="entra")
+        yield EventLog(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for panel_id, title in (("queue", "Queue"), ("throughput", "Throughput"), ("entra", "Entra ID"),
+                                ("log", "Events")):
+            self.query_one(f"#{panel_id}").border_title = title
+        self._fit(self.size.width, self.size.height)
+        self._unsubscribe = self.source.subscribe(self._event_from_source)
+        self.refresh_status()
+        self.set_interval(self.poll_seconds, self.refresh_status)
+        self.set_interval(1.0, self._tick)
+        self._redraw()
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.width, event.size.height)
+
+    def _fit(self, width: int, height: int) -> None:
+        self.set_class(height < SHORT_HEIGHT, "-short")
+        self.set_class(width < NARROW_WIDTH, "-narrow")
+
+    # -- from background threads ----------------------------------------------------------------
+    def _event_from_source(self, event: dict[str, Any]) -> None:
+        """Called on the source's thread: hand the event over to the app's thread."""
+        self.post_message(EventArrived(event))
+
+    def refresh_status(self) -> None:
+        self.run_worker(self._read_status, thread=True, exclusive=True, group="status", exit_on_error=False)
+
+    def _read_status(self) -> None:
+        try:
+            status = self.source.snapshot()
+        except (StationError, OSError) as e:
+            message = getattr(e, "message", None) or str(e)
+            self.post_message(StatusUnreachable(f"cannot read the station's status: {message}"))
+        else:
+            self.post_message(StatusRefreshed(status))
+
+    def _run_command(self, cmd: str, args: dict[str, Any]) -> None:
+        try:
+            answer = self.source.command(cmd, **args)
+        except StationError as e:
+            self.post_message(CommandAnswered(cmd, args, {"message": e.message, "remedy": e.remedy}))
+        except OSError as e:
+            self.post_message(CommandAnswered(cmd, args, {"message": f"the station did not answer: {e}",
+                                                          "remedy": "Check that the station daemon runs."}))
+        else:
+            error = answer.get("error") if answer.get("ok") is False else None
+            self.post_message(CommandAnswered(cmd, args, dict(error) if isinstance(error, dict) else None))
+
+    # -- on the app's thread --------------------------------------------------------------------
+    def on_event_arrived(self, message: EventArrived) -> None:
+        self.model.apply_event(message.event)
+        self._redraw()
+
+    def on_status_refreshed(self, message: StatusRefreshed) -> None:
+        self.model.apply_snapshot(message.status)
+        self._redraw()
+
+    def on_status_unreachable(self, message: StatusUnreachable) -> None:
+        self.model.source_unreachable(message.message)
+        self._redraw()
+
+    def on_command_answered(self, message: CommandAnswered) -> None:
+        who = message.args.get("upn") or message.args.get("slot") or ""
+        if message.error is None:
+            text = DONE_WORDS.get(message.cmd, message.cmd).format(who=who)
+            self.model.note("success", text)
+            self.notify(text, title="Done")
+            self.refresh_status()
+        else:
+            text = str(message.error.get("message", "refused"))
+            remedy = str(message.error.get("remedy", ""))
+            self.model.note("error", f"{message.cmd} {who}: {text}".replace("  ", " "))
+            self.notify(f"{text}\n→ {remedy}" if remedy else text, title=f"{message.cmd} refused",
+                        severity="error", timeout=8)
+        self._redraw()
+
+    def _tick(self) -> None:
+        self.query_one(CardDeck).tick(self.model)
+        self.query_one(StationBar).show(self.model)
+        self.query_one(ThroughputPanel).show(self.model)
+
+    def _redraw(self) -> None:
+        self.query_one(StationBar).show(self.model)
+        self.query_one(CardDeck).show(self.model)
+        self.query_one(QueuePanel).show(self.model)
+        self.query_one(ThroughputPanel).show(self.model)
+        self.query_one(EntraHealthPanel).show(self.model)
+        self.query_one(EventLog).show(self.model)
+
+    # -- actions --------------------------------------------------------------------------------
+    def selected_card(self) -> SlotCard | None:
+        focused = self.focused
+        if isinstance(focused, SlotCardView):
+            return self.model.cards.get(focused.slot)
+        return None
+
+    def _send(self, cmd: str, **args: Any) -> None:
+        if self.source.read_only:
+            self.model.note("warning", f"{cmd}: not allowed in read-only monitor mode")
+            self.notify(READ_ONLY_NOTE, title="Read-only", severity="warning", timeout=6)
+            self._redraw()
+            return
+        self.run_worker(partial(self._run_command, cmd, args), thread=True, group="command", exit_on_error=False)
+
+    def action_toggle_intake(self) -> None:
+        self._send("resume" if self.model.paused else "pause")
+
+    def action_retry(self) -> None:
+        self._act_on_person("retry", "Retry whom? (a failed or skipped person)")
+
+    def action_skip(self) -> None:
+        self._act_on_person("skip", "Skip whom? (a queued or failed person)")
+
+    def _act_on_person(self, cmd: str, question: str) -> None:
+        if self.source.read_only:
+            self._send(cmd)
+            return
+        card = self.selected_card()
+        if card is not None and card.upn and card.outcome is Outcome.FAILED:
+            self._send(cmd, upn=card.upn)
+            return
+
+        def chosen(upn: str | None) -> None:
+            if upn:
+                self._send(cmd, upn=upn)
+
+        self.push_screen(FindPersonScreen(question, self.model.find_people), chosen)
+
+    def action_find(self) -> None:
+        self.push_screen(FindPersonScreen("Find a person", self.model.find_people), self._show_person)
+
+    def _show_person(self, upn: str | None) -> None:
+        if not upn:
+            return
+        for slot, card in self.model.cards.items():
+            if card.upn == upn:
+                self.query_one(CardDeck).views[slot].focus()
+                return
+        known = {p.upn: p for p in self.model.people()}.get(upn)
+        if known is not None:
+            self.notify(f"{known.display_name or upn} ({upn}): {known.where}", title="Found")
+        else:
+            self.notify(f"{upn} has not been seen on this dashboard. Look them up with 'station queue show {upn}'.",
+                        title="Not here", severity="warning")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_quit_asking(self) -> None:
+        in_flight = self.model.in_flight()
+        if not in_flight:
+            self.exit(0)
+            return
+        what = [f"{c.title}: {c.display_name or c.upn}" for c in in_flight]
+
+        def answered(quit_now: bool | None) -> None:
+            if quit_now:
+                self.exit(0)
+
+        self.push_screen(QuitConfirmScreen(what, stops_station=self.mode == "kiosk"), answered)
+
+
+def create_app(source: DashboardSource, *, title: str = "Station", mode: str = "kiosk",
+               clock: Callable[[], float] = time.time, tz: tzinfo | None = None,
+               poll_seconds: float = 2.0) -> StationApp:
+    """The dashboard for ``source``. ``mode`` is "kiosk" or "monitor"; ``clock``/``tz`` fix time in tests."""
+    return StationApp(source, title=title, mode=mode, clock=clock, tz=tz, poll_seconds=poll_seconds)
+
+
+def run_dashboard(source: DashboardSource, *, title: str = "Station", mode: str = "kiosk") -> int:
+    """Run the dashboard in this terminal until the operator quits; returns an exit code."""
+    app = create_app(source, title=title, mode=mode)
+    app.run()
+    return app.return_code or 0

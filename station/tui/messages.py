@@ -1,0 +1,41 @@
+"""Messages the dashboard's background threads post to the app, each named for what happened."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+
+class EventArrived(Message):
+    """The station published an event (``Event.to_dict()`` shape)."""
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        super().__init__()
+        self.event = event
+
+
+class StatusRefreshed(Message):
+    """A fresh status snapshot was read."""
+
+    def __init__(self, status: dict[str, Any]) -> None:
+        super().__init__()
+        self.status = status
+
+
+class StatusUnreachable(Message):
+    """The status could not be read; ``message`` says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+
+class CommandAnswered(Message):
+    """A command was answered: ``error`` (message, remedy) is None when it was carried out."""
+
+    def __init__(self, cmd: str, args: dict[str, Any], error: dict[str, str] | None) -> None:
+        super().__init__()
+        self.cmd = cmd
+        self.args = args
+        self.error = error

@@ -1,0 +1,393 @@
+"""What the dashboard shows, as plain data: status snapshots and events folded into cards and totals.
+
+No Textual here. :class:`DashboardModel` takes the daemon's status snapshot (``apply_snapshot``) and event
+dicts as ``Event.to_dict()`` produces them (``apply_event``), and keeps one :class:`SlotCard` per key
+present, the queue totals, who is next, throughput, Entra health, the event log and whether intake is
+paused. Time comes from an injected clock so that what is drawn is reproducible.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from enum import StrEnum
+from typing import Any
+
+STAGES = ("inspect", "claim", "PIN", "touch", "register", "done")
+
+# The engine's step names (station/enroll/session.py and the journal's Step) → the stage they belong to.
+STEP_STAGE = {
+    "attached": 0, "inspecting": 0, "resetting": 0,
+    "claiming": 1, "claimed": 1, "options": 1,
+    "pin_escrowed": 2, "pin_set": 2,
+    "touch": 3,
+    "credential_made": 4, "registering": 4, "registered": 4, "finalising": 4, "uncertain": 4,
+    "done": 5,
+}
+FAILED_STEPS = {"failed", "needs_reset", "abandoned", "uncertain"}
+
+LOG_LINES = 200
+THROUGHPUT_WINDOW = 3600.0
+SPARK_BUCKETS = 12
+
+
+class Outcome(StrEnum):
+    """Where a key's enrolment stands, as the technician needs to know it."""
+
+    WORKING = "working"
+    DONE = "done"
+    FAILED = "failed"
+    REJECTED = "rejected"
+
+
+@dataclass
+class SlotCard:
+    """One key present at the station: what it is, whose it becomes, and how far it got."""
+
+    slot: str
+    transport: str = ""
+    model: str = ""
+    fingerprint: str = ""
+    upn: str = ""
+    display_name: str = ""
+    enrolment_id: int | None = None
+    step: str = "attached"
+    stage: int = 0
+    touch: bool = False
+    outcome: Outcome = Outcome.WORKING
+    reason: str = ""
+    message: str = ""
+    remedy: str = ""
+    retryable: bool = False
+    pin: str | None = field(default=None, repr=False)
+    started: float = 0.0
+    finished: float | None = None
+
+    @property
+    def in_flight(self) -> bool:
+        """An enrolment runs on this key (quitting now would interrupt it)."""
+        return self.outcome is Outcome.WORKING and self.enrolment_id is not None
+
+    @property
+    def title(self) -> str:
+        """The slot as a technician reads it ("USB 1-1.2"), with the transport when the slot lacks it."""
+        transport = self.transport.upper()
+        if not transport or self.slot.upper().startswith(transport):
+            return self.slot
+        return f"{transport} {self.slot}"
+
+    def elapsed(self, now: float) -> float:
+        end = self.finished if self.finished is not None else now
+        return max(0.0, end - self.started) if self.started else 0.0
+
+
+@dataclass(frozen=True)
+class QueueTotals:
+    queued: int = 0
+    claimed: int = 0
+    enrolled: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class EntraHealth:
+    last_latency_ms: float | None = None
+    throttled: bool = False
+    token_ok: bool | None = None
+    last_error: str = ""
+
+
+@dataclass(frozen=True)
+class LogLine:
+    seq: int
+    at: float
+    level: str
+    text: str
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    upn: str
+    display_name: str
+    where: str
+
+
+class DashboardModel:
+    """Folds status snapshots and events into what the dashboard draws. Not thread-safe: feed it from one thread."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, tz: tzinfo | None = None) -> None:
+        self.clock = clock
+        self.tz = tz
+        self.cards: dict[str, SlotCard] = {}
+        self.station_id = ""
+        self.station_name = ""
+        self.version = ""
+        self.state = "starting"
+        self.paused = False
+        self.queue = QueueTotals()
+        self.today_enrolled = 0
+        self.today_failed = 0
+        self.next_up: list[tuple[str, str]] = []
+        self.entra = EntraHealth()
+        self.watchers: list[str] = []
+        self.summary = ""
+        self.reachable = True
+        self.log: deque[LogLine] = deque(maxlen=LOG_LINES)
+        self.completions: deque[float] = deque()
+        self._seq = 0
+        self._people: dict[str, PersonRef] = {}
+
+    # -- snapshots ------------------------------------------------------------------------------
+    def apply_snapshot(self, status: dict[str, Any]) -> None:
+        """Take the daemon's status snapshot: totals, health and the keys it is working on."""
+        self.reachable = True
+        station = status.get("station") or {}
+        self.station_id = str(station.get("id", self.station_id))
+        self.station_name = str(station.get("name", self.station_name))
+        self.version = str(station.get("version", self.version))
+        self.state = str(status.get("state", self.state))
+        self.paused = bool(status.get("paused", self.state == "paused"))
+        q = status.get("queue") or {}
+        self.queue = QueueTotals(**{k: int(q.get(k, 0) or 0) for k in QueueTotals.__dataclass_fields__})
+        today = status.get("today") or {}
+        self.today_enrolled = int(today.get("enrolled", 0) or 0)
+        self.today_failed = int(today.get("failed", 0) or 0)
+        self.next_up = [(str(p.get("upn", "")), str(p.get("display_name") or "")) for p in status.get("next_up") or []]
+        for upn, name in self.next_up:
+            self._people[upn] = PersonRef(upn, name, "queued")
+        e = status.get("entra") or {}
+        latency = e.get("last_latency_ms")
+        self.entra = EntraHealth(last_latency_ms=float(latency) if latency is not None else None,
+                                 throttled=bool(e.get("throttled", False)),
+                                 token_ok=e.get("token_ok"), last_error=str(e.get("last_error") or ""))
+        self.watchers = [str(w) for w in status.get("watchers") or []]
+        self.summary = str(status.get("summary", ""))
+        for session in status.get("slots") or []:
+            self._apply_session(session, create=True)
+        for session in status.get("finished") or []:
+            self._apply_session(session, create=False)
+
+    def _apply_session(self, s: dict[str, Any], *, create: bool) -> None:
+        slot = str(s.get("slot", ""))
+        if not slot or (slot not in self.cards and not create):
+            return
+        card = self.cards.get(slot)
+        if card is None:
+            card = self.cards[slot] = SlotCard(slot=slot, started=float(s.get("started") or 0.0))
+        if card.fingerprint and s.get("fingerprint") and s["fingerprint"] != card.fingerprint:
+            return
+        card.transport = str(s.get("transport") or card.transport)
+        card.fingerprint = str(s.get("fingerprint") or card.fingerprint)
+        card.model = str(s.get("model") or card.model)
+        card.upn = str(s.get("upn") or card.upn)
+        card.display_name = str(s.get("display_name") or card.display_name)
+        card.enrolment_id = s.get("enrolment_id") if s.get("enrolment_id") is not None else card.enrolment_id
+        if card.outcome is not Outcome.WORKING:
+            return
+        outcome = str(s.get("outcome") or "")
+        step = str(s.get("step") or card.step)
+        if outcome == "done" or step == "done":
+            self._finish(card, Outcome.DONE, float(s.get("finished") or self.clock()))
+        elif outcome in ("failed", "rejected") or step in FAILED_STEPS or step == "rejected":
+            card.reason = str(s.get("reason") or card.reason)
+            card.message = str(s.get("message") or card.message)
+            card.remedy = str(s.get("remedy") or card.remedy)
+            kind = Outcome.REJECTED if outcome == "rejected" or step == "rejected" else Outcome.FAILED
+            self._finish(card, kind, float(s.get("finished") or self.clock()))
+        else:
+            self._set_step(card, step)
+            card.touch = step == "touch"
+        if card.upn:
+            self._remember(card)
+
+    # -- events ---------------------------------------------------------------------------------
+    def apply_event(self, event: dict[str, Any]) -> None:
+        """Fold one event (``Event.to_dict()``) into the cards, totals and log."""
+        kind = str(event.get("kind", ""))
+        handler = getattr(self, f"_on_{kind}", None)
+        at = float(event.get("at") or self.clock())
+        if handler is not None:
+            handler(event, at)
+
+    def _card(self, event: dict[str, Any], at: float) -> SlotCard:
+        slot = str(event.get("slot", ""))
+        card = self.cards.get(slot)
+        if card is None:
+            card = self.cards[slot] = SlotCard(slot=slot, started=at)
+        return card
+
+    def _on_KeyAttached(self, e: dict[str, Any], at: float) -> None:
+        slot = str(e["slot"])
+        self.cards[slot] = SlotCard(slot=slot, transport=str(e.get("transport", "")),
+                                    fingerprint=str(e.get("fingerprint", "")), started=at)
+        self._log(at, "info", f"{self._where(slot)}: key inserted")
+
+    def _on_KeyInspected(self, e: dict[str, Any], at: float) -> None:
+        card = self._card(e, at)
+        card.model = str(e.get("model", ""))
+        self._log(at, "info", f"{self._where(card.slot)}: {card.model or 'key'} inspected")
+
+    def _on_KeyRejected(self, e: dict[str, Any], at: float) -> None:
+        card = self._card(e, at)
+        self._fail(card, e, Outcome.REJECTED, at)
+        self._log(at, "error", f"{self._where(card.slot)}: key refused — {card.message}")
+
+    def _on_PersonClaimed(self, e: dict[str, Any], at: float) -> None:
+        card = self._card(e, at)
+        card.upn = str(e.get("upn", ""))
+        card.display_name = str(e.get("display_name", ""))
+        card.enrolment_id = e.get("enrolment_id")
+        self._set_step(card, "claimed")
+        self._remember(card)
+        self._log(at, "info", f"{self._where(card.slot)}: for {card.display_name or card.upn} ({card.upn})")
+
+    def _on_StepChanged(self, e: dict[str, Any], at: float) -> None:
+        card = self._card(e, at)
+        step = str(e.get("step", ""))
+        if card.outcome is not Outcome.WORKING:
+            return
+        if step in FAILED_STEPS or step == "done":
+            card.step = step
+            return
+        self._set_step(card, step)
+        if step != "touch":
+            card.touch = False
+
+    def _on_TouchRequired(self, e: dict[str, Any], at: float) -> None:
+        card = self._card(e, at)
+        card.touch = True
+        if card.stage < STAGES.index("touch") and card.step != "resetting":
+            self._set_step(card, "touch")
+        self._log(at, "warning", f"{self._where(card.slot)}: waiting for a touch")
+
+    def _on_PinShown(self, e: dict[str, Any], at: float) -> None:
+        pin = str(e.get("pin", ""))
+        if pin and set(pin) != {"*"}:
+            self._card(e, at).pin = pin
+
+    def _on_Registered(self, e: dict[str, Any], at: float) -> None:
+        card = self._card(e, at)
+        card.touch = False
+        self._set_step(card, "registered")
+        self._log(at, "info", f"{self._where(card.slot)}: passkey registered for {e.get('upn', '')}")
+
+    def _on_EnrolmentDone(self, e: dict[str, Any], at: float) -> None:
+        card = self._card(e, at)
+        card.upn = str(e.get("upn") or card.upn)
+        self._finish(card, Outcome.DONE, at)
+        self.completions.append(at)
+        self.today_enrolled += 1
+        self._remember(card, "enrolled")
+        self._log(at, "success", f"{self._where(card.slot)}: done — {card.display_name or card.upn}")
+
+    def _on_EnrolmentFailed(self, e: dict[str, Any], at: float) -> None:
+        card = self._card(e, at)
+        card.upn = str(e.get("upn") or card.upn)
+        self._fail(card, e, Outcome.FAILED, at)
+        self.today_failed += 1
+        if card.upn:
+            self._remember(card, "failed")
+        self._log(at, "error", f"{self._where(card.slot)}: failed — {card.message} ({card.reason})")
+
+    def _on_KeyRemoved(self, e: dict[str, Any], at: float) -> None:
+        slot = str(e.get("slot", ""))
+        if slot in self.cards:
+            self._log(at, "info", f"{self._where(slot)}: key removed")
+            del self.cards[slot]
+
+    def _on_IntakeChanged(self, e: dict[str, Any], at: float) -> None:
+        self.paused = bool(e.get("paused"))
+        if self.state in ("idle", "working", "paused"):
+            self.state = "paused" if self.paused else "idle"
+        self._log(at, "warning" if self.paused else "info",
+                  "intake paused: new keys wait" if self.paused else "intake resumed")
+
+    def _on_StatusNote(self, e: dict[str, Any], at: float) -> None:
+        self._log(at, str(e.get("level", "info")), str(e.get("message", "")))
+
+    # -- the source itself ----------------------------------------------------------------------
+    def source_unreachable(self, message: str) -> None:
+        """The status could not be read (the daemon stopped, or the socket went away)."""
+        if self.reachable:
+            self._log(self.clock(), "error", message)
+        self.reachable = False
+
+    def note(self, level: str, message: str) -> None:
+        """A line of the dashboard's own in the event log (command answers, refusals)."""
+        self._log(self.clock(), level, message)
+
+    # -- derived --------------------------------------------------------------------------------
+    def in_flight(self) -> list[SlotCard]:
+        return [c for c in self.cards.values() if c.in_flight]
+
+    def throughput_per_hour(self) -> int:
+        self._trim_completions()
+        return len(self.completions)
+
+    def throughput_series(self) -> list[float]:
+        """Enrolments per five minutes over the last hour, oldest first."""
+        self._trim_completions()
+        now, width = self.clock(), THROUGHPUT_WINDOW / SPARK_BUCKETS
+        buckets = [0.0] * SPARK_BUCKETS
+        for at in self.completions:
+            index = SPARK_BUCKETS - 1 - int((now - at) // width)
+            if 0 <= index < SPARK_BUCKETS:
+                buckets[index] += 1
+        return buckets
+
+    def people(self) -> list[PersonRef]:
+        """Everyone the dashboard has heard of, most recent first (for finding a person)."""
+        return list(reversed(self._people.values()))
+
+    def find_people(self, query: str) -> list[PersonRef]:
+        q = query.strip().lower()
+        return [p for p in self.people() if q in p.upn.lower() or q in p.display_name.lower()]
+
+    def clock_text(self, at: float) -> str:
+        return datetime.fromtimestamp(at, self.tz).strftime("%H:%M:%S")
+
+    def log_since(self, seq: int) -> Iterable[LogLine]:
+        return (line for line in self.log if line.seq > seq)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _set_step(self, card: SlotCard, step: str) -> None:
+        card.step = step
+        stage = STEP_STAGE.get(step)
+        if stage is not None:
+            card.stage = stage
+
+    def _finish(self, card: SlotCard, outcome: Outcome, at: float) -> None:
+        card.outcome = outcome
+        card.touch = False
+        card.finished = at
+        if outcome is Outcome.DONE:
+            card.stage = STAGES.index("done")
+            card.step = "done"
+
+    def _fail(self, card: SlotCard, e: dict[str, Any], outcome: Outcome, at: float) -> None:
+        card.reason = str(e.get("reason", ""))
+        card.message = str(e.get("message", ""))
+        card.remedy = str(e.get("remedy", ""))
+        card.retryable = bool(e.get("retryable", False))
+        self._finish(card, outcome, at)
+
+    def _remember(self, card: SlotCard, where: str = "") -> None:
+        self._people.pop(card.upn, None)
+        self._people[card.upn] = PersonRef(card.upn, card.display_name, where or f"at {card.slot}")
+
+    def _where(self, slot: str) -> str:
+        card = self.cards.get(slot)
+        return card.title if card else slot
+
+    def _trim_completions(self) -> None:
+        horizon = self.clock() - THROUGHPUT_WINDOW
+        while self.completions and self.completions[0] < horizon:
+            self.completions.popleft()
+
+    def _log(self, at: float, level: str, text: str) -> None:
+        self._seq += 1
+        self.log.append(LogLine(self._seq, at, level, text))

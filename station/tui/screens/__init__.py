@@ -1,0 +1,1 @@
+"""The dashboard's modal screens: help, finding a person, confirming quit."""

@@ -1,0 +1,37 @@
+"""The help screen: what each key does and how to read a card."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HELP = """\
+[b]Keys[/b]
+  [b]p[/b]  pause or resume intake (keys inserted while paused wait)
+  [b]r[/b]  retry a failed person (the selected card's, or one you pick)
+  [b]s[/b]  skip a person (the selected card's, or one you pick)
+  [b]/[/b]  find a person
+  [b]Tab[/b] or a click  select a card
+  [b]?[/b]  this help       [b]q[/b]  quit (asks while keys are being enrolled)
+
+[b]A card per key[/b]
+  ✔ done step   ● current step   ✘ failed step   ○ still ahead
+  TOUCH THE KEY — touch the key's sensor now
+  DONE — remove the key: it belongs to the person named
+  FAILED / KEY REFUSED — read the reason, then do what the arrow (→) says
+
+Press Esc or ? to close."""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help"):
+            yield Static(HELP)
+
+    def on_click(self) -> None:
+        self.dismiss()

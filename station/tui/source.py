@@ -1,0 +1,165 @@
+"""Where the dashboard's data comes from: the ``DashboardSource`` protocol and its two implementations.
+
+``EngineSource`` serves kiosk mode (the engine runs in this process: snapshots come from a status
+function, events from the EventBus, commands go straight to the engine). ``ControlSource`` serves
+monitor mode (a running daemon, reached through its control socket). Both hand the dashboard plain
+dicts: a status snapshot, and events as ``Event.to_dict()`` shapes them. Commands answer a dict or
+raise a StationError whose message and remedy the dashboard shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Protocol
+
+from station.control import group_id
+from station.control_client import ControlClient
+from station.errors import ControlError, InvalidStateError, Reason, StationError
+from station.events import Event, EventBus, PinShown
+
+log = logging.getLogger(__name__)
+
+EventCallback = Callable[[dict[str, Any]], None]
+RECONNECT_SECONDS = 2.0
+CONTROL_GROUP = "station"
+
+
+class DashboardSource(Protocol):
+    """What the dashboard needs from a station. ``subscribe``'s callback may be called from any thread."""
+
+    @property
+    def read_only(self) -> bool: ...
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+    def subscribe(self, callback: EventCallback) -> Callable[[], None]: ...
+
+    def command(self, cmd: str, **args: Any) -> dict[str, Any]: ...
+
+
+def event_dict(event: Event) -> dict[str, Any]:
+    """An in-process event as the dashboard reads it. A shown PIN stays in memory, on screen only."""
+    data = event.to_dict()
+    if isinstance(event, PinShown):
+        data["pin"] = event.pin
+    return data
+
+
+class EngineControl(Protocol):
+    def pause_intake(self) -> None: ...
+    def resume_intake(self) -> None: ...
+    def retry_person(self, upn: str) -> Any: ...
+    def skip_person(self, upn: str) -> Any: ...
+    def cancel_slot(self, slot: str) -> bool: ...
+
+
+class EngineSource:
+    """Kiosk mode: the engine in this process. ``status_fn`` builds the status snapshot (the daemon's StatusBoard)."""
+
+    read_only = False
+
+    def __init__(self, engine: EngineControl, bus: EventBus, status_fn: Callable[[], dict[str, Any]]) -> None:
+        self.engine = engine
+        self.bus = bus
+        self.status_fn = status_fn
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.status_fn()
+
+    def subscribe(self, callback: EventCallback) -> Callable[[], None]:
+        def deliver(event: Event) -> None:
+            callback(event_dict(event))
+
+        return self.bus.subscribe(deliver)
+
+    def command(self, cmd: str, **args: Any) -> dict[str, Any]:
+        if cmd == "pause":
+            self.engine.pause_intake()
+        elif cmd == "resume":
+            self.engine.resume_intake()
+        elif cmd in ("retry", "skip"):
+            act = self.engine.retry_person if cmd == "retry" else self.engine.skip_person
+            person = act(str(args["upn"]))
+            return {"ok": True, "person": person_dict(person)}
+        elif cmd == "cancel":
+            if not self.engine.cancel_slot(str(args["slot"])):
+                raise InvalidStateError(f"nothing runs in {args['slot']}", remedy="Check the slot on the dashboard.")
+        else:
+            raise ControlError(f"unknown command {cmd!r}", reason=Reason.CONTROL_INVALID)
+        return {"ok": True}
+
+
+def person_dict(person: Any) -> dict[str, Any]:
+    if hasattr(person, "to_dict"):
+        return dict(person.to_dict())
+    if hasattr(person, "__dataclass_fields__"):
+        return asdict(person)
+    return {"upn": str(person)}
+
+
+def may_control(path: Path) -> bool:
+    """Whether the daemon behind ``path`` lets this user change things (root, its own user, the station group)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    if os.geteuid() in (0, st.st_uid):
+        return True
+    gid = group_id(CONTROL_GROUP)
+    return gid is not None and gid == st.st_gid and gid in {os.getegid(), *os.getgroups()}
+
+
+class ControlSource:
+    """Monitor mode: a running daemon through its control socket at ``path``.
+
+    Events arrive on a reader thread of its own, which reconnects while the daemon is away; the subscriber
+    hears a StatusNote when the connection is lost and when it is back. ``read_only`` defaults to what
+    the daemon would allow this user.
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool | None = None) -> None:
+        self.path = Path(path)
+        self.read_only = (not may_control(self.path)) if read_only is None else read_only
+        self.client = ControlClient(self.path)
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.client.status()
+
+    def subscribe(self, callback: EventCallback) -> Callable[[], None]:
+        stop = threading.Event()
+
+        def note(level: str, message: str) -> None:
+            callback({"kind": "StatusNote", "level": level, "source": "dashboard", "message": message})
+
+        def pump() -> None:
+            lost = False
+            while not stop.is_set():
+                try:
+                    for event in self.client.subscribe():
+                        if lost:
+                            lost = False
+                            note("info", "connected to the station daemon again")
+                        if stop.is_set():
+                            return
+                        callback(event)
+                except (OSError, StationError, ValueError) as e:
+                    log.debug("event stream from %s: %s", self.path, e)
+                if not lost and not stop.is_set():
+                    lost = True
+                    note("error", "lost the connection to the station daemon; retrying")
+                stop.wait(RECONNECT_SECONDS)
+
+        threading.Thread(target=pump, name="dashboard-events", daemon=True).start()
+        return stop.set
+
+    def command(self, cmd: str, **args: Any) -> dict[str, Any]:
+        if self.read_only:
+            raise ControlError("this dashboard is read-only", reason=Reason.CONTROL_DENIED,
+                               remedy="Control the station from its kiosk, or run 'station tui' as root or a "
+                                      "member of the station group.")
+        return self.client.command(cmd, **args)

@@ -1,0 +1,73 @@
+"""The cards of every key present, in a grid that gains columns as the screen widens.
+
+With no key present it shows what to do instead: insert a key (and who is next), or that intake is paused.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import ScrollableContainer, Vertical
+from textual.events import Resize
+from textual.widgets import Static
+
+from station.tui.model import DashboardModel
+from station.tui.widgets.banner import Banner
+from station.tui.widgets.slot_card import SlotCardView
+
+CARD_MIN_WIDTH = 52
+
+
+class IdlePrompt(Vertical):
+    """What the empty station asks for."""
+
+    def compose(self) -> ComposeResult:
+        yield Banner("INSERT A KEY")
+        yield Static(classes="hint")
+
+    def show(self, model: DashboardModel) -> None:
+        banner, hint = self.query_one(Banner), self.query_one(".hint", Static)
+        self.set_class(model.paused, "-paused")
+        if model.paused:
+            banner.text = "PAUSED"
+            hint.update("⏸ Intake is paused: keys inserted now wait. Press p to resume.")
+        else:
+            banner.text = "INSERT A KEY"
+            upn, name = model.next_up[0] if model.next_up else ("", "")
+            hint.update(f"Next up: {name or upn} ({upn})" if upn else "Nobody is waiting in the queue.")
+
+
+class CardDeck(ScrollableContainer):
+    """Keeps one SlotCardView per card in the model, in the order keys arrived."""
+
+    def compose(self) -> ComposeResult:
+        yield IdlePrompt()
+
+    def on_resize(self, event: Resize) -> None:
+        self.styles.grid_size_columns = max(1, event.size.width // CARD_MIN_WIDTH)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.views: dict[str, SlotCardView] = {}
+
+    def show(self, model: DashboardModel) -> None:
+        now = model.clock()
+        for slot in [s for s in self.views if s not in model.cards]:
+            self.views.pop(slot).remove()
+        for slot, card in model.cards.items():
+            view = self.views.get(slot)
+            if view is None:
+                view = self.views[slot] = SlotCardView(card, now, paused=model.paused)
+                self.mount(view)
+            else:
+                view.show(card, now, paused=model.paused)
+        prompt = self.query_one(IdlePrompt)
+        prompt.display = not model.cards
+        prompt.show(model)
+
+    def tick(self, model: DashboardModel) -> None:
+        """Advance the elapsed times (once a second) without redrawing anything else."""
+        now = model.clock()
+        for slot, view in self.views.items():
+            card = model.cards.get(slot)
+            if card is not None:
+                view.show_elapsed(card, now)

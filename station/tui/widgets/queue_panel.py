@@ -1,0 +1,29 @@
+"""The queue panel: how many people are queued, in progress, done, failed and skipped, and who is next."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from station.tui.model import DashboardModel
+
+NEXT_UP_SHOWN = 3
+
+
+class QueuePanel(Static):
+    def show(self, model: DashboardModel) -> None:
+        q = model.queue
+        table = Table.grid(expand=True)
+        table.add_column()
+        table.add_column(justify="right")
+        for label, value in (("queued", q.queued), ("in progress", q.claimed), ("enrolled", q.enrolled),
+                             ("failed", q.failed), ("skipped", q.skipped)):
+            table.add_row(label, Text(str(value), style="bold"))
+        table.add_row(Text("today", style="dim"),
+                      Text(f"✔ {model.today_enrolled}  ✘ {model.today_failed}", style="dim"))
+        if model.next_up:
+            table.add_row(Text("next up", style="bold"), "")
+            for upn, name in model.next_up[:NEXT_UP_SHOWN]:
+                table.add_row(Text(f" {name or upn}", no_wrap=True, overflow="ellipsis"), "")
+        self.update(table)

@@ -1,0 +1,124 @@
+"""One key's card: the slot and key model, the person, the step bar, and what to do next in large type.
+
+While presence is awaited the card says TOUCH THE KEY in block letters; when the enrolment is done it
+says so in green with the person's name and asks for the key back; when it failed it shows the reason
+and the remedy in red. Icons and words carry the meaning too, never colour alone.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from station.tui.model import Outcome, SlotCard
+from station.tui.widgets.banner import Banner
+from station.tui.widgets.step_bar import StepBar
+
+STATE_CLASSES = ("-working", "-touch", "-done", "-failed")
+
+
+def elapsed_text(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+class SlotCardView(Vertical, can_focus=True):
+    """Draws one SlotCard. Focus (a click or Tab) selects the card for r and s."""
+
+    def __init__(self, card: SlotCard, now: float, *, paused: bool) -> None:
+        super().__init__(classes="slot-card")
+        self.slot = card.slot
+        self.upn = card.upn
+        self.outcome = card.outcome
+        self._ready = False
+        self._first = (card, now, paused)
+
+    def on_mount(self) -> None:
+        self._ready = True
+        card, now, paused = self._first
+        self.show(card, now, paused=paused)
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="who")
+        yield StepBar()
+        yield Banner(classes="prompt")
+        yield Static(classes="detail")
+
+    def show(self, card: SlotCard, now: float, *, paused: bool) -> None:
+        self.upn, self.outcome = card.upn, card.outcome
+        if not self._ready:
+            self._first = (card, now, paused)
+            return
+        self.border_title = " · ".join(p for p in (card.title, card.model) if p)
+        self.show_elapsed(card, now)
+        state = state_class(card)
+        for cls in STATE_CLASSES:
+            self.set_class(cls == state, cls)
+        who = self.query_one(".who", Static)
+        who.update(who_text(card, paused=paused))
+        bar = self.query_one(StepBar)
+        bar.stage, bar.outcome = card.stage, card.outcome
+        banner = self.query_one(Banner)
+        banner.text = banner_text(card)
+        banner.display = bool(banner.text)
+        detail = self.query_one(".detail", Static)
+        lines = detail_text(card)
+        detail.update(lines)
+        detail.display = bool(lines.plain)
+
+    def show_elapsed(self, card: SlotCard, now: float) -> None:
+        """Only the elapsed time in the border changes (once a second)."""
+        self.border_subtitle = elapsed_text(card.elapsed(now))
+
+
+def state_class(card: SlotCard) -> str:
+    if card.outcome is Outcome.DONE:
+        return "-done"
+    if card.outcome in (Outcome.FAILED, Outcome.REJECTED):
+        return "-failed"
+    return "-touch" if card.touch else "-working"
+
+
+def who_text(card: SlotCard, *, paused: bool) -> Text:
+    if card.upn:
+        text = Text(card.display_name or card.upn, style="bold")
+        if card.display_name:
+            text.append(f"  {card.upn}", style="dim")
+        return text
+    if card.outcome is not Outcome.WORKING:
+        return Text("no person assigned", style="dim")
+    if paused and card.enrolment_id is None and not card.model:
+        return Text("⏸ waiting: intake is paused", style="bold")
+    return Text("checking the key…", style="dim")
+
+
+def banner_text(card: SlotCard) -> str:
+    if card.outcome is Outcome.DONE:
+        return "DONE"
+    if card.outcome is Outcome.FAILED:
+        return "FAILED"
+    if card.outcome is Outcome.REJECTED:
+        return "KEY REFUSED"
+    return "TOUCH THE KEY" if card.touch else ""
+
+
+def detail_text(card: SlotCard) -> Text:
+    text = Text()
+    if card.outcome is Outcome.DONE:
+        text.append("✔ Done — remove the key", style="bold")
+        if card.display_name or card.upn:
+            text.append(f"\n  {card.display_name or card.upn} is enrolled")
+    elif card.outcome in (Outcome.FAILED, Outcome.REJECTED):
+        text.append(f"✘ {card.message or card.reason}", style="bold")
+        if card.remedy:
+            text.append(f"\n→ {card.remedy}")
+        if card.reason:
+            text.append(f"\n  ({card.reason}{', can be retried' if card.retryable else ''})", style="dim")
+    elif card.touch:
+        text.append("▶ touch the key's sensor now", style="bold")
+    if card.pin and card.outcome is not Outcome.REJECTED:
+        text.append(("\n" if text.plain else "") + "PIN  ")
+        text.append(" ".join(card.pin[i:i + 4] for i in range(0, len(card.pin), 4)), style="bold reverse")
+    return text

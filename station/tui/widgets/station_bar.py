@@ -1,0 +1,35 @@
+"""The top line: the station's name, whether intake runs or is paused, the mode, the summary, the time."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from station.tui.model import DashboardModel
+
+
+class StationBar(Static):
+    def __init__(self, *, mode: str, read_only: bool, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.mode = mode
+        self.read_only = read_only
+
+    def show(self, model: DashboardModel) -> None:
+        text = Text(f" {model.station_name or 'Station'} ", style="bold")
+        if not model.reachable:
+            state, cls = " ✘ DAEMON UNREACHABLE ", "-down"
+        elif model.paused:
+            state, cls = " ⏸ PAUSED — new keys wait ", "-paused"
+        elif model.state in ("idle", "working"):
+            state, cls = " ▶ RUNNING ", "-running"
+        else:
+            state, cls = f" {model.state.upper()} ", "-other"
+        for c in ("-down", "-paused", "-running", "-other"):
+            self.set_class(c == cls, c)
+        text.append(state, style="reverse bold")
+        mode = f" {self.mode.upper()}{' · read-only' if self.read_only else ''} "
+        text.append(mode)
+        if model.summary:
+            text.append(f"· {model.summary} ", style="dim")
+        text.append(f"· {model.clock_text(model.clock())[:5]}")
+        self.update(text)

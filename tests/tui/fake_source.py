@@ -1,0 +1,86 @@
+"""An in-memory DashboardSource for the dashboard's tests: a status dict, event delivery, recorded commands."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from station.errors import InvalidStateError, StationError
+from station.events import Event, IntakeChanged
+from station.tui.source import event_dict
+
+T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC: every test's "now"
+
+
+def status(**over: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "v": 1, "station": {"id": "st-1", "name": "Front desk", "version": "0.1.0", "pid": 4242},
+        "state": "idle", "paused": False,
+        "queue": {"queued": 132, "claimed": 0, "enrolled": 41, "failed": 2, "skipped": 1},
+        "today": {"enrolled": 41, "failed": 2}, "slots": [], "finished": [],
+        "next_up": [{"upn": "ada@contoso.com", "display_name": "Ada Lovelace"},
+                    {"upn": "grace@contoso.com", "display_name": "Grace Hopper"},
+                    {"upn": "alan@contoso.com", "display_name": "Alan Turing"}],
+        "entra": {"last_latency_ms": 212.0, "throttled": False, "token_ok": True, "last_error": None},
+        "watchers": ["USB: watching", "NFC: 1 reader"], "summary": "idle · 132 queued · 41 enrolled today",
+    }
+    base.update(over)
+    return base
+
+
+class FakeSource:
+    """Behaves like a station: pause/resume publish IntakeChanged; retry/skip follow the queue's rules."""
+
+    def __init__(self, snapshot: dict[str, Any] | None = None, *, read_only: bool = False) -> None:
+        self.status = snapshot or status()
+        self.read_only = read_only
+        self.commands: list[tuple[str, dict[str, Any]]] = []
+        self.people: dict[str, str] = {"ada@contoso.com": "queued", "grace@contoso.com": "queued",
+                                       "alan@contoso.com": "queued"}
+        self.unreachable: str | None = None
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._lock = threading.Lock()
+
+    def snapshot(self) -> dict[str, Any]:
+        if self.unreachable:
+            raise StationError(self.unreachable)
+        return dict(self.status)
+
+    def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._listeners)
+
+    def emit(self, *events: Event) -> None:
+        """Deliver events from another thread, as the EventBus or a socket reader would."""
+        def deliver() -> None:
+            for event in events:
+                for listener in list(self._listeners):
+                    listener(event_dict(event))
+
+        thread = threading.Thread(target=deliver)
+        thread.start()
+        thread.join()
+
+    def command(self, cmd: str, **args: Any) -> dict[str, Any]:
+        self.commands.append((cmd, args))
+        if cmd in ("pause", "resume"):
+            paused = cmd == "pause"
+            self.status = {**self.status, "paused": paused, "state": "paused" if paused else "idle"}
+            for listener in list(self._listeners):
+                listener(event_dict(IntakeChanged(paused=paused, at=T0)))
+            return {"ok": True, "paused": paused}
+        upn = str(args.get("upn", ""))
+        allowed = {"retry": {"failed", "skipped"}, "skip": {"queued", "failed"}}[cmd]
+        state = self.people.get(upn)
+        if state not in allowed:
+            raise InvalidStateError(f"{upn} is {state or 'unknown'}; only {' or '.join(sorted(allowed))} people "
+                                    f"can be {'retried' if cmd == 'retry' else 'skipped'}",
+                                    remedy="Check the person's state with 'station queue show UPN'.")
+        self.people[upn] = "queued" if cmd == "retry" else "skipped"
+        return {"ok": True, "person": {"upn": upn, "state": self.people[upn]}}
