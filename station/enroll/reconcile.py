@@ -8,7 +8,9 @@
 * claimed (nothing on the key) → abandoned, the person back in the queue.
 
 A row whose Entra outcome cannot be learnt now stays as it is and is tried again later.
-Rows of another station whose lease ran out are taken over first (one station wins).
+Rows of another station whose lease ran out more than ``takeover_grace`` seconds ago (a dead station: a
+live one renews its leases) are taken over first; every row is claimed by compare-and-set on its lease
+before it is resolved, so one station wins even when a restarted station and another race for its rows.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from station.events import EventBus, StatusNote
 log = logging.getLogger(__name__)
 
 PERSON_FAILURES = {Reason.USER_NOT_FOUND, Reason.GRAPH_DENIED}
+# Beyond an expired lease, before another station adopts the row: covers clock skew between stations
+# and a station that is late renewing.
+TAKEOVER_GRACE_SECONDS = 60.0
 
 
 @dataclass
@@ -52,19 +57,21 @@ class Reconciler:
     clock: Clock
     graph_gate: threading.Semaphore
     lease_seconds: float
+    takeover_grace: float = TAKEOVER_GRACE_SECONDS
 
     def run(self, skip: Iterable[int] = (), only: Iterable[Step] | None = None) -> ReconcileReport:
         """Resolve every unfinished row of this station (and stale rows of others), except ``skip``;
-        with ``only``, just rows in those states."""
+        with ``only``, just this station's rows in those states (a stale row of another station has no
+        live session to race, so it is resolved whatever its state)."""
         report = ReconcileReport()
         skipped = set(skip)
         states = {s.value for s in only} if only is not None else None
         now = self.clock.time()
-        for row in self.journal.unfinished(self.station_id, stale_before=now):
-            if row.id in skipped or (states is not None and row.state not in states):
+        for row in self.journal.unfinished(self.station_id, stale_before=now - self.takeover_grace):
+            own = row.station_id == self.station_id
+            if row.id in skipped or (own and states is not None and row.state not in states):
                 continue
-            if row.station_id != self.station_id and not self.journal.take_over(
-                    row.id, self.station_id, now + self.lease_seconds, row.lease_expires):
+            if not self.journal.take_over(row.id, self.station_id, now + self.lease_seconds, row.lease_expires):
                 continue
             try:
                 outcome = self._resolve(row)

@@ -10,7 +10,7 @@ from fakes import UNCERTAIN, FakePasskeys
 from fido2.utils import websafe_encode
 
 from station.enroll.ports import SystemClock
-from station.enroll.reconcile import Reconciler
+from station.enroll.reconcile import TAKEOVER_GRACE_SECONDS, Reconciler
 from station.errors import GraphError, Reason
 from station.events import EventBus
 from station.store import JournalRow, JournalState, NewPerson, Store
@@ -97,6 +97,8 @@ def test_another_stations_row_is_only_taken_once_its_lease_ran_out(store: Store)
     row = row_in(store, JournalState.PIN_SET, station="s2")
     assert reconciler(store, FakePasskeys()).run().resolved == {}
     store.journal.advance(row.id, None, lease_expires=time.time() - 1)
-    assert reconciler(store, FakePasskeys()).run().resolved == {row.id: "needs_reset"}
+    assert reconciler(store, FakePasskeys()).run().resolved == {}, "adopted within the grace period"
+    store.journal.advance(row.id, None, lease_expires=time.time() - TAKEOVER_GRACE_SECONDS - 1)
+    assert reconciler(store, FakePasskeys()).run(only=[]).resolved == {row.id: "needs_reset"}
     after = store.journal.get(row.id)
     assert after is not None and after.station_id == "s1"
