@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--seed", type=int, default=1, metavar="N", help="seed for the tenant and the technician")
     p.add_argument("--state-dir", type=Path, metavar="DIR",
                    help="keep the demo's store, configuration and keys here (default: a temporary directory)")
-    p.add_argument("--headless", action="store_true", help="progress lines, even on a terminal")
+    p.add_argument("--headless", action="store_true",
+                   help="progress lines and a summary, even on a terminal (default there: the dashboard)")
     p.add_argument("--timeout", type=float, default=900.0, metavar="SECONDS",
                    help="give up after this long (default 900)")
     p.set_defaults(func=cmd_demo)
@@ -34,7 +35,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 2
     if not args.verbose:
         logging.getLogger().setLevel(logging.WARNING)
+    dashboard = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
     result = run_demo(DemoOptions(users=args.users, keys=args.keys, speed=args.speed, seed=args.seed,
-                                  state_dir=args.state_dir, timeout=args.timeout))
+                                  state_dir=args.state_dir, timeout=args.timeout, dashboard=dashboard))
     print("\n".join(["", "Summary", *result.lines()]))
     return 0 if result.completed else 1

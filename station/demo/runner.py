@@ -48,6 +48,7 @@ class DemoOptions:
     seed: int = 1
     state_dir: Path | None = None
     timeout: float = 900.0
+    dashboard: bool = False
 
 
 @dataclass
@@ -95,6 +96,11 @@ class Progress:
                 self.out.write(f"[{time.monotonic() - self.started:6.1f}s] {line}\n")
                 self.out.flush()
 
+    def count(self, event: Event) -> None:
+        """Tally outcomes without printing (the dashboard shows them)."""
+        with self._lock:
+            self._line(event)
+
     def _line(self, event: Event) -> str | None:
         if isinstance(event, PersonClaimed):
             self._names[event.slot] = event.display_name
@@ -112,6 +118,23 @@ class Progress:
             self.refusals[event.reason] += 1
             return f"{event.slot}: ✗ key refused: {event.message} → {event.remedy}"
         return None
+
+
+def dashboard_runner() -> Callable[[Daemon], object] | None:
+    """Shows the Textual dashboard for an in-process daemon until the operator quits; None without it."""
+    try:
+        from station.tui.app import run_dashboard
+        from station.tui.source import EngineSource
+    except ImportError:
+        log.info("the dashboard is not installed; printing progress lines")
+        return None
+
+    def show(daemon: Daemon) -> object:
+        assert daemon.engine is not None
+        return run_dashboard(EngineSource(daemon.engine, daemon.bus, daemon.status), title=STATION_NAME,
+                             mode="kiosk")
+
+    return show
 
 
 def prepare_state(emulator: EntraEmulator, state_dir: Path) -> Config:
@@ -146,6 +169,7 @@ def queue_finished(store: Store) -> bool:
 
 def run_demo(options: DemoOptions, out: TextIO = sys.stdout,
              on_ready: Callable[[Daemon], None] | None = None) -> DemoResult:
+    """Run the demo; with ``options.dashboard`` (and the dashboard installed) on the terminal's dashboard."""
     own_dir = options.state_dir is None
     state_dir = Path(tempfile.mkdtemp(prefix="station-demo-")) if own_dir else Path(str(options.state_dir))
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -172,8 +196,12 @@ def _run(options: DemoOptions, emulator: EntraEmulator, state_dir: Path, out: Te
                   f"speed ×{options.speed:g}\n"
                   f"state in {state_dir}; while it runs: station --config {cfg.source} status\n")
         out.flush()
+        show_dashboard = dashboard_runner() if options.dashboard else None
         progress = Progress(out, people)
-        daemon.bus.subscribe(progress.on_event)
+        if show_dashboard is None:
+            daemon.bus.subscribe(progress.on_event)
+        else:
+            daemon.bus.subscribe(progress.count)
 
         def done() -> bool:
             return queue_finished(store) and engine.active() == 0
@@ -186,7 +214,18 @@ def _run(options: DemoOptions, emulator: EntraEmulator, state_dir: Path, out: Te
         if on_ready is not None:
             on_ready(daemon)
         deadline = started + options.timeout
-        daemon.serve(until=lambda: done() or time.monotonic() > deadline)
+
+        def finished() -> bool:
+            return done() or time.monotonic() > deadline
+
+        if show_dashboard is None:
+            daemon.serve(until=finished)
+        else:
+            loop = threading.Thread(target=daemon.serve, kwargs={"until": finished}, name="demo-loop", daemon=True)
+            loop.start()
+            show_dashboard(daemon)
+            daemon.request_stop()
+            loop.join()
         technician.stop()
         daemon.bus.flush()
         counts = store.queue.counts()
