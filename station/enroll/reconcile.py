@@ -124,11 +124,15 @@ class Reconciler:
                         person_failed=e.reason in PERSON_FAILURES)
             return Step.NEEDS_RESET.value
         self.journal.advance(row.id, Step.REGISTERED, method_id=method_id)
+        self.audit.record("registered", person_id=row.person_id, enrolment_id=row.id, method_id=method_id,
+                          by="reconciliation")
         return self._done(row)
 
     def _done(self, row: Any) -> str:
         self.journal.advance(row.id, Step.DONE)
         self.queue.mark(row.person_id, PersonState.ENROLLED)
+        self.audit.record("done", person_id=row.person_id, enrolment_id=row.id, display_name=row.display_name,
+                          by="reconciliation")
         return Step.DONE.value
 
     def _close(self, row: Any, state: Step, reason: Reason, message: str, *, person_failed: bool = False) -> None:
