@@ -79,6 +79,7 @@ def test_the_daemon_unit_keeps_what_the_station_needs() -> None:
     assert s["DevicePolicy"] == ["closed"] and s["DeviceAllow"] == ["char-hidraw rw"]
     assert set(s["RestrictAddressFamilies"][0].split()) == {"AF_UNIX", "AF_NETLINK", "AF_INET", "AF_INET6"}
     assert s["LoadCredential"] == ["tenant-secret:/etc/station/client-secret"]
+    assert "STATION_TENANT_CLIENT_SECRET_FILE=tenant-secret" in s["Environment"][0].split()
     assert "PrivateDevices" not in s and "PrivateNetwork" not in s
     assert s["StateDirectory"] == s["RuntimeDirectory"] == s["ConfigurationDirectory"] == ["station"]
 
@@ -94,7 +95,7 @@ def test_install_system_into_a_staging_root(tmp_path: Path) -> None:
     assert (tmp_path / "etc/udev/rules.d/70-station-fido.rules").read_text() == \
         (ROOT / "udev/70-station-fido.rules").read_text()
     cfg = load_config(tmp_path / "etc/station/station.toml", environ={})
-    assert cfg.tenant.client_secret_file == "tenant-secret"
+    assert cfg.tenant.client_secret_file == "/etc/station/client-secret"
     assert cfg.store_url == "sqlite:////var/lib/station/station.db"
 
     sysusers = shutil.which("systemd-sysusers")
