@@ -1,0 +1,219 @@
+"""The fault matrix's stations: in process (engine, store, Entra client, virtual keys) and as a real daemon process.
+
+``StepTrigger`` fires a fault at one precise step of an enrolment — right after a journal write, when the
+key asks for the touch, when Graph receives the registration POST, or while the key applies the final PIN
+policy. ``DaemonProcess`` runs ``station_proc.py`` (the real ``Daemon``) against the same emulator and store.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from station.config import Config, EnrolmentSection, StationSection, StoreSection, TenantSection
+from station.emulator.entra import EntraEmulator
+from station.enroll.engine import Engine
+from station.enroll.escrow import Escrow, generate_keypair
+from station.entra import EntraClient
+from station.entra.retry import RetryPolicy
+from station.events import Event, EventBus, StepChanged, TouchRequired
+from station.hid.virtual import VirtualKeySource
+from station.store import open_store
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
+from enrol_harness import Recorder, Station
+
+__all__ = ["DaemonProcess", "Station", "StepTrigger", "in_process_station", "station_config", "write_toml"]
+
+HERE = Path(__file__).resolve().parent
+JOURNAL_STEPS = {"claimed", "pin_escrowed", "pin_set", "credential_made", "registered"}
+POST_PATH = r"/authentication/fido2Methods$"
+LEASE_SECONDS = 30
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+def escrow_keys(tmp: Path) -> tuple[Path, bytes]:
+    keydir = tmp / "escrow"
+    if not keydir.exists():
+        generate_keypair(keydir)
+    return keydir / "escrow-public.pem", (keydir / "escrow-private.pem").read_bytes()
+
+
+def station_config(emu: EntraEmulator, tmp: Path, *, read_timeout: float = 10.0, log_level: LogLevel = "info",
+                   **enrolment: Any) -> Config:
+    secret = tmp / "client-secret"
+    secret.write_text(emu.info.client_secret)
+    os.chmod(secret, 0o600)
+    public, _ = escrow_keys(tmp)
+    enrolment.setdefault("escrow_public_key", str(public))
+    enrolment.setdefault("prefetch", 0)
+    enrolment.setdefault("touch_timeout_seconds", 5.0)
+    enrolment.setdefault("lease_seconds", LEASE_SECONDS)
+    tenant = TenantSection(tenant_id=emu.info.tenant_id, client_id=emu.info.client_id,
+                           client_secret_file=str(secret), authority_host=emu.base_url, graph_host=emu.base_url,
+                           ca_file=emu.info.ca_file, read_timeout=read_timeout, connect_timeout=2.0)
+    station = StationSection(id="station-1", name="Desk 1", state_dir=tmp / "state", runtime_dir=tmp / "run",
+                             log_level=log_level)
+    return Config(station=station, tenant=tenant, store=StoreSection(url=f"sqlite:///{tmp / 'station.db'}"),
+                  enrolment=EnrolmentSection(**enrolment))
+
+
+def write_toml(cfg: Config, path: Path) -> Path:
+    lines: list[str] = []
+    for section in ("station", "tenant", "store", "enrolment"):
+        lines.append(f"[{section}]")
+        for name, value in getattr(cfg, section).model_dump(mode="json").items():
+            lines.append(f"{name} = {_toml(value)}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def in_process_station(emu: EntraEmulator, tmp: Path, cfg: Config,
+                       journal: Callable[[Any], Any] | None = None) -> Station:
+    """A started station in this process, retrying Graph with short backoffs (same logic, less waiting)."""
+    _, private_pem = escrow_keys(tmp)
+    store = open_store(cfg.store_url, cfg.station.id)
+    entra = EntraClient(cfg, retry=RetryPolicy(base=0.05, cap=0.4))
+    bus = EventBus()
+    events = Recorder(bus)
+    engine = Engine(policy=cfg.enrolment, station_id=cfg.station.id, station_name=cfg.station.name,
+                    queue=store.queue, journal=journal(store.journal) if journal else store.journal,
+                    audit=store.audit, passkeys=entra.passkeys, bus=bus,
+                    escrow=Escrow.from_file(cfg.enrolment.escrow_public_key))
+    keys = VirtualKeySource()
+    keys.start(engine.key_attached, engine.key_removed)
+    engine.start()
+    return Station(emu, store, entra, engine, bus, events, keys, private_pem, cfg)
+
+
+class StepTrigger:
+    """Calls ``action`` once, at ``step`` of the enrolment."""
+
+    def __init__(self, step: str, action: Callable[[], None]) -> None:
+        self.step = step
+        self.action = action
+        self.fired = threading.Event()
+
+    def fire(self) -> None:
+        if not self.fired.is_set():
+            self.fired.set()
+            self.action()
+
+    def journal(self, inner: Any) -> Any:
+        return _TriggerJournal(inner, self)
+
+    def on_event(self, event: Event) -> None:
+        if self.step == "touch" and isinstance(event, TouchRequired):
+            self.fire()
+        if self.step == "finalising" and isinstance(event, StepChanged) and event.step == "finalising":
+            self.fire()
+
+    def watch_post(self, emu: EntraEmulator) -> Callable[[], None]:
+        """Fire when Graph receives the registration POST (whose answer is then lost); returns an undo."""
+        if self.step != "post":
+            return lambda: None
+        original = emu.faults.before
+        emu.faults.lose_next_response(POST_PATH, "POST")
+
+        def before(method: str, path: str) -> Any:
+            if method == "POST" and path.endswith("/authentication/fido2Methods"):
+                self.fire()
+            return original(method, path)
+
+        emu.faults.before = before  # type: ignore[method-assign]
+
+        def undo() -> None:
+            emu.faults.before = original  # type: ignore[method-assign]
+        return undo
+
+
+class _TriggerJournal:
+    def __init__(self, inner: Any, trigger: StepTrigger) -> None:
+        self.inner, self.trigger = inner, trigger
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        row = self.inner.open(*args, **kwargs)
+        if self.trigger.step == "claimed":
+            self.trigger.fire()
+        return row
+
+    def advance(self, enrolment_id: int, state: Any = None, **fields: Any) -> Any:
+        row = self.inner.advance(enrolment_id, state, **fields)
+        if state is not None and str(state) == self.trigger.step:
+            self.trigger.fire()
+        return row
+
+
+class DaemonProcess:
+    """``station_proc.py`` as a child process; its log goes to a file."""
+
+    def __init__(self, config: Path, log: Path, *, key: Path | None = None, crash_at: str = "") -> None:
+        args = [sys.executable, str(HERE / "station_proc.py"), str(config)]
+        if key is not None:
+            args += ["--key", str(key)]
+        if crash_at:
+            args += ["--crash-at", crash_at]
+        self.log = log
+        self._log = open(log, "ab")  # noqa: SIM115 - closed in wait()
+        env = dict(os.environ, PYTHONPATH=str(HERE.parent.parent))
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def sigkill(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise AssertionError(f"station process did not end in {timeout} s; log:\n{self.tail()}") from None
+        finally:
+            self._log.close()
+
+    def ensure_gone(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self._log.close()
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not in {timeout} s: {what}")
+        time.sleep(0.05)
