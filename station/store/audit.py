@@ -6,10 +6,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from station.store.models import AuditEvent
+from station.store.models import AuditEvent, now
+
+# A plain INSERT: a session records about five events per enrolment, and an ORM unit of work for each
+# cost several times the write itself.
+_INSERT = text(f"INSERT INTO {AuditEvent.__tablename__} (at, station_id, person_id, enrolment_id, kind, detail) "
+               "VALUES (:at, :station_id, :person_id, :enrolment_id, :kind, :detail)")
 
 
 @dataclass(frozen=True)
@@ -30,10 +36,10 @@ class Audit:
 
     def record(self, kind: str, *, person_id: int | None = None, enrolment_id: int | None = None,
                **detail: Any) -> None:
-        with Session(self.engine) as s:
-            s.add(AuditEvent(station_id=self.station_id, person_id=person_id, enrolment_id=enrolment_id,
-                             kind=kind, detail=json.dumps(detail, default=str, ensure_ascii=False)))
-            s.commit()
+        with self.engine.begin() as conn:
+            conn.execute(_INSERT, {"at": now(), "station_id": self.station_id, "person_id": person_id,
+                                   "enrolment_id": enrolment_id, "kind": kind,
+                                   "detail": json.dumps(detail, default=str, ensure_ascii=False)})
 
     def entries(self, *, enrolment_id: int | None = None, person_id: int | None = None,
                 limit: int | None = None) -> list[AuditEntry]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import or_, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -70,21 +70,25 @@ class Journal:
             return JournalRow.of(row)
 
     def advance(self, enrolment_id: int, state: JournalState | None = None, **fields: Any) -> JournalRow:
-        """Persist a step's outcome (and optionally the new state) in one committed write."""
+        """Persist a step's outcome (and optionally the new state) in one committed write.
+
+        One ``UPDATE … RETURNING`` statement rather than an ORM load-modify-refresh: a session writes
+        this six times per enrolment, and the ORM round made it most of the station's CPU per enrolment.
+        Column names come from the ``_WRITABLE`` allow-list only; every value is a bound parameter.
+        """
         _check(fields)
-        with Session(self.engine) as s:
-            row = s.get(Enrolment, enrolment_id)
-            if row is None:
-                raise NotFoundError(f"no enrolment {enrolment_id}")
-            for k, v in fields.items():
-                setattr(row, k, v)
-            if state is not None:
-                row.state = state.value
-            row.updated_at = now()
-            s.add(row)
-            s.commit()
-            s.refresh(row)
-            return JournalRow.of(row)
+        values = dict(fields)
+        if state is not None:
+            values["state"] = state.value
+        values["updated_at"] = now()
+        assignments = ", ".join(f"{name} = :{name}" for name in values)
+        statement = text(f"UPDATE {Enrolment.__tablename__} SET {assignments} WHERE id = :enrolment_id "
+                         f"RETURNING {_ROW_COLUMNS}")
+        with self.engine.begin() as conn:
+            row = conn.execute(statement, {**values, "enrolment_id": enrolment_id}).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no enrolment {enrolment_id}")
+        return JournalRow(**row)
 
     def get(self, enrolment_id: int) -> JournalRow | None:
         with Session(self.engine) as s:
@@ -146,6 +150,9 @@ class Journal:
             q = select(Enrolment.id).where(col(Enrolment.state).in_([st.value for st in states]),
                                            col(Enrolment.updated_at) >= since)
             return len(s.exec(q).all())
+
+
+_ROW_COLUMNS = ", ".join(JournalRow.__dataclass_fields__)
 
 
 def _check(fields: dict[str, Any]) -> None:
