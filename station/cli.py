@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "station.commands.daemon",
     "station.commands.demo",
     "station.commands.feedback",
+    "station.commands.fleet",
 ]
 
 
