@@ -278,6 +278,8 @@ class Session:
         return options
 
     def _set_pin(self, ctap: Ctap2, client_pin: ClientPin) -> str:
+        if self.cancel_event.is_set():  # removed or cancelled before the key was changed: leave it blank
+            raise self._key_error(CtapError(CtapError.ERR.KEEPALIVE_CANCEL), "setting the PIN")
         pol, info, eid = self.ctx.policy, ctap.info, self._eid()
         pin = generate_pin(effective_pin_length(pol.pin_length, pol.min_pin_length, info.min_pin_length,
                                                 info.max_pin_length), pol.pin_alphabet)
