@@ -24,19 +24,34 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="progress lines and a summary, even on a terminal (default there: the dashboard)")
     p.add_argument("--timeout", type=float, default=900.0, metavar="SECONDS",
                    help="give up after this long (default 900)")
+    p.add_argument("--stations", type=int, default=1, metavar="N",
+                   help="run N station daemons, each its own process with its own keys, on one store (with "
+                        "--store URL, e.g. PostgreSQL) and one Entra emulator; progress lines, no dashboard")
     p.set_defaults(func=cmd_demo)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from station.demo import DemoOptions, run_demo
 
-    if args.users < 1 or args.keys < 1 or args.speed <= 0:
-        print("station demo: --users and --keys must be at least 1, --speed above 0", file=sys.stderr)
+    if args.users < 1 or args.keys < 1 or args.speed <= 0 or args.stations < 1:
+        print("station demo: --users, --keys and --stations must be at least 1, --speed above 0", file=sys.stderr)
         return 2
     if not args.verbose:
         logging.getLogger().setLevel(logging.WARNING)
+    if args.stations > 1 or args.store:
+        return _fleet_demo(args)
     dashboard = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
     result = run_demo(DemoOptions(users=args.users, keys=args.keys, speed=args.speed, seed=args.seed,
                                   state_dir=args.state_dir, timeout=args.timeout, dashboard=dashboard))
+    print("\n".join(["", "Summary", *result.lines()]))
+    return 0 if result.completed else 1
+
+
+def _fleet_demo(args: argparse.Namespace) -> int:
+    from station.demo import DemoOptions
+    from station.demo.fleet import run_fleet_demo
+
+    result = run_fleet_demo(DemoOptions(users=args.users, keys=args.keys, speed=args.speed, seed=args.seed,
+                                        state_dir=args.state_dir, timeout=args.timeout), args.stations, args.store)
     print("\n".join(["", "Summary", *result.lines()]))
     return 0 if result.completed else 1
