@@ -9,9 +9,13 @@ SQLite store, msal + requests over HTTPS; ``time.process_time()`` (all its threa
 
 from __future__ import annotations
 
+import functools
 import resource
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench.remote_keys import KeyHost, RemoteKeys
 from bench.report import Section
@@ -21,15 +25,59 @@ from bench.stats import median, spread
 TITLE = "1. Station overhead — CPU per enrolment in the station process"
 TARGET_MS = 25.0
 WARMUP = 3
+PORTS = [("the store: queue (claim, mark, peek)", "queue_ms"), ("the store: journal", "journal_ms"),
+         ("the store: audit log", "audit_ms"), ("Graph calls (msal, requests, TLS)", "passkeys_ms")]
+
+
+class Meter:
+    """CPU time (``time.thread_time``, the calling thread's own) spent inside each port's methods."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self.counting = False
+
+    def wrap(self, name: str, port: Any) -> Any:
+        return _Metered(self, name, port)
+
+    def add(self, name: str, seconds: float) -> None:
+        if self.counting:
+            with self._lock:
+                self.cpu[name] = self.cpu.get(name, 0.0) + seconds
+
+
+class _Metered:
+    def __init__(self, meter: Meter, name: str, port: Any) -> None:
+        self._meter, self._name, self._port = meter, name, port
+
+    def __getattr__(self, attr: str) -> Any:
+        target = getattr(self._port, attr)
+        if not callable(target):
+            return target
+        return _timed(self._meter, self._name, target)
+
+
+def _timed(meter: Meter, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        start = time.thread_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            meter.add(name, time.thread_time() - start)
+
+    return call
 
 
 def measure(info: dict[str, str], socket_path: Path, workdir: Path, n: int, skip: int) -> dict[str, float]:
-    station = build_station(info, workdir, people=n + WARMUP, skip=skip)
+    meter = Meter()
+    station = build_station(info, workdir, people=n + WARMUP, skip=skip, wrap=meter.wrap)
     keys = RemoteKeys(socket_path, station.engine.key_attached, station.engine.key_removed)
     try:
         for i in range(WARMUP):
             enrol_once(station, keys, "USB 1", i)
         station.bus.flush()
+        meter.counting = True
         before = resource.getrusage(resource.RUSAGE_SELF)
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for i in range(WARMUP, WARMUP + n):
@@ -37,6 +85,7 @@ def measure(info: dict[str, str], socket_path: Path, workdir: Path, n: int, skip
         station.bus.flush()
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         after = resource.getrusage(resource.RUSAGE_SELF)
+        meter.counting = False
     finally:
         station.close()
     return {
@@ -44,6 +93,7 @@ def measure(info: dict[str, str], socket_path: Path, workdir: Path, n: int, skip
         "user_ms": (after.ru_utime - before.ru_utime) / n * 1000,
         "sys_ms": (after.ru_stime - before.ru_stime) / n * 1000,
         "wall_ms": wall / n * 1000,
+        **{f"{name}_ms": seconds / n * 1000 for name, seconds in meter.cpu.items()},
     }
 
 
@@ -77,6 +127,10 @@ def run(workdir: Path, quick: bool) -> Section:
              spread([r["user_ms"] for r in results]) + " ms", ""],
             ["of which system", f"{median([r['sys_ms'] for r in results]):.1f} ms",
              spread([r["sys_ms"] for r in results]) + " ms", ""],
+            *[[f"… in {what}", f"{median([r.get(key, 0.0) for r in results]):.1f} ms",
+               spread([r.get(key, 0.0) for r in results]) + " ms", ""] for what, key in PORTS],
+            ["… elsewhere (python-fido2 CTAP, engine, event bus, driver)",
+             f"{median([r['cpu_ms'] - sum(r.get(k, 0.0) for _, k in PORTS) for r in results]):.1f} ms", "", ""],
             ["wall time, insert → done → next insert", f"{median([r['wall_ms'] for r in results]):.1f} ms",
              spread([r["wall_ms"] for r in results]) + " ms", ""],
         ],

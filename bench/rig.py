@@ -9,6 +9,7 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -152,9 +153,10 @@ class BenchStation:
 
 
 def build_station(info: dict[str, str], workdir: Path, *, people: int, skip: int = 0,
-                  **enrolment: Any) -> BenchStation:
+                  wrap: Callable[[str, Any], Any] | None = None, **enrolment: Any) -> BenchStation:
     """A started station on a fresh SQLite store queueing ``people`` members of the rollout group (after
-    the first ``skip``, so that repeated runs enrol different people)."""
+    the first ``skip``, so that repeated runs enrol different people). ``wrap(name, port)`` may replace
+    the engine's queue, journal, audit and passkeys ports (to meter them)."""
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = station_config(info, workdir, **enrolment)
     db = workdir / "station.db"
@@ -173,8 +175,11 @@ def build_station(info: dict[str, str], workdir: Path, *, people: int, skip: int
     store.queue.add_people(members)
     bus = EventBus()
     tracker = Tracker(bus)
-    engine = Engine(policy=cfg.enrolment, station_id="bench", station_name="Bench", queue=store.queue,
-                    journal=store.journal, audit=store.audit, passkeys=entra.passkeys, bus=bus,
+    ports: dict[str, Any] = {"queue": store.queue, "journal": store.journal, "audit": store.audit,
+                             "passkeys": entra.passkeys}
+    if wrap is not None:
+        ports = {name: wrap(name, port) for name, port in ports.items()}
+    engine = Engine(policy=cfg.enrolment, station_id="bench", station_name="Bench", **ports, bus=bus,
                     escrow=Escrow.from_file(cfg.enrolment.escrow_public_key))
     engine.start()
     return BenchStation(store, entra, bus, engine, tracker, cfg)
