@@ -2,7 +2,7 @@
 
 The key side needs no port: sessions talk python-fido2 (``Ctap2``, ``ClientPin``, ``Config``,
 ``CredentialManagement``) on the ``CtapDevice`` a ``KeyCandidate`` opens. Journal states are named by
-``Step``, whose values are the store's ``JournalState`` values.
+``Step`` (the shared ``JournalState``).
 """
 
 from __future__ import annotations
@@ -10,35 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any, Protocol
 
+from station.states import JournalState
 
-class Step(StrEnum):
-    """Journal states, as persisted. Each is written before the next side effect."""
-
-    CLAIMED = "claimed"
-    PIN_ESCROWED = "pin_escrowed"
-    PIN_SET = "pin_set"
-    CREDENTIAL_MADE = "credential_made"
-    REGISTERING = "registering"
-    REGISTERED = "registered"
-    DONE = "done"
-    FAILED = "failed"
-    NEEDS_RESET = "needs_reset"
-    ABANDONED = "abandoned"
-
-    @property
-    def terminal(self) -> bool:
-        return self in (Step.DONE, Step.FAILED, Step.NEEDS_RESET, Step.ABANDONED)
-
-
-class PersonState(StrEnum):
-    QUEUED = "queued"
-    CLAIMED = "claimed"
-    ENROLLED = "enrolled"
-    FAILED = "failed"
-    SKIPPED = "skipped"
+Step = JournalState
 
 
 class Person(Protocol):

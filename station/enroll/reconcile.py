@@ -23,11 +23,12 @@ from typing import Any
 
 from fido2.utils import websafe_decode
 
-from station.enroll.ports import AuditPort, Clock, JournalPort, PasskeysPort, PersonState, QueuePort, Step
+from station.enroll.ports import AuditPort, Clock, JournalPort, PasskeysPort, QueuePort, Step
 from station.enroll.prefetch import user_key
 from station.enroll.reasons import remedy_for
 from station.errors import GraphError, GraphUncertainError, Reason, StationError
 from station.events import EventBus, StatusNote
+from station.states import PersonState
 
 log = logging.getLogger(__name__)
 

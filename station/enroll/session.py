@@ -34,13 +34,12 @@ from station.enroll.ports import (
     Options,
     PasskeysPort,
     Person,
-    PersonState,
     QueuePort,
     Sealer,
     Step,
 )
 from station.enroll.prefetch import Prefetcher, user_key
-from station.enroll.reasons import failure, from_ctap, remedy_for
+from station.enroll.reasons import failure, from_ctap, malformed_answer, remedy_for
 from station.enroll.reset import RESET_PROMPT, ResetBook
 from station.errors import GraphError, GraphUncertainError, Reason, StationError
 from station.events import (
@@ -57,6 +56,7 @@ from station.events import (
     TouchRequired,
 )
 from station.hid.candidate import KeyCandidate
+from station.states import PersonState
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,11 @@ class Session:
         except StationError as e:
             self._fail(e)
         except Exception as e:
+            malformed = malformed_answer(e, self.step)
+            if malformed is not None:
+                log.warning("the key in %s sent a malformed answer: %s", self.slot, malformed.message)
+                self._fail(malformed)
+                return
             log.exception("enrolment in %s failed unexpectedly", self.slot)
             self._fail(failure(Reason.KEY_ERROR if isinstance(e, OSError) else Reason.INTERNAL,
                                f"{self.step}: {type(e).__name__}: {e}"))
@@ -348,7 +353,9 @@ class Session:
         self._set_step("finalising")
         try:
             ceremony.apply_pin_policy(ctap, client_pin, pin, pol)
-        except (CtapError, OSError, ValueError) as e:
+        except Exception as e:
+            if not isinstance(e, CtapError | OSError | ValueError) and malformed_answer(e, "finalising") is None:
+                raise
             log.warning("PIN policy not applied on the key in %s: %s", self.slot, e)
             self._note("warning", f"the passkey is registered but the key's PIN policy was not applied: {e}")
             self._audit("pin_policy_failed", error=str(e))
@@ -359,9 +366,9 @@ class Session:
         self.ctx.queue.mark(person.id, PersonState.ENROLLED)
         self._set_step(Step.DONE)
         self.outcome = "done"
+        self._audit("done", display_name=display_name)
         self.ctx.bus.publish(EnrolmentDone(slot=self.slot, enrolment_id=eid, upn=person.upn,
                                            display_name=display_name))
-        self._audit("done", display_name=display_name)
         log.info("enrolment %s done in %s", eid, self.slot)
 
     def _signal_success(self, device: CtapDevice) -> None:

@@ -8,41 +8,17 @@ operator's escrow public key.
 from __future__ import annotations
 
 import time
-from enum import StrEnum
 
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel, col
 
+from station.states import JournalState, PersonState
+
+__all__ = ["JournalState", "PersonState"]
+
 
 def now() -> float:
     return time.time()
-
-
-class PersonState(StrEnum):
-    QUEUED = "queued"
-    CLAIMED = "claimed"
-    ENROLLED = "enrolled"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-
-class JournalState(StrEnum):
-    """Where one enrolment stands. Each state is persisted before the next side effect."""
-
-    CLAIMED = "claimed"
-    PIN_ESCROWED = "pin_escrowed"
-    PIN_SET = "pin_set"
-    CREDENTIAL_MADE = "credential_made"
-    REGISTERING = "registering"
-    REGISTERED = "registered"
-    DONE = "done"
-    FAILED = "failed"
-    NEEDS_RESET = "needs_reset"
-    ABANDONED = "abandoned"
-
-    @property
-    def terminal(self) -> bool:
-        return self in (JournalState.DONE, JournalState.FAILED, JournalState.NEEDS_RESET, JournalState.ABANDONED)
 
 
 TERMINAL_JOURNAL_STATES = [s.value for s in JournalState if s.terminal]

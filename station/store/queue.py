@@ -144,16 +144,7 @@ class Queue:
             if person is None:
                 s.rollback()
                 return None
-            person.state = PersonState.CLAIMED.value
-            person.lease_station = station_id
-            person.lease_expires = now() + lease_seconds
-            person.attempts += 1
-            person.updated_at = now()
-            s.add(person)
-            s.flush()
-            view = PersonView.of(person)
-            s.commit()
-            return view
+            return self._take(s, person, station_id, lease_seconds)
 
     def claim_person(self, person_id: int, station_id: str, lease_seconds: float) -> PersonView | None:
         """Claim one specific queued person (e.g. the one creation options were prefetched for)."""
@@ -163,16 +154,20 @@ class Queue:
             if person is None:
                 s.rollback()
                 return None
-            person.state = PersonState.CLAIMED.value
-            person.lease_station = station_id
-            person.lease_expires = now() + lease_seconds
-            person.attempts += 1
-            person.updated_at = now()
-            s.add(person)
-            s.flush()
-            view = PersonView.of(person)
-            s.commit()
-            return view
+            return self._take(s, person, station_id, lease_seconds)
+
+    @staticmethod
+    def _take(s: Session, person: Person, station_id: str, lease_seconds: float) -> PersonView:
+        person.state = PersonState.CLAIMED.value
+        person.lease_station = station_id
+        person.lease_expires = now() + lease_seconds
+        person.attempts += 1
+        person.updated_at = now()
+        s.add(person)
+        s.flush()
+        view = PersonView.of(person)
+        s.commit()
+        return view
 
     @staticmethod
     def _assigned(s: Session, identities: list[str]) -> Person | None:
