@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "station.commands.demo",
     "station.commands.feedback",
     "station.commands.fleet",
+    "station.commands.tui",
 ]
 
 

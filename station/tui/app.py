@@ -13,15 +13,17 @@ import time
 from collections.abc import Callable
 from datetime import tzinfo
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer
 
 from station.errors import StationError
+from station.tui.log_capture import captured_logs
 from station.tui.messages import CommandAnswered, EventArrived, StatusRefreshed, StatusUnreachable
 from station.tui.model import DashboardModel, Outcome, SlotCard
 from station.tui.screens.find_person import FindPersonScreen
@@ -40,7 +42,7 @@ log = logging.getLogger(__name__)
 
 READ_ONLY_NOTE = ("Monitor mode is read-only: pause, retry and skip are disabled here. "
                   "Use the station's kiosk, or a user allowed to control the daemon.")
-SHORT_HEIGHT = 30
+SHORT_HEIGHT = 34
 NARROW_WIDTH = 100
 DONE_WORDS = {"pause": "Intake paused: new keys wait", "resume": "Intake resumed",
               "retry": "{who} is queued again", "skip": "{who} is skipped", "cancel": "{who}: enrolment cancelled"}
@@ -74,7 +76,7 @@ class StationApp(App[int]):
         yield StationBar(mode=self.mode, read_only=self.source.read_only, id="station-bar")
         with Horizontal(id="body"):
             yield CardDeck(id="cards")
-            with Vertical(id="side"):
+            with VerticalScroll(id="side"):
                 yield QueuePanel(id="queue")
                 yield ThroughputPanel(id="throughput")
                 yield EntraHealthPanel(id="entra")
@@ -254,8 +256,15 @@ def create_app(source: DashboardSource, *, title: str = "Station", mode: str = "
     return StationApp(source, title=title, mode=mode, clock=clock, tz=tz, poll_seconds=poll_seconds)
 
 
-def run_dashboard(source: DashboardSource, *, title: str = "Station", mode: str = "kiosk") -> int:
-    """Run the dashboard in this terminal until the operator quits; returns an exit code."""
-    app = create_app(source, title=title, mode=mode)
-    app.run()
+def run_dashboard(source: DashboardSource, *, title: str = "Station", mode: str = "kiosk",
+                  log_file: Path | None = None) -> int:
+    """Run the dashboard for ``source`` in this terminal until the operator quits; returns an exit code."""
+    return run_app(create_app(source, title=title, mode=mode), log_file=log_file)
+
+
+def run_app(app: StationApp, *, log_file: Path | None = None) -> int:
+    """Run a built dashboard. Meanwhile log records go to its event log (warnings and errors) and to
+    ``log_file``, never over the screen."""
+    with captured_logs(app, log_file):
+        app.run()
     return app.return_code or 0

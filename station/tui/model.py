@@ -157,8 +157,6 @@ class DashboardModel:
         self.today_enrolled = int(today.get("enrolled", 0) or 0)
         self.today_failed = int(today.get("failed", 0) or 0)
         self.next_up = [(str(p.get("upn", "")), str(p.get("display_name") or "")) for p in status.get("next_up") or []]
-        for upn, name in self.next_up:
-            self._people[upn] = PersonRef(upn, name, "queued")
         e = status.get("entra") or {}
         latency = e.get("last_latency_ms")
         self.entra = EntraHealth(last_latency_ms=float(latency) if latency is not None else None,
@@ -340,8 +338,10 @@ class DashboardModel:
         return buckets
 
     def people(self) -> list[PersonRef]:
-        """Everyone the dashboard has heard of, most recent first (for finding a person)."""
-        return list(reversed(self._people.values()))
+        """Everyone the dashboard has heard of: those seen at a key (most recent first), then who is next."""
+        seen = list(reversed(self._people.values()))
+        known = {p.upn for p in seen}
+        return seen + [PersonRef(upn, name, "next up") for upn, name in self.next_up if upn not in known]
 
     def find_people(self, query: str) -> list[PersonRef]:
         q = query.strip().lower()

@@ -12,8 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -95,10 +94,11 @@ class EngineSource:
 
 
 def person_dict(person: Any) -> dict[str, Any]:
+    """The queue's answer about a person (a PersonView) as the control socket would send it."""
     if hasattr(person, "to_dict"):
         return dict(person.to_dict())
-    if hasattr(person, "__dataclass_fields__"):
-        return asdict(person)
+    if isinstance(person, Mapping):
+        return dict(person)
     return {"upn": str(person)}
 
 

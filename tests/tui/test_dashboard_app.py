@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+import threading
+from pathlib import Path
+
 from dashboard_steps import NOW, claimed, done, make_app, three_keys, throttled, touch
 from fake_source import T0, FakeSource, status
 from textual.pilot import Pilot
@@ -19,6 +24,7 @@ from station.events import (
     StepChanged,
 )
 from station.tui.app import READ_ONLY_NOTE, StationApp
+from station.tui.log_capture import captured_logs
 from station.tui.screens.find_person import FindPersonScreen
 from station.tui.screens.help import HelpScreen
 from station.tui.screens.quit_confirm import QuitConfirmScreen
@@ -406,3 +412,29 @@ async def test_elapsed_time_advances_with_the_clock() -> None:
         now[0] = NOW + 61
         await pilot.pause(1.1)
         assert card(app, "USB 1-1").border_subtitle == "2:31"
+
+
+async def test_log_records_go_to_the_event_log_and_a_file_not_over_the_screen(tmp_path: Path) -> None:
+    root = logging.getLogger()
+    terminal = logging.StreamHandler(sys.stderr)
+    root.addHandler(terminal)
+    level = root.level
+    root.setLevel(logging.INFO)
+    app = make_app(FakeSource())
+    try:
+        with captured_logs(app, tmp_path / "kiosk.log"):
+            assert terminal not in root.handlers
+            async with app.run_test(size=SIZE) as pilot:
+                await settle(pilot)
+                threading.Thread(target=logging.getLogger("station.hid.nfc").warning,
+                                 args=("NFC reader %s unplugged", "ACR122U")).start()
+                logging.getLogger("station.x").info("only in the file")
+                await settle(pilot)
+                assert "⚠ NFC reader ACR122U unplugged" in log_of(app)
+                assert "only in the file" not in log_of(app)
+        assert terminal in root.handlers
+        written = (tmp_path / "kiosk.log").read_text()
+        assert "NFC reader ACR122U unplugged" in written and "only in the file" in written
+    finally:
+        root.removeHandler(terminal)
+        root.setLevel(level)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
@@ -22,8 +23,11 @@ class QueuePanel(Static):
             table.add_row(label, Text(str(value), style="bold"))
         table.add_row(Text("today", style="dim"),
                       Text(f"✔ {model.today_enrolled}  ✘ {model.today_failed}", style="dim"))
-        if model.next_up:
-            table.add_row(Text("next up", style="bold"), "")
-            for upn, name in model.next_up[:NEXT_UP_SHOWN]:
-                table.add_row(Text(f" {name or upn}", no_wrap=True, overflow="ellipsis"), "")
-        self.update(table)
+        if not model.next_up:
+            self.update(table)
+            return
+        next_up = Text("next up", style="bold")
+        for upn, name in model.next_up[:NEXT_UP_SHOWN]:
+            next_up.append(f"\n {name or upn}", style="not bold")
+        next_up.no_wrap, next_up.overflow = True, "ellipsis"
+        self.update(Group(table, next_up))

@@ -1,4 +1,4 @@
-"""The top line: the station's name, whether intake runs or is paused, the mode, the summary, the time."""
+"""The top line: the station's name, whether intake runs or is paused, the time, the mode, the summary."""
 
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ class StationBar(Static):
         for c in ("-down", "-paused", "-running", "-other"):
             self.set_class(c == cls, c)
         text.append(state, style="reverse bold")
-        mode = f" {self.mode.upper()}{' · read-only' if self.read_only else ''} "
-        text.append(mode)
+        text.append(f" {model.clock_text(model.clock())[:5]} · {self.mode.upper()}")
+        if self.read_only:
+            text.append(" · read-only", style="bold")
         if model.summary:
-            text.append(f"· {model.summary} ", style="dim")
-        text.append(f"· {model.clock_text(model.clock())[:5]}")
+            text.append(f" · {model.summary}", style="dim")
         self.update(text)

@@ -1,0 +1,75 @@
+"""`station tui` (the dashboard attached to a running daemon) and `station kiosk` (daemon and dashboard in one)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from station.commands.common import config_from_args
+
+log = logging.getLogger(__name__)
+
+STOP_WAIT_SECONDS = 10.0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("tui", help="the dashboard, attached to the running daemon",
+                       description="Show the terminal dashboard of the station daemon that is running, through "
+                                   "its control socket. Pause, retry and skip work when this user may control "
+                                   "the daemon (root, the daemon's user, the station group); otherwise, or with "
+                                   "--read-only, it only watches.")
+    p.add_argument("--socket", metavar="PATH", type=Path,
+                   help="control socket (default: control.sock in station.runtime_dir)")
+    p.add_argument("--read-only", action="store_true", help="watch only; never send a command")
+    p.set_defaults(func=cmd_tui)
+
+    p = sub.add_parser("kiosk", help="run the station and its dashboard in this terminal",
+                       description="Run the enrolment daemon in this process with the dashboard in this terminal. "
+                                   "Quitting the dashboard stops the station (enrolments past the touch finish "
+                                   "first). The log goes to kiosk.log in station.state_dir; warnings also "
+                                   "appear in the dashboard's event log.")
+    p.set_defaults(func=cmd_kiosk)
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from station.control import socket_path
+    from station.tui.app import run_dashboard
+    from station.tui.source import ControlSource
+
+    path = args.socket or socket_path(config_from_args(args).station.runtime_dir)
+    source = ControlSource(path, read_only=True if args.read_only else None)
+    status = source.snapshot()
+    name = str(status.get("station", {}).get("name") or "Station")
+    return run_dashboard(source, title=name, mode="monitor")
+
+
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    from station.daemon import Daemon, install_signal_handlers
+    from station.tui.app import create_app, run_app
+    from station.tui.source import EngineSource
+
+    cfg = config_from_args(args)
+    daemon = Daemon(cfg, keep_log_level=bool(args.verbose))
+    daemon.start()
+    assert daemon.engine is not None
+    app = create_app(EngineSource(daemon.engine, daemon.bus, daemon.status), title=cfg.station.name, mode="kiosk")
+
+    def serve() -> None:
+        daemon.serve()
+        if app.is_running:
+            app.call_from_thread(app.exit, 0)
+
+    previous = install_signal_handlers(daemon)
+    loop = threading.Thread(target=serve, name="daemon-loop", daemon=True)
+    loop.start()
+    try:
+        return run_app(app, log_file=cfg.station.state_dir / "kiosk.log")
+    finally:
+        daemon.request_stop()
+        loop.join(STOP_WAIT_SECONDS)
+        daemon.shutdown()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -1,0 +1,94 @@
+"""`station tui`'s monitor mode attached to a real daemon (a `station run` subprocess) through its control socket.
+
+What an operator relies on: the dashboard shows the daemon's queue as it is; pause and skip pressed on the
+dashboard act on the daemon; a read-only dashboard changes nothing; a daemon that stops is reported on
+screen; `station tui` without a daemon explains how to start one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from daemon_harness import DaemonProcess, kill, queue_people, start_daemon, write_config
+from textual.pilot import Pilot
+
+from station.cli import main
+from station.emulator.entra import EntraEmulator
+from station.tui.app import StationApp, create_app
+from station.tui.source import ControlSource
+
+SIZE = (100, 32)
+
+
+@pytest.fixture
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+    with EntraEmulator(users=6, seed=5) as emu:
+        directory = tmp_path_factory.mktemp("monitor")
+        config = write_config(emu, directory)
+        queue_people(directory, emu, 5)
+        d = start_daemon(config, station_id="desk-7")
+        try:
+            yield d
+        finally:
+            kill(d)
+
+
+def on_screen(app: StationApp, selector: str) -> str:
+    strips = app.screen._compositor.render_strips()
+    r = app.screen.query_one(selector).region
+    return "\n".join(strip.crop(r.x, r.right).text for strip in strips[r.y:r.bottom])
+
+
+async def until(pilot: Pilot[int], check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the dashboard never showed {what}:\n{on_screen(pilot.app, 'Screen')}")  # type: ignore[arg-type]
+        await pilot.pause(0.05)
+
+
+def monitor(daemon: DaemonProcess, *, read_only: bool | None = None) -> StationApp:
+    return create_app(ControlSource(daemon.control_path, read_only=read_only), mode="monitor", poll_seconds=0.3)
+
+
+async def test_monitor_shows_the_daemons_queue_and_controls_it(daemon: DaemonProcess) -> None:
+    app = monitor(daemon)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.model.station_id == "desk-7", "the daemon's status")
+        queued_row = next(line for line in on_screen(app, "#queue").splitlines() if "queued" in line)
+        assert queued_row.strip("│ ").split() == ["queued", "5"]
+        assert "MONITOR" in on_screen(app, "#station-bar") and "read-only" not in on_screen(app, "#station-bar")
+        await pilot.press("p")
+        await until(pilot, lambda: "PAUSED" in on_screen(app, "#station-bar"), "PAUSED")
+        assert daemon.client().status()["paused"] is True
+        await pilot.press("p")
+        await until(pilot, lambda: "RUNNING" in on_screen(app, "#station-bar"), "RUNNING again")
+        assert daemon.client().status()["paused"] is False
+        first = app.model.next_up[0][0]
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("enter")
+        await until(pilot, lambda: app.model.queue.skipped == 1 and app.model.queue.queued == 4, "one skipped")
+        assert daemon.client().status()["queue"]["skipped"] == 1
+        assert first not in [upn for upn, _ in app.model.next_up]
+
+
+async def test_read_only_monitor_changes_nothing_and_a_stopped_daemon_is_reported(daemon: DaemonProcess) -> None:
+    app = monitor(daemon, read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.model.queue.queued == 5, "5 queued")
+        assert "MONITOR · read-only" in on_screen(app, "#station-bar")
+        await pilot.press("p")
+        await pilot.pause(0.5)
+        assert daemon.client().status()["paused"] is False
+        assert daemon.stop() == 0
+        await until(pilot, lambda: "DAEMON UNREACHABLE" in on_screen(app, "#station-bar"), "the daemon gone")
+
+
+def test_station_tui_without_a_daemon_says_how_to_start_one(tmp_path: pytest.TempPathFactory,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tui", "--socket", f"{tmp_path}/control.sock"]) == 1
+    err = capsys.readouterr().err
+    assert "no station daemon is listening on" in err and "station run" in err

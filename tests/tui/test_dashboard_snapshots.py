@@ -1,0 +1,75 @@
+"""SVG snapshots of the dashboard (pytest-textual-snapshot) on a fixed clock, in UTC.
+
+Idle, three keys at different stages, the touch prompt, a failure with its remedy, paused intake and
+read-only monitor mode. Review a changed picture, then accept it with ``pytest --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from dashboard_steps import claimed, make_app, three_keys, throttled, touch
+from fake_source import T0, FakeSource, status
+from textual.pilot import Pilot
+
+from station.events import Event, KeyAttached, StepChanged
+
+SnapCompare = Callable[..., bool]
+
+
+def after(source: FakeSource, events: Sequence[Event]) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        source.emit(*events)
+        for _ in range(3):
+            await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    return run_before
+
+
+def test_idle(snap_compare: SnapCompare) -> None:
+    source = FakeSource()
+    assert snap_compare(make_app(source), run_before=after(source, []), terminal_size=(80, 24))
+
+
+def test_three_keys_in_different_stages(snap_compare: SnapCompare) -> None:
+    source = FakeSource(status(state="working", summary="working · 2 keys · 129 queued · 42 enrolled today"))
+    assert snap_compare(make_app(source), run_before=after(source, three_keys()), terminal_size=(140, 40))
+
+
+def test_three_keys_at_80_by_24(snap_compare: SnapCompare) -> None:
+    source = FakeSource(status(state="working", summary="working · 2 keys · 129 queued · 42 enrolled today"))
+    assert snap_compare(make_app(source), run_before=after(source, three_keys()), terminal_size=(80, 24))
+
+
+def test_touch_prompt(snap_compare: SnapCompare) -> None:
+    source = FakeSource(status(state="working"))
+    events = [*claimed("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0), *touch("USB 1-1", 1, at=T0 + 60)]
+    assert snap_compare(make_app(source), run_before=after(source, events), terminal_size=(80, 24))
+
+
+def test_failure_with_its_remedy(snap_compare: SnapCompare) -> None:
+    source = FakeSource(status(entra={"last_latency_ms": 30012.0, "throttled": True, "token_ok": True,
+                                      "last_error": "graph_throttled: too many requests"}))
+    events = [*claimed("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0),
+              *touch("USB 1-1", 1, at=T0 + 5), *throttled("USB 1-1", 1, "ada@contoso.com", at=T0 + 30)]
+    assert snap_compare(make_app(source), run_before=after(source, events), terminal_size=(80, 24))
+
+
+def test_paused(snap_compare: SnapCompare) -> None:
+    source = FakeSource(status(paused=True, state="paused", summary="paused · 132 queued · 41 enrolled today"))
+    events = [KeyAttached(slot="USB 1-3", transport="usb", fingerprint="fp-9", at=T0 + 70)]
+    assert snap_compare(make_app(source), run_before=after(source, events), terminal_size=(80, 24))
+
+
+def test_monitor_mode_read_only(snap_compare: SnapCompare) -> None:
+    source = FakeSource(status(state="working", summary="working · 1 key · 131 queued · 41 enrolled today"),
+                        read_only=True)
+    events = [*claimed("NFC ACS ACR122U 00 00", 4, "grace@contoso.com", "Grace Hopper", at=T0 + 50, transport="nfc"),
+              StepChanged(slot="NFC ACS ACR122U 00 00", enrolment_id=4, step="registering", at=T0 + 60)]
+    app = make_app(source, mode="monitor")
+    assert snap_compare(app, run_before=after(source, events), press=["p"], terminal_size=(100, 30))
