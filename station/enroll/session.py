@@ -34,7 +34,6 @@ from station.enroll.ports import (
     Options,
     PasskeysPort,
     Person,
-    PersonState,
     QueuePort,
     Sealer,
     Step,
@@ -57,6 +56,7 @@ from station.events import (
     TouchRequired,
 )
 from station.hid.candidate import KeyCandidate
+from station.states import PersonState
 
 log = logging.getLogger(__name__)
 
@@ -366,9 +366,9 @@ class Session:
         self.ctx.queue.mark(person.id, PersonState.ENROLLED)
         self._set_step(Step.DONE)
         self.outcome = "done"
+        self._audit("done", display_name=display_name)
         self.ctx.bus.publish(EnrolmentDone(slot=self.slot, enrolment_id=eid, upn=person.upn,
                                            display_name=display_name))
-        self._audit("done", display_name=display_name)
         log.info("enrolment %s done in %s", eid, self.slot)
 
     def _signal_success(self, device: CtapDevice) -> None:
