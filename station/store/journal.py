@@ -61,13 +61,14 @@ class Journal:
         self.engine = engine
 
     def open(self, person_id: int, station_id: str, **fields: Any) -> JournalRow:
+        """A new row (the model's defaults for the rest), written by one ``INSERT … RETURNING``."""
         _check(fields)
-        with Session(self.engine) as s:
-            row = Enrolment(person_id=person_id, station_id=station_id, **fields)
-            s.add(row)
-            s.commit()
-            s.refresh(row)
-            return JournalRow.of(row)
+        values = Enrolment(person_id=person_id, station_id=station_id, **fields).model_dump(exclude={"id"})
+        statement = text(f"INSERT INTO {Enrolment.__tablename__} ({', '.join(values)}) "
+                         f"VALUES ({', '.join(':' + name for name in values)}) RETURNING {_ROW_COLUMNS}")
+        with self.engine.begin() as conn:
+            row = conn.execute(statement, values).mappings().one()
+        return JournalRow(**row)
 
     def advance(self, enrolment_id: int, state: JournalState | None = None, **fields: Any) -> JournalRow:
         """Persist a step's outcome (and optionally the new state) in one committed write.
