@@ -98,14 +98,18 @@ class RemoteKeys:
         hello = json.loads(sock.recv(4096))
         return sock, hello
 
+    def connect_device(self, slot: str = "bench") -> tuple[socket.socket, CtapHidDevice]:
+        """A fresh key, opened at once (for a script that needs no watcher)."""
+        sock, hello = self.connect()
+        return sock, _device(sock, slot, hello)
+
     def plug(self, slot: str) -> str:
         """Insert a fresh key into ``slot``; returns its fingerprint."""
         sock, hello = self.connect()
         serial, name = hello["serial"], hello["name"]
 
         def open_key() -> CtapDevice:
-            descriptor = HidDescriptor(f"bench:{slot}", BENCH_VID, BENCH_PID, REPORT_SIZE, REPORT_SIZE, name, serial)
-            return CtapHidDevice(descriptor, SocketHidConnection(sock))
+            return _device(sock, slot, hello)
 
         fingerprint = f"bench-{serial}"
         with self._lock:
@@ -127,3 +131,9 @@ class RemoteKeys:
             slots = list(self._plugged)
         for slot in slots:
             self.unplug(slot)
+
+
+def _device(sock: socket.socket, slot: str, hello: dict[str, str]) -> CtapHidDevice:
+    descriptor = HidDescriptor(f"bench:{slot}", BENCH_VID, BENCH_PID, REPORT_SIZE, REPORT_SIZE, hello["name"],
+                               hello["serial"])
+    return CtapHidDevice(descriptor, SocketHidConnection(sock))

@@ -62,6 +62,7 @@ class EntraProcess:
 
 
 def station_config(info: dict[str, str], workdir: Path, **enrolment: Any) -> Config:
+    workdir.mkdir(parents=True, exist_ok=True)
     secret = workdir / "client-secret"
     secret.write_text(info["client_secret"])
     os.chmod(secret, 0o600)
