@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from station.commands.common import config_from_args
+
+if TYPE_CHECKING:
+    from station.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +52,29 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def cmd_kiosk(args: argparse.Namespace) -> int:
-    from station.daemon import Daemon, install_signal_handlers
+    from station.daemon import Daemon
+    from station.tui.log_capture import file_handler, terminal_logs_replaced
+
+    cfg = config_from_args(args)
+    log_file = cfg.station.state_dir / "kiosk.log"
+    print(f"station kiosk: starting; the log is in {log_file}", file=sys.stderr)
+    with terminal_logs_replaced(file_handler(log_file)):
+        daemon = Daemon(cfg, keep_log_level=bool(args.verbose))
+        daemon.start()
+        try:
+            return _run_kiosk(daemon, cfg.station.name)
+        finally:
+            daemon.shutdown()
+
+
+def _run_kiosk(daemon: Daemon, title: str) -> int:
+    """The dashboard in the foreground, the daemon's loop behind it; SIGTERM or quitting ends both."""
+    from station.daemon import install_signal_handlers
     from station.tui.app import create_app, run_app
     from station.tui.source import EngineSource
 
-    cfg = config_from_args(args)
-    daemon = Daemon(cfg, keep_log_level=bool(args.verbose))
-    daemon.start()
     assert daemon.engine is not None
-    app = create_app(EngineSource(daemon.engine, daemon.bus, daemon.status), title=cfg.station.name, mode="kiosk")
+    app = create_app(EngineSource(daemon.engine, daemon.bus, daemon.status), title=title, mode="kiosk")
 
     def serve() -> None:
         daemon.serve()
@@ -66,10 +85,9 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     loop = threading.Thread(target=serve, name="daemon-loop", daemon=True)
     loop.start()
     try:
-        return run_app(app, log_file=cfg.station.state_dir / "kiosk.log")
+        return run_app(app)
     finally:
         daemon.request_stop()
         loop.join(STOP_WAIT_SECONDS)
-        daemon.shutdown()
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -3,6 +3,8 @@
 ``captured_logs(app, log_file)`` swaps the root logger's terminal handlers for one that shows warnings
 and errors in the dashboard's event log (through a message, from whatever thread logged), plus an
 optional file that keeps every record; the terminal handlers come back when the dashboard closes.
+``terminal_logs_replaced(file_handler(path))`` keeps a kiosk's whole run (start and stop too) off the
+terminal.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from textual.app import App
@@ -43,25 +45,34 @@ def _writes_to_terminal(handler: logging.Handler) -> bool:
         getattr(handler, "stream", None) in (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)
 
 
+def file_handler(path: Path) -> logging.Handler:
+    """Every record, with its time, into ``path`` (created with its directory)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    return handler
+
+
 @contextmanager
-def captured_logs(app: App[int], log_file: Path | None = None) -> Iterator[None]:
+def terminal_logs_replaced(*replacements: logging.Handler) -> Iterator[None]:
+    """The root logger's terminal handlers give way to ``replacements`` until the block ends."""
     root = logging.getLogger()
     terminal = [h for h in root.handlers if _writes_to_terminal(h)]
-    added: list[logging.Handler] = [DashboardLogHandler(app)]
-    if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(log_file, encoding="utf-8")
-        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        added.append(file_handler)
     for handler in terminal:
         root.removeHandler(handler)
-    for handler in added:
+    for handler in replacements:
         root.addHandler(handler)
     try:
         yield
     finally:
-        for handler in added:
+        for handler in replacements:
             root.removeHandler(handler)
             handler.close()
         for handler in terminal:
             root.addHandler(handler)
+
+
+def captured_logs(app: App[int], log_file: Path | None = None) -> AbstractContextManager[None]:
+    """Warnings and errors into the dashboard's event log (and everything into ``log_file``), none on the terminal."""
+    extra = [file_handler(log_file)] if log_file is not None else []
+    return terminal_logs_replaced(DashboardLogHandler(app), *extra)
