@@ -117,7 +117,7 @@ class StationApp(App[int]):
     def _read_status(self) -> None:
         try:
             status = self.source.snapshot()
-        except (StationError, OSError) as e:
+        except (StationError, OSError, ValueError) as e:
             message = getattr(e, "message", None) or str(e)
             self.post_message(StatusUnreachable(f"cannot read the station's status: {message}"))
         else:
