@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import pytest
@@ -21,12 +22,27 @@ USERS = 15
 
 def test_three_daemons_enrol_everyone_exactly_once(pg_url: str) -> None:  # noqa: F811
     env = {k: v for k, v in os.environ.items() if not k.startswith("STATION_")}
-    run = subprocess.run(
+    demo = subprocess.Popen(
         [sys.executable, "-m", "station.cli", "demo", "--stations", "3", "--store", pg_url, "--headless",
          "--users", str(USERS), "--keys", "2", "--speed", "20", "--timeout", "120"],
-        capture_output=True, text=True, timeout=200, env=env, check=False)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert f"enrolled: {USERS} of {USERS}" in run.stdout
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    seen_alive: set[str] = set()
+    watcher = open_store(pg_url)
+    try:
+        while demo.poll() is None:
+            for st in fleet_view(watcher).stations:
+                if st.alive and st.status and st.status != "stopped":
+                    seen_alive.add(st.id)
+            time.sleep(0.3)
+        stdout, stderr = demo.communicate(timeout=200)
+    finally:
+        watcher.close()
+        if demo.poll() is None:
+            demo.kill()
+            demo.communicate()
+    assert demo.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    assert f"enrolled: {USERS} of {USERS}" in stdout
+    assert seen_alive == {"demo-1", "demo-2", "demo-3"}, "not every station was seen heartbeating"
 
     store = open_store(pg_url)
     try:
