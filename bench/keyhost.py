@@ -17,9 +17,8 @@ import signal
 import socket
 import threading
 import time
-from pathlib import Path
-
 from collections.abc import Callable
+from pathlib import Path
 
 from fido2 import cbor
 from fido2.ctap import STATUS, CtapError

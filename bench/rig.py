@@ -15,15 +15,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from bench.machine import station_command
+from bench.remote_keys import RemoteKeys
 from station.config import Config, EnrolmentSection, TenantSection
 from station.enroll.engine import Engine
 from station.enroll.escrow import Escrow, generate_keypair
 from station.entra import EntraClient
 from station.events import EnrolmentDone, EnrolmentFailed, Event, EventBus, KeyAttached, KeyRejected, TouchRequired
 from station.store import NewPerson, Store, open_store
-
-from bench.machine import station_command
-from bench.remote_keys import RemoteKeys
 
 # Realistic latencies (issue 10): Graph 150 ms per call; the key 150 ms in setPIN, 250 ms in makeCredential.
 GRAPH_LATENCY_MS = 150.0
