@@ -256,7 +256,7 @@ class ControlServer:
                 f"unsupported protocol version {request.get('v')!r}; this daemon speaks v{PROTOCOL_VERSION}",
                 remedy="Use a station client of the same version as the daemon."))
         cmd = request.get("cmd")
-        if cmd not in COMMANDS:
+        if not isinstance(cmd, str) or cmd not in COMMANDS:
             return error_reply(ControlError(f"unknown command {cmd!r}",
                                             remedy=f"Use one of: {', '.join(sorted(COMMANDS))}."))
         request.pop("ok", None)
