@@ -27,8 +27,12 @@ class DirectoryUser:
     display_name: str
 
     @classmethod
-    def of(cls, item: dict[str, Any]) -> DirectoryUser:
-        return cls(str(item["id"]), str(item.get("userPrincipalName") or ""), str(item.get("displayName") or ""))
+    def of(cls, item: Any) -> DirectoryUser:
+        """A user from Graph's JSON; GraphError when the item is not a user object with an id."""
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
+            raise GraphError(f"Graph answered a user without an id: {str(item)[:200]}",
+                             reason=Reason.GRAPH_BAD_REQUEST)
+        return cls(item["id"], str(item.get("userPrincipalName") or ""), str(item.get("displayName") or ""))
 
 
 @dataclass(frozen=True)
