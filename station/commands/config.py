@@ -18,7 +18,8 @@ EXAMPLE = '''\
 [station]
 # id = "kiosk-1"              # unique per station in a fleet (default: the host name)
 name = "Enrolment station"
-# state_dir = "/var/lib/station"
+{state_line}
+{runtime_line}
 
 [tenant]
 tenant_id = "{tenant_id}"     # Entra directory (tenant) id
@@ -128,13 +129,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     if args.emulator:
         if target is None:
             raise ConfigError("--emulator needs --config PATH", remedy="Add --config PATH for the new file.")
-        text = _emulator_config(args.emulator, target.parent)
+        text = emulator_config(args.emulator, target.parent)
     else:
-        text = EXAMPLE.format(tenant_id="", client_id="", secret_file="client-secret",
-                              authority_host="https://login.microsoftonline.com",
-                              graph_host="https://graph.microsoft.com", ca_line="# ca_file = \"\"",
-                              store_url="sqlite:////var/lib/station/station.db",
-                              escrow_public="/etc/station/escrow-public.pem")
+        text = render_config()
     if target is None:
         print(text, end="")
         return 0
@@ -144,7 +141,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _emulator_config(info_path: Path, directory: Path) -> str:
+def emulator_config(info_path: Path, directory: Path) -> str:
+    """A complete configuration for a running Entra emulator, with its secret and escrow keys in ``directory``."""
     from station.enroll.escrow import PUBLIC_KEY_NAME, generate_keypair
 
     try:
@@ -163,8 +161,30 @@ def _emulator_config(info_path: Path, directory: Path) -> str:
     public = directory / PUBLIC_KEY_NAME
     if not public.exists():
         public, _private = generate_keypair(directory)
+    return render_config(
+        tenant_id=tenant_id, client_id=info["client_id"], secret_file=str(secret), authority_host=authority,
+        graph_host=graph_host, ca_file=info["ca_file"], store_url=f"sqlite:///{directory / 'station.db'}",
+        escrow_public=str(public), state_dir=None, runtime_dir=None,
+    )
+
+
+def render_config(
+    *, tenant_id: str = "", client_id: str = "", secret_file: str = "/etc/station/client-secret",
+    authority_host: str = "https://login.microsoftonline.com", graph_host: str = "https://graph.microsoft.com",
+    ca_file: str = "", store_url: str = "sqlite:////var/lib/station/station.db",
+    escrow_public: str = "/etc/station/escrow-public.pem", state_dir: str | None = "/var/lib/station",
+    runtime_dir: str | None = "/run/station",
+) -> str:
+    """The commented configuration file; the defaults are those of a system installation.
+
+    A ``None`` directory is left to its default ($STATION_STATE_DIR / $STATION_RUNTIME_DIR, else per user).
+    """
+    state_line = (f'state_dir = "{state_dir}"' if state_dir else '# state_dir = "/var/lib/station"') + \
+        "    # the store (SQLite) and the kiosk log"
+    runtime_line = (f'runtime_dir = "{runtime_dir}"' if runtime_dir else '# runtime_dir = "/run/station"') + \
+        "    # the control socket (station status, station tui)"
     return EXAMPLE.format(
-        tenant_id=tenant_id, client_id=info["client_id"], secret_file=secret, authority_host=authority,
-        graph_host=graph_host, ca_line=f'ca_file = "{info["ca_file"]}"',
-        store_url=f"sqlite:///{directory / 'station.db'}", escrow_public=public,
+        tenant_id=tenant_id, client_id=client_id, secret_file=secret_file, authority_host=authority_host,
+        graph_host=graph_host, ca_line=f'ca_file = "{ca_file}"' if ca_file else '# ca_file = ""',
+        store_url=store_url, escrow_public=escrow_public, state_line=state_line, runtime_line=runtime_line,
     )

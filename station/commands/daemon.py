@@ -134,12 +134,9 @@ def station_binary() -> str:
 
 
 def config_skeleton() -> str:
-    from station.commands.config import EXAMPLE
+    from station.commands.config import render_config
 
-    return EXAMPLE.format(tenant_id="", client_id="", secret_file="/etc/station/client-secret",
-                          authority_host="https://login.microsoftonline.com", graph_host="https://graph.microsoft.com",
-                          ca_line='# ca_file = ""', store_url="sqlite:////var/lib/station/station.db",
-                          escrow_public="/etc/station/escrow-public.pem")
+    return render_config()
 
 
 def cmd_install_system(args: argparse.Namespace) -> int:

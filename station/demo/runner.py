@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from station.commands.config import _emulator_config
+from station.commands.config import emulator_config
 from station.config import Config, load_config
 from station.daemon import Daemon
 from station.demo.technician import GOOD_PROFILE, Technician
@@ -142,7 +142,7 @@ def prepare_state(emulator: EntraEmulator, state_dir: Path) -> Config:
     info = state_dir / "emulator.json"
     emulator.write_info(info)
     path = state_dir / "station.toml"
-    path.write_text(_emulator_config(info, state_dir), encoding="utf-8")
+    path.write_text(emulator_config(info, state_dir), encoding="utf-8")
     cfg = load_config(path)
     cfg.station.id = STATION_ID
     cfg.station.name = STATION_NAME

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from station.commands.config import _emulator_config
+from station.commands.config import emulator_config
 from station.control import socket_path
 from station.control_client import ControlClient
 from station.emulator.entra import EntraEmulator
@@ -109,7 +109,7 @@ def write_config(emu: EntraEmulator, directory: Path, extra: str = "") -> Path:
     info = directory / "emulator.json"
     emu.write_info(info)
     path = directory / "station.toml"
-    path.write_text(_emulator_config(info, directory) + extra, encoding="utf-8")
+    path.write_text(emulator_config(info, directory) + extra, encoding="utf-8")
     return path
 
 
