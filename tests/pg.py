@@ -23,11 +23,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 from realstack import require
 
-HOST = "127.0.0.1"
-PORT = 5432
-ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", f"postgresql://postgres@{HOST}:{PORT}/postgres")
+ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+_ADMIN = conninfo_to_dict(ADMIN_URL)
+HOST = str(_ADMIN.get("host", "127.0.0.1"))
+PORT = int(str(_ADMIN.get("port", 5432)))
 START_TIMEOUT = 30.0
 
 _unreachable: str | None = None
