@@ -6,6 +6,8 @@ atomic across processes; a busy timeout makes concurrent writers wait instead of
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import create_engine
 
 from station.errors import StoreError
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -55,12 +59,28 @@ def _sqlite_engine(url: str) -> Engine:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+        if path and path != ":memory:":
+            match_directory_owner(Path(path))
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def match_directory_owner(db: Path) -> None:
+    """When root opens a store in a directory another user owns (an admin running `station import` beside
+    the service), give the database and its WAL files to that user so the service can still write them."""
+    if os.geteuid() != 0:
+        return
+    try:
+        owner = db.parent.stat()
+        for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            if f.exists() and f.stat().st_uid != owner.st_uid:
+                os.chown(f, owner.st_uid, owner.st_gid)
+    except OSError as e:
+        log.warning("cannot hand %s to the owner of its directory: %s", db, e.strerror)
 
 
 def is_postgres(engine: Engine) -> bool:
