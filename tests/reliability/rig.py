@@ -167,9 +167,10 @@ class _TriggerJournal:
 class DaemonProcess:
     """``station_proc.py`` as a child process; its log goes to a file."""
 
-    def __init__(self, config: Path, log: Path, *, key: Path | None = None, crash_at: str = "") -> None:
-        args = [sys.executable, str(HERE / "station_proc.py"), str(config)]
-        if key is not None:
+    def __init__(self, config: Path, log: Path, *, keys: tuple[Path, ...] = (), crash_at: str = "",
+                 delay: float = 0.0) -> None:
+        args = [sys.executable, str(HERE / "station_proc.py"), str(config), "--delay", str(delay)]
+        for key in keys:
             args += ["--key", str(key)]
         if crash_at:
             args += ["--crash-at", crash_at]

@@ -1,11 +1,12 @@
-"""The station daemon as a real process, with one virtual key, for the kill -9 cases of the fault matrix.
+"""The station daemon as a real process with virtual keys: the kill -9 cases of the fault matrix, the secrets run.
 
-    python station_proc.py CONFIG [--key STATE_FILE] [--crash-at STEP]
+    python station_proc.py CONFIG [--key STATE_FILE]... [--delay SECONDS] [--crash-at STEP]
 
 Runs ``station.daemon.Daemon`` (store, Entra client, engine, control socket, sd_notify) from the
-configuration file, with a virtual key source instead of the USB/NFC watchers. ``--key`` inserts a virtual
-key whose state lives in STATE_FILE (so it outlives this process, like a real key outlives a crashed
-station). ``--crash-at`` makes this process SIGKILL itself at one precise point:
+configuration file, with a virtual key source instead of the USB/NFC watchers. Each ``--key`` inserts a
+virtual key (``--delay`` seconds after start) whose state lives in STATE_FILE (so it outlives this
+process, like a real key outlives a crashed station). ``--crash-at`` makes this process SIGKILL itself
+at one precise point:
 
 * a journal state (``claimed``, ``pin_escrowed``, ``pin_set``, ``credential_made``, ``registered``): right
   after that state's row write is committed;
@@ -22,6 +23,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +75,8 @@ def crash_on_event(step: str) -> Any:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("config")
-    parser.add_argument("--key")
+    parser.add_argument("--key", action="append", default=[])
+    parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--crash-at", default="")
     args = parser.parse_args(argv)
     setup_logging(level=logging.DEBUG)
@@ -87,12 +90,11 @@ def main(argv: list[str]) -> int:
     previous = {s: signal.signal(s, lambda *_: daemon.request_stop()) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         daemon.start()
-        if args.key:
-            # The touch comes a little late, so that a crash while the key waits for it lands first.
-            slow: dict[int | str, float] = {"CONFIG": FINAL_POLICY_SECONDS} if args.crash_at == "finalising" else {}
-            key = VirtualKey("fido21", state_path=Path(args.key), finger=Finger.after(0.5),
-                             faults=Faults(latency=slow))
-            source.insert(key)
+        slow: dict[int | str, float] = {"CONFIG": FINAL_POLICY_SECONDS} if args.crash_at == "finalising" else {}
+        # The touch comes a little late, so that a crash while the key waits for it lands first.
+        keys = [VirtualKey("fido21", state_path=Path(k), finger=Finger.after(0.5), faults=Faults(latency=slow))
+                for k in args.key]
+        threading.Timer(args.delay, lambda: [source.insert(k) for k in keys]).start()
         daemon.serve()
     finally:
         daemon.shutdown(grace=10.0)

@@ -192,7 +192,7 @@ def killed_at(emu: EntraEmulator, tmp: Path, step: str) -> Verdict:
     finally:
         store.close()
     old = tmp / "key-1.json"
-    first = DaemonProcess(config, tmp / "first.log", key=old, crash_at="" if step == "post" else step)
+    first = DaemonProcess(config, tmp / "first.log", keys=(old,), crash_at="" if step == "post" else step)
     trigger = StepTrigger(step, first.sigkill)
     undo = trigger.watch_post(emu)
     try:

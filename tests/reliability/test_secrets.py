@@ -1,0 +1,139 @@
+"""Secrets stay secret: after a full run of the daemon as a process, with debug logging and the PIN shown on
+screen, the actual secret values appear nowhere they should not.
+
+Searched for: every PIN the keys got (opened from the escrow with the private key), every access token the
+Entra emulator issued, the client secret, the escrow private key and the emulator's TLS private key.
+Searched in: the daemon's debug log, the SQLite database files (with the escrow ciphertexts blanked out)
+and the event stream a control-socket subscriber received.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from invariants import check
+from rig import DaemonProcess, station_config, wait_until, write_toml
+
+from station.emulator.entra import EntraEmulator
+from station.emulator.key import VirtualKey
+from station.enroll.escrow import context_for, load_private_key, open_sealed
+from station.store import NewPerson, open_store
+
+KEYS = 3
+
+
+@pytest.fixture
+def emu(tmp_path: Path) -> Iterator[EntraEmulator]:
+    with EntraEmulator(users=KEYS + 2, seed=9090, cert_dir=tmp_path / "certs") as e:
+        yield e
+
+
+class Subscriber:
+    """A control-socket client that keeps every event line it is sent."""
+
+    def __init__(self, path: Path) -> None:
+        self.lines: list[bytes] = []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(str(path))
+        self.sock.sendall(b'{"v": 1, "cmd": "subscribe"}\n')
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        buffer = b""
+        while chunk := self.sock.recv(65536):
+            buffer += chunk
+        self.lines = buffer.splitlines()
+
+    def close(self) -> list[bytes]:
+        self.thread.join(10)
+        self.sock.close()
+        return self.lines
+
+
+def pem_body(pem: bytes) -> list[bytes]:
+    """The base64 body of a PEM block, and the DER bytes it encodes."""
+    body = b"".join(line for line in pem.splitlines() if line and not line.startswith(b"-----"))
+    return [body[:64], base64.b64decode(body)]
+
+
+def test_no_secret_in_logs_database_or_events(emu: EntraEmulator, tmp_path: Path) -> None:
+    issued: list[str] = []
+    original_issue = emu.tokens.issue
+
+    def recording_issue(form: Any) -> dict[str, Any]:
+        body = original_issue(form)
+        issued.append(str(body.get("access_token", "")))
+        return body
+
+    emu.tokens.issue = recording_issue  # type: ignore[method-assign]
+    cfg = station_config(emu, tmp_path, log_level="debug", show_pin=True, pin_length=12)
+    config = write_toml(cfg, tmp_path / "station.toml")
+    store = open_store(cfg.store_url, cfg.station.id)
+    users = sorted(emu.tenant.users.values(), key=lambda u: u["userPrincipalName"])[:KEYS]
+    store.queue.add_people(NewPerson(upn=u["userPrincipalName"], display_name=u["displayName"], object_id=u["id"],
+                                     source="test") for u in users)
+    store.close()
+    keys = tuple(tmp_path / f"key-{n}.json" for n in range(KEYS))
+    station = DaemonProcess(config, tmp_path / "station.log", keys=keys, delay=2.0)
+    subscriber: Subscriber | None = None
+    try:
+        sock = cfg.station.runtime_dir / "control.sock"
+        wait_until(sock.exists, 30, f"the control socket; log:\n{station.tail()}")
+        subscriber = Subscriber(sock)
+        wait_until(lambda: enrolled(cfg.store_url) == KEYS, 60, f"{KEYS} enrolments; log:\n{station.tail()}")
+        assert station.stop() == 0, station.tail()
+    finally:
+        station.ensure_gone()
+    events = subscriber.close() if subscriber else []
+    assert any(b"EnrolmentDone" in line or b"enrolment_done" in line for line in events), events[-5:]
+
+    private_pem = (tmp_path / "escrow" / "escrow-private.pem").read_bytes()
+    private = load_private_key(private_pem)
+    store = open_store(cfg.store_url, cfg.station.id)
+    try:
+        rows = store.journal.with_escrow()
+        pins = [open_sealed(private, r.pin_escrow or "", context_for(r.id)) for r in rows]
+        ciphertexts = [(r.pin_escrow or "").encode() for r in rows]
+        verdict = check(store, emu, [VirtualKey(state_path=k) for k in keys], private, cfg.enrolment.lease_seconds)
+        assert verdict.ok and verdict.pins_proven == KEYS, verdict.violations
+    finally:
+        store.close()
+    assert len(pins) == KEYS and issued
+
+    secrets: dict[str, bytes] = {f"PIN of enrolment {r.id}": p.encode() for r, p in zip(rows, pins, strict=True)}
+    secrets |= {f"access token {n}": t.encode() for n, t in enumerate(issued)}
+    secrets["client secret"] = emu.info.client_secret.encode()
+    for name, pem in (("escrow private key", private_pem),
+                      ("emulator TLS key", (tmp_path / "certs" / "entra-emulator-server.key").read_bytes())):
+        body, der = pem_body(pem)
+        secrets[f"{name} (PEM)"] = body
+        secrets[f"{name} (DER)"] = der
+
+    log = (tmp_path / "station.log").read_bytes()
+    assert b"<7>" in log, "the daemon did not log at debug level"
+    database = b"".join(p.read_bytes() for p in tmp_path.glob("station.db*"))
+    for ciphertext in ciphertexts:
+        database = database.replace(ciphertext, b"\0" * len(ciphertext))
+    stream = b"\n".join(events)
+    places = {"the log": log, "the database": database, "the event stream": stream}
+    found = [f"{name} in {place}" for name, value in secrets.items() for place, data in places.items()
+             if value and value in data]
+    assert not found, found
+    shown = [json.loads(line) for line in events if b"PinShown" in line or b"pin_shown" in line]
+    assert shown, "show_pin is on: the PIN events should have reached the subscriber (redacted)"
+
+
+def enrolled(url: str) -> int:
+    store = open_store(url, "observer")
+    try:
+        return store.queue.counts().get("enrolled", 0)
+    finally:
+        store.close()
