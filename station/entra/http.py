@@ -7,6 +7,7 @@ sending, 5xx) is never sent again: the caller gets GraphUncertainError and resol
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
@@ -24,6 +25,8 @@ from station.errors import GraphError, GraphUncertainError, Reason
 log = logging.getLogger(__name__)
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# Far more pages than any tenant needs (50,000 × up to 999 items), yet a bound on a paging loop.
+MAX_PAGES = 50_000
 
 
 class TokenSource(Protocol):
@@ -66,6 +69,7 @@ class GraphHttp:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        max_pages: int = MAX_PAGES,
     ) -> None:
         self.session = session
         self.graph_host = graph_host.rstrip("/")
@@ -75,6 +79,7 @@ class GraphHttp:
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
         self.clock = clock
+        self.max_pages = max_pages
 
     def url(self, path: str, version: str | None = None) -> str:
         if path.startswith("https://"):
@@ -168,11 +173,32 @@ class GraphHttp:
         self, path: str, *, purpose: Purpose, what: str, params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None, version: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every page of a collection, following ``@odata.nextLink`` until it is absent."""
+        """Every page of a collection, following ``@odata.nextLink`` until it is absent.
+
+        A nextLink seen before (Graph would send the same pages forever) or more than ``max_pages`` pages
+        end the walk with a GraphError instead of an endless loop.
+        """
         page = self.get_json(path, purpose=purpose, what=what, params=params, headers=headers, version=version)
         yield page
+        seen: set[bytes] = set()
+        count = 1
         while next_link := page.get("@odata.nextLink"):
-            page = self.get_json(str(next_link), purpose=purpose, what=what, headers=headers)
+            link = str(next_link)
+            digest = hashlib.blake2b(link.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+            if digest in seen:
+                raise GraphError(f"{what}: Graph sent the same @odata.nextLink twice ({link.split('?')[0]}); "
+                                 "stopped instead of reading the same pages forever",
+                                 reason=Reason.GRAPH_BAD_REQUEST, retryable=True,
+                                 remedy="Try again later; if it persists, report it to Microsoft with the "
+                                        "request ids in the log.")
+            if count >= self.max_pages:
+                raise GraphError(f"{what}: more than {self.max_pages} pages; stopped reading",
+                                 reason=Reason.GRAPH_BAD_REQUEST,
+                                 remedy="Narrow the request (a smaller group), or report it if the collection "
+                                        "cannot be that large.")
+            seen.add(digest)
+            count += 1
+            page = self.get_json(link, purpose=purpose, what=what, headers=headers)
             yield page
 
 
