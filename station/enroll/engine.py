@@ -34,7 +34,7 @@ from station.enroll.ports import (
 )
 from station.enroll.prefetch import Prefetcher
 from station.enroll.reconcile import Reconciler, ReconcileReport
-from station.enroll.session import Session, SessionContext
+from station.enroll.session import KeyHolds, Session, SessionContext
 from station.errors import ConfigError
 from station.events import EventBus, IntakeChanged, KeyAttached, KeyRemoved
 from station.hid.candidate import KeyCandidate
@@ -230,7 +230,11 @@ class Engine:
         for s in running:
             if s.person is not None and s.enrolment_id is not None:
                 self.ctx.queue.renew_lease(s.person.id, self.station_id, pol.lease_seconds)
-                self.ctx.journal.advance(s.enrolment_id, None, lease_expires=now + pol.lease_seconds)
+                if not self.ctx.journal.renew_lease(s.enrolment_id, self.station_id, now + pol.lease_seconds) \
+                        and not s.finished.is_set() and s.holds is not KeyHolds.REGISTERED:
+                    log.warning("enrolment %d in %s was adopted by another station after its lease ran out; "
+                                "stopping it here", s.enrolment_id, s.slot)
+                    s.cancel(removed=False)
         self.ctx.queue.expire_stale_leases()
         if time.monotonic() - self._last_reconcile >= RECONCILE_INTERVAL:
             self._last_reconcile = time.monotonic()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
 from station.config import redact_url
 from station.errors import StoreError
@@ -42,8 +42,9 @@ def open_store(url: str, station_id: str = "") -> Store:
     engine = make_engine(url)
     try:
         migrate(engine)
-    except OperationalError as e:
+    except SQLAlchemyError as e:
         engine.dispose()
-        raise StoreError(f"cannot open the store {redact_url(url)}: {e.orig}") from None
+        cause = getattr(e, "orig", None) or e
+        raise StoreError(f"cannot open the store {redact_url(url)}: {cause}") from None
     return Store(engine, Queue(engine), Journal(engine), Audit(engine, station_id), MetaStore(engine),
                  Stations(engine))

@@ -124,6 +124,19 @@ class Journal:
             s.commit()
             return True
 
+    def renew_lease(self, enrolment_id: int, station_id: str, lease_expires: float) -> bool:
+        """Extend this station's lease on an unfinished row; False when another station has adopted it."""
+        with Session(self.engine) as s:
+            q = select(Enrolment).where(Enrolment.id == enrolment_id).with_for_update()
+            row = s.exec(q).first()
+            if row is None or row.station_id != station_id or row.state in TERMINAL_JOURNAL_STATES:
+                s.rollback()
+                return False
+            row.lease_expires = lease_expires
+            s.add(row)
+            s.commit()
+            return True
+
     def for_person(self, person_id: int) -> list[JournalRow]:
         with Session(self.engine) as s:
             q = select(Enrolment).where(Enrolment.person_id == person_id).order_by(col(Enrolment.id))

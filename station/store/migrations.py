@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
+from station.errors import StoreError
 from station.store import models  # noqa: F401  (registers the tables)
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,11 @@ def migrate(engine: Engine) -> int:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
         version = current_version(conn)
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store's schema is version {version}, newer than this Station understands ({SCHEMA_VERSION})",
+                remedy="Upgrade Station on this machine to the version the other stations run.",
+            )
         for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
             log.info("applying store migration %d (%s)", number, step.__name__)
             step(conn)

@@ -29,3 +29,32 @@ def test_root_opening_a_service_owned_store_keeps_files_with_the_service(tmp_pat
     store.close()
     assert owners["station.db"] == 65534
     assert all(uid == 65534 for uid in owners.values()), owners
+
+
+def test_a_newer_schema_is_refused_with_a_remedy(tmp_path: Path) -> None:
+    from station.errors import StoreError
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    store = open_store(url)
+    store.meta.set("schema_version", "999")
+    store.close()
+    with pytest.raises(StoreError) as info:
+        open_store(url)
+    assert "newer than this Station understands" in info.value.message
+    assert "Upgrade Station" in info.value.remedy
+
+
+def test_only_the_owning_station_renews_a_journal_lease(tmp_path: Path) -> None:
+    from station.store import NewPerson
+
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    store.queue.add_people([NewPerson("a@x.com")])
+    person = store.queue.claim_next("st-1", 60)
+    assert person is not None
+    row = store.journal.open(person.id, "st-1", lease_expires=100.0)
+    assert store.journal.renew_lease(row.id, "st-1", 200.0)
+    assert store.journal.take_over(row.id, "st-2", 300.0, expected_lease=200.0)
+    assert not store.journal.renew_lease(row.id, "st-1", 400.0)
+    current = store.journal.get(row.id)
+    assert current is not None and (current.station_id, current.lease_expires) == ("st-2", 300.0)
+    store.close()
