@@ -29,8 +29,40 @@ COMMAND_MODULES = [
     "station.commands.tui",
 ]
 
+# Which module defines each top-level command, so `station status` imports only what it needs (a command
+# missing here still works: the parser then loads every module). tests/unit/test_cli.py keeps this in step.
+COMMAND_HOME = {
+    "queue": "station.commands.queue",
+    "config": "station.commands.config",
+    "import": "station.commands.entra",
+    "sync": "station.commands.entra",
+    "doctor": "station.commands.entra",
+    "emulate": "station.commands.emulate",
+    "pins": "station.commands.pins",
+    "run": "station.commands.daemon",
+    "status": "station.commands.daemon",
+    "install-system": "station.commands.daemon",
+    "demo": "station.commands.demo",
+    "feedback": "station.commands.feedback",
+    "fleet": "station.commands.fleet",
+    "tui": "station.commands.tui",
+    "kiosk": "station.commands.tui",
+}
 
-def build_parser() -> argparse.ArgumentParser:
+
+def _modules_for(argv: Sequence[str]) -> list[str]:
+    """The command modules to load for this command line: its command's module, else all of them."""
+    words = [a for a in argv if not a.startswith("-")]
+    takes_value = {"--config", "--store"}
+    for i, arg in enumerate(argv):
+        if arg in takes_value and i + 1 < len(argv):
+            words = [w for w in words if w is not argv[i + 1]]
+    if words and words[0] in COMMAND_HOME:
+        return [COMMAND_HOME[words[0]]]
+    return COMMAND_MODULES
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="station",
         description="Station: enrol FIDO2 security keys for Microsoft Entra ID users.",
@@ -39,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if argv is None else _modules_for(argv):
         importlib.import_module(name).register(sub)
     for leaf in _leaf_parsers(parser):
         add_common_options(leaf)
@@ -73,7 +105,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     for name, default in (("config", None), ("store", None), ("log_json", False), ("verbose", False)):
         if not hasattr(args, name):
