@@ -13,6 +13,8 @@ from pathlib import Path
 from bench import machine
 
 RESULTS = Path(__file__).with_name("BENCHMARKS.md")
+#: Everything after this line in BENCHMARKS.md is written by hand (profiles, explanations) and kept as is.
+NOTES_MARKER = "<!-- notes: written by hand, kept by bench.run -->"
 
 INTRO = """# Station benchmarks
 
@@ -55,8 +57,9 @@ def _marker(name: str, end: bool = False) -> str:
 
 
 def write(sections: Sequence[Section], order: Sequence[str], quick: bool, path: Path = RESULTS) -> None:
-    """Replace these sections in ``path`` (keeping the others), in ``order``; refresh the header."""
+    """Replace these sections in ``path`` (keeping the others and the notes), in ``order``; refresh the header."""
     old = path.read_text() if path.exists() else ""
+    old, marker, notes = old.partition(NOTES_MARKER)
     kept: dict[str, str] = {}
     for name in order:
         m = re.search(re.escape(_marker(name)) + r"\n(.*?)" + re.escape(_marker(name, end=True)), old, re.S)
@@ -68,4 +71,4 @@ def write(sections: Sequence[Section], order: Sequence[str], quick: bool, path: 
     for name in order:
         if name in kept:
             parts += [_marker(name), kept[name].rstrip() + "\n" + _marker(name, end=True), ""]
-    path.write_text("\n".join(parts))
+    path.write_text("\n".join(parts) + (marker + notes if marker else ""))

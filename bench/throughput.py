@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from fido2.ctap2 import ClientPin, Ctap2
 
@@ -33,9 +34,9 @@ TARGET_EFFICIENCY_K8 = 0.9
 
 
 def station_round(info: dict[str, str], socket_path: Path, workdir: Path, k: int, m: int,
-                  skip: int) -> tuple[float, list[Run]]:
-    """Enrolments per minute with ``k`` slots, ``m`` enrolments each."""
-    station = build_station(info, workdir, people=k * m, skip=skip)
+                  skip: int, **enrolment: Any) -> tuple[float, list[Run]]:
+    """Enrolments per minute with ``k`` slots, ``m`` enrolments each (``enrolment``: policy settings)."""
+    station = build_station(info, workdir, people=k * m, skip=skip, **enrolment)
     keys = RemoteKeys(socket_path, station.engine.key_attached, station.engine.key_removed)
     time.sleep(1.5)
     errors: list[BaseException] = []
