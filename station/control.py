@@ -3,7 +3,8 @@
 One request per line, one reply per line::
 
     {"v": 1, "cmd": "status"}              → {"ok": true, "status": {…}}          (see station.status)
-    {"v": 1, "cmd": "subscribe"}           → {"ok": true}, then {"event": {…}} per event until the client closes
+    {"v": 1, "cmd": "subscribe"}           → {"ok": true}, then {"event": {…}} per event until the client closes,
+                                             and {"heartbeat": <unix time>} after every 5 s without an event
     {"v": 1, "cmd": "pause" | "resume"}    → {"ok": true, "paused": bool}
     {"v": 1, "cmd": "retry" | "skip", "upn": "…"}   → {"ok": true, "person": {…}}
     {"v": 1, "cmd": "cancel", "slot": "…"} → {"ok": true, "cancelled": "…"}
@@ -13,6 +14,12 @@ The socket is mode 0660 and belongs to the ``station`` group when that group exi
 with SO_PEERCRED: root, the daemon's own user and members of the station group may control the station;
 anyone else who can connect may only ask for ``status`` and ``subscribe``. A subscriber that does not keep
 up is dropped (its connection closed); the event bus is never blocked by a client.
+
+Every connection has its own thread, and every one is bounded: a request line is at most 64 KiB (a longer
+one is answered with an error and skipped, and a connection that sends more than 1 MiB without a newline is
+closed), a connection that sends no request for 60 s or does not take a reply or event within 10 s is
+closed, and at most 64 connections are served at once (the next one is told so and closed). Every request
+line gets exactly one reply, even when answering it fails.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import select
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,6 +50,11 @@ PROTOCOL_VERSION = 1
 SOCKET_NAME = "control.sock"
 SOCKET_MODE = 0o660
 MAX_REQUEST_BYTES = 64 * 1024
+MAX_SKIPPED_BYTES = 16 * MAX_REQUEST_BYTES
+MAX_CONNECTIONS = 64
+IDLE_TIMEOUT = 60.0
+SEND_TIMEOUT = 10.0
+HEARTBEAT_SECONDS = 5.0
 SUBSCRIBER_BACKLOG = 1000
 READ_ONLY_COMMANDS = frozenset({"status", "subscribe"})
 COMMANDS = READ_ONLY_COMMANDS | {"pause", "resume", "retry", "skip", "cancel"}
@@ -115,8 +128,12 @@ class ControlServer:
     """Serves the control protocol on ``path`` from its own threads until ``stop``."""
 
     def __init__(self, path: Path, *, status: Callable[[], dict[str, Any]], controls: Controls, bus: EventBus,
-                 group: str = "station") -> None:
+                 group: str = "station", idle_timeout: float = IDLE_TIMEOUT, send_timeout: float = SEND_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         self.path = Path(path)
+        self.idle_timeout = idle_timeout
+        self.send_timeout = send_timeout
+        self.max_connections = max_connections
         self._status = status
         self._controls = controls
         self._bus = bus
@@ -207,32 +224,44 @@ class ControlServer:
                 log.warning("control socket accept failed: %s", e)
                 continue
             with self._lock:
-                self._conns.add(conn)
+                full = len(self._conns) >= self.max_connections
+                if not full:
+                    self._conns.add(conn)
+            if full:
+                _turn_away(conn, self.max_connections)
+                continue
             threading.Thread(target=self._serve, args=(conn,), name="control-client", daemon=True).start()
 
     # -- one connection -------------------------------------------------------------------------
     def _serve(self, conn: socket.socket) -> None:
+        reader = conn.makefile("rb")
         try:
+            conn.settimeout(self.idle_timeout)
             peer = Peer.of(conn, self._gid)
-            reader = conn.makefile("rb")
             while not self._stop.is_set():
                 line = reader.readline(MAX_REQUEST_BYTES + 1)
                 if not line:
                     return
                 if len(line) > MAX_REQUEST_BYTES:
-                    conn.sendall(encode(error_reply(ControlError("request longer than 64 KiB"))))
-                    return
+                    self._send(conn, error_reply(ControlError("request longer than 64 KiB",
+                                                              remedy="Send one request of at most 64 KiB per "
+                                                                     "line.")))
+                    if not _skip_line(reader, line):
+                        return
+                    continue
                 if not line.strip():
                     continue
                 request = self._parse(line)
                 if "ok" in request:
-                    conn.sendall(encode(request))
+                    self._send(conn, request)
                 elif request["cmd"] == "subscribe":
-                    conn.sendall(encode({"ok": True}))
+                    self._send(conn, {"ok": True})
                     self._stream_events(conn)
                     return
                 else:
-                    conn.sendall(encode(self._answer(request, peer)))
+                    self._send(conn, self._answer(request, peer))
+        except TimeoutError:
+            log.debug("closing a control connection that stayed silent or did not read its reply")
         except OSError:
             return
         except Exception:
@@ -240,8 +269,24 @@ class ControlServer:
         finally:
             with self._lock:
                 self._conns.discard(conn)
+            # The reader holds the socket open: shut it down so that the client sees the end at once.
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                reader.close()
             with contextlib.suppress(OSError):
                 conn.close()
+
+    def _send(self, conn: socket.socket, message: dict[str, Any]) -> None:
+        """Send one reply line; a reply that cannot be encoded becomes an error reply (never silence)."""
+        try:
+            data = encode(message)
+        except (TypeError, ValueError, RecursionError) as e:
+            log.error("control reply could not be encoded: %s", e)
+            data = encode(error_reply(StationError(f"the reply could not be encoded: {type(e).__name__}")))
+        conn.settimeout(self.send_timeout)
+        conn.sendall(data)
+        conn.settimeout(self.idle_timeout)
 
     def _parse(self, line: bytes) -> dict[str, Any]:
         """The request, or (carrying "ok": false) the error reply to a line that is not a valid request."""
@@ -249,6 +294,8 @@ class ControlServer:
             request = json.loads(line)
         except (ValueError, UnicodeDecodeError) as e:
             return error_reply(ControlError(f"not JSON: {e}"))
+        except RecursionError:
+            return error_reply(ControlError("not JSON this daemon reads: nested too deeply"))
         if not isinstance(request, dict):
             return error_reply(ControlError("a request is a JSON object"))
         if request.get("v") != PROTOCOL_VERSION:
@@ -319,6 +366,7 @@ class ControlServer:
                     conn.shutdown(socket.SHUT_RDWR)
 
         unsubscribe = self._bus.subscribe(on_event)
+        last_sent = time.monotonic()
         try:
             while not self._stop.is_set() and not dropped.is_set():
                 try:
@@ -326,8 +374,14 @@ class ControlServer:
                 except queue.Empty:
                     if _peer_closed(conn):
                         return
+                    if time.monotonic() - last_sent >= HEARTBEAT_SECONDS:
+                        self._send(conn, {"heartbeat": time.time()})
+                        last_sent = time.monotonic()
                     continue
-                conn.sendall(encode({"event": event.to_dict()}))
+                self._send(conn, {"event": event.to_dict()})
+                last_sent = time.monotonic()
+        except TimeoutError:
+            log.warning("dropping a control subscriber that stopped reading")
         finally:
             unsubscribe()
 
@@ -337,6 +391,31 @@ def _text_arg(request: dict[str, Any], name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ControlError(f"{request.get('cmd')} needs \"{name}\": a non-empty string")
     return value.strip()
+
+
+def _skip_line(reader: Any, start: bytes) -> bool:
+    """Read past the rest of an over-long request line; False when the line goes on beyond what is skipped."""
+    skipped, line = len(start), start
+    while not line.endswith(b"\n"):
+        if skipped > MAX_SKIPPED_BYTES:
+            log.warning("closing a control connection that sent more than %d bytes without a newline", skipped)
+            return False
+        line = reader.readline(MAX_REQUEST_BYTES)
+        if not line:
+            return False
+        skipped += len(line)
+    return True
+
+
+def _turn_away(conn: socket.socket, limit: int) -> None:
+    log.warning("refusing a control connection: %d are open already", limit)
+    error = ControlError(f"the station serves {limit} control connections at once",
+                         reason=Reason.DAEMON_UNAVAILABLE, retryable=True,
+                         remedy="Close other 'station tui' or status clients, or try again shortly.")
+    with contextlib.suppress(OSError):
+        conn.setblocking(False)
+        conn.send(encode(error_reply(error)))
+    conn.close()
 
 
 def _peer_closed(conn: socket.socket) -> bool:
