@@ -70,7 +70,7 @@ def describe() -> list[str]:
         f"- Python: {platform.python_implementation()} {platform.python_version()}",
         f"- Packages: {versions}",
         f"- PostgreSQL: {postgres_version()} on 127.0.0.1:5432; SQLite {sqlite_version()}",
-        f"- Load average when the run started: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min) — "
+        f"- Load average when this file was last written: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min) — "
         "the machine is shared, so every figure is a median of repeated runs",
     ]
 
