@@ -3,6 +3,7 @@
 One request per line, one reply per line::
 
     {"v": 1, "cmd": "status"}              → {"ok": true, "status": {…}}          (see station.status)
+    {"v": 1, "cmd": "fleet"}               → {"ok": true, "fleet": {…}}           (see station.fleet)
     {"v": 1, "cmd": "subscribe"}           → {"ok": true}, then {"event": {…}} per event until the client closes,
                                              and {"heartbeat": <unix time>} after every 5 s without an event
     {"v": 1, "cmd": "pause" | "resume"}    → {"ok": true, "paused": bool}
@@ -12,7 +13,7 @@ One request per line, one reply per line::
 
 The socket is mode 0660 and belongs to the ``station`` group when that group exists. Peers are identified
 with SO_PEERCRED: root, the daemon's own user and members of the station group may control the station;
-anyone else who can connect may only ask for ``status`` and ``subscribe``. A subscriber that does not keep
+anyone else who can connect may only ask for ``status``, ``fleet`` and ``subscribe``. A subscriber that does not keep
 up is dropped (its connection closed); the event bus is never blocked by a client.
 
 Every connection has its own thread, and every one is bounded: a request line is at most 64 KiB (a longer
@@ -56,7 +57,7 @@ IDLE_TIMEOUT = 60.0
 SEND_TIMEOUT = 10.0
 HEARTBEAT_SECONDS = 5.0
 SUBSCRIBER_BACKLOG = 1000
-READ_ONLY_COMMANDS = frozenset({"status", "subscribe"})
+READ_ONLY_COMMANDS = frozenset({"status", "fleet", "subscribe"})
 COMMANDS = READ_ONLY_COMMANDS | {"pause", "resume", "retry", "skip", "cancel"}
 
 
@@ -128,6 +129,7 @@ class ControlServer:
     """Serves the control protocol on ``path`` from its own threads until ``stop``."""
 
     def __init__(self, path: Path, *, status: Callable[[], dict[str, Any]], controls: Controls, bus: EventBus,
+                 fleet: Callable[[], dict[str, Any]] | None = None,
                  group: str = "station", idle_timeout: float = IDLE_TIMEOUT, send_timeout: float = SEND_TIMEOUT,
                  max_connections: int = MAX_CONNECTIONS) -> None:
         self.path = Path(path)
@@ -135,6 +137,7 @@ class ControlServer:
         self.send_timeout = send_timeout
         self.max_connections = max_connections
         self._status = status
+        self._fleet = fleet
         self._controls = controls
         self._bus = bus
         self._group = group
@@ -329,6 +332,11 @@ class ControlServer:
         c = self._controls
         if cmd == "status":
             return {"ok": True, "status": self._status()}
+        if cmd == "fleet":
+            if self._fleet is None:
+                raise ControlError("this daemon keeps no fleet view",
+                                   remedy="Run 'station fleet' where the station's store is reachable.")
+            return {"ok": True, "fleet": self._fleet()}
         if cmd == "pause":
             c.pause_intake()
             log.info("intake paused from the control socket (%s)", peer)

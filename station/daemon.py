@@ -32,6 +32,7 @@ from station.entra import EntraClient
 from station.errors import AuthError, ConfigError, StationError
 from station.events import EventBus
 from station.feedback import FeedbackController
+from station.fleet import fleet_view
 from station.hid.candidate import KeyWatcher
 from station.sdnotify import Notifier, watchdog_interval
 from station.status import EntraHealth, MeteredPasskeys, StatusBoard
@@ -100,7 +101,8 @@ class Daemon:
             self._start_watchers()
             if self._want_control:
                 self.control = ControlServer(socket_path(cfg.station.runtime_dir), status=self.status,
-                                             controls=self._engine(), bus=self.bus, group=SERVICE_GROUP)
+                                             controls=self._engine(), bus=self.bus, fleet=self.fleet,
+                                             group=SERVICE_GROUP)
                 self.control.start()
         except BaseException:
             self._shut_down = True
@@ -215,6 +217,10 @@ class Daemon:
         if self.board is None:
             raise StationError("the station is still starting", retryable=True, remedy="Ask again in a moment.")
         return self.board.snapshot()
+
+    def fleet(self) -> dict[str, Any]:
+        """Every station sharing this daemon's store, and the queue totals (``station.fleet``'s view)."""
+        return fleet_view(self._store()).to_dict()
 
     # -- requests (safe from signal handlers and other threads) -------------------------------
     def request_stop(self) -> None:

@@ -2,8 +2,8 @@
 
 What an operator relies on: the status snapshot says what the station is doing in the documented shape;
 pause/resume, retry/skip and cancel act and answer; a malformed or unknown request gets an explained
-error and the daemon carries on; someone outside the station group may look but not touch; a
-subscriber sees events as they happen.
+error and the daemon carries on; someone outside the station group may look (status, the fleet) but not
+touch; a subscriber sees events as they happen.
 """
 
 from __future__ import annotations
@@ -128,11 +128,15 @@ def test_a_peer_outside_the_station_group_may_look_but_not_touch(daemon: DaemonP
     os.chmod(path.parent, 0o755)
     os.chmod(path.parent.parent, 0o755)
     try:
-        replies = as_user(NOBODY, str(path), [b'{"v": 1, "cmd": "status"}\n', b'{"v": 1, "cmd": "pause"}\n'])
+        replies = as_user(NOBODY, str(path), [b'{"v": 1, "cmd": "status"}\n', b'{"v": 1, "cmd": "fleet"}\n',
+                                              b'{"v": 1, "cmd": "pause"}\n'])
     finally:
         os.chmod(path, 0o660)
-    status, pause = replies
+    status, fleet, pause = replies
     assert status["ok"] is True and status["status"]["state"] == "idle"
+    assert fleet["ok"] is True
+    assert [(st["id"], st["state"]) for st in fleet["fleet"]["stations"]] == [("desk-3", "alive")]
+    assert fleet["fleet"]["queue"] == status["status"]["queue"]
     assert pause["ok"] is False and pause["error"]["reason"] == "control_denied"
     assert "station" in pause["error"]["remedy"]
     assert daemon.client().status()["paused"] is False
