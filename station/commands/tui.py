@@ -74,7 +74,8 @@ def _run_kiosk(daemon: Daemon, title: str) -> int:
     from station.tui.source import EngineSource
 
     assert daemon.engine is not None
-    app = create_app(EngineSource(daemon.engine, daemon.bus, daemon.status), title=title, mode="kiosk")
+    app = create_app(EngineSource(daemon.engine, daemon.bus, daemon.status, fleet_fn=daemon.fleet), title=title,
+                     mode="kiosk")
 
     def serve() -> None:
         daemon.serve()

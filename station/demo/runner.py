@@ -131,8 +131,8 @@ def dashboard_runner() -> Callable[[Daemon], object] | None:
 
     def show(daemon: Daemon) -> object:
         assert daemon.engine is not None
-        return run_dashboard(EngineSource(daemon.engine, daemon.bus, daemon.status), title=STATION_NAME,
-                             mode="kiosk")
+        return run_dashboard(EngineSource(daemon.engine, daemon.bus, daemon.status, fleet_fn=daemon.fleet),
+                             title=STATION_NAME, mode="kiosk")
 
     return show
 

@@ -27,6 +27,7 @@ from station.tui.log_capture import captured_logs
 from station.tui.messages import CommandAnswered, EventArrived, StatusRefreshed, StatusUnreachable
 from station.tui.model import DashboardModel, Outcome, SlotCard
 from station.tui.screens.find_person import FindPersonScreen
+from station.tui.screens.fleet import FleetScreen
 from station.tui.screens.help import HelpScreen
 from station.tui.screens.quit_confirm import QuitConfirmScreen
 from station.tui.source import DashboardSource
@@ -44,6 +45,7 @@ READ_ONLY_NOTE = ("Monitor mode is read-only: pause, retry and skip are disabled
                   "Use the station's kiosk, or a user allowed to control the daemon.")
 SHORT_HEIGHT = 34
 NARROW_WIDTH = 100
+FLEET_SECONDS = 3.0
 DONE_WORDS = {"pause": "Intake paused: new keys wait", "resume": "Intake resumed",
               "retry": "{who} is queued again", "skip": "{who} is skipped", "cancel": "{who}: enrolment cancelled"}
 
@@ -57,12 +59,13 @@ class StationApp(App[int]):
         Binding("r", "retry", "Retry"),
         Binding("s", "skip", "Skip"),
         Binding("slash", "find", "Find"),
+        Binding("f", "fleet", "Fleet"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_asking", "Quit"),
     ]
 
     def __init__(self, source: DashboardSource, *, title: str, mode: str, clock: Callable[[], float],
-                 tz: tzinfo | None, poll_seconds: float) -> None:
+                 tz: tzinfo | None, poll_seconds: float, fleet_seconds: float) -> None:
         super().__init__()
         self.source = source
         self.title = title
@@ -70,6 +73,7 @@ class StationApp(App[int]):
         self.model = DashboardModel(clock=clock, tz=tz)
         self.model.station_name = title
         self.poll_seconds = poll_seconds
+        self.fleet_seconds = fleet_seconds
         self._unsubscribe: Callable[[], None] | None = None
 
     def compose(self) -> ComposeResult:
@@ -232,6 +236,10 @@ class StationApp(App[int]):
             self.notify(f"{upn} has not been seen on this dashboard. Look them up with 'station queue show {upn}'.",
                         title="Not here", severity="warning")
 
+    def action_fleet(self) -> None:
+        self.push_screen(FleetScreen(self.source.fleet, clock_text=self.model.clock_text,
+                                     refresh_seconds=self.fleet_seconds))
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -251,9 +259,11 @@ class StationApp(App[int]):
 
 def create_app(source: DashboardSource, *, title: str = "Station", mode: str = "kiosk",
                clock: Callable[[], float] = time.time, tz: tzinfo | None = None,
-               poll_seconds: float = 2.0) -> StationApp:
-    """The dashboard for ``source``. ``mode`` is "kiosk" or "monitor"; ``clock``/``tz`` fix time in tests."""
-    return StationApp(source, title=title, mode=mode, clock=clock, tz=tz, poll_seconds=poll_seconds)
+               poll_seconds: float = 2.0, fleet_seconds: float = FLEET_SECONDS) -> StationApp:
+    """The dashboard for ``source``. ``mode`` is "kiosk" or "monitor"; ``clock``/``tz`` fix time in tests;
+    the status is read every ``poll_seconds``, the fleet (while its screen is open) every ``fleet_seconds``."""
+    return StationApp(source, title=title, mode=mode, clock=clock, tz=tz, poll_seconds=poll_seconds,
+                      fleet_seconds=fleet_seconds)
 
 
 def run_dashboard(source: DashboardSource, *, title: str = "Station", mode: str = "kiosk",

@@ -39,3 +39,19 @@ class CommandAnswered(Message):
         self.cmd = cmd
         self.args = args
         self.error = error
+
+
+class FleetRefreshed(Message):
+    """A fresh fleet view was read (``station.fleet.FleetView.to_dict()`` shape)."""
+
+    def __init__(self, fleet: dict[str, Any]) -> None:
+        super().__init__()
+        self.fleet = fleet
+
+
+class FleetUnreachable(Message):
+    """The fleet view could not be read; ``message`` says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message

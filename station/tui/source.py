@@ -3,8 +3,9 @@
 ``EngineSource`` serves kiosk mode (the engine runs in this process: snapshots come from a status
 function, events from the EventBus, commands go straight to the engine). ``ControlSource`` serves
 monitor mode (a running daemon, reached through its control socket). Both hand the dashboard plain
-dicts: a status snapshot, and events as ``Event.to_dict()`` shapes them. Commands answer a dict or
-raise a StationError whose message and remedy the dashboard shows.
+dicts: a status snapshot, the fleet view (``station.fleet.FleetView.to_dict()``), and events as
+``Event.to_dict()`` shapes them. Commands answer a dict or raise a StationError whose message and remedy
+the dashboard shows.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class DashboardSource(Protocol):
 
     def snapshot(self) -> dict[str, Any]: ...
 
+    def fleet(self) -> dict[str, Any]: ...
+
     def subscribe(self, callback: EventCallback) -> Callable[[], None]: ...
 
     def command(self, cmd: str, **args: Any) -> dict[str, Any]: ...
@@ -58,17 +61,26 @@ class EngineControl(Protocol):
 
 
 class EngineSource:
-    """Kiosk mode: the engine in this process. ``status_fn`` builds the status snapshot (the daemon's StatusBoard)."""
+    """Kiosk mode: the engine in this process. ``status_fn`` builds the status snapshot (the daemon's StatusBoard),
+    ``fleet_fn`` the fleet view from the daemon's store (without one, asking for the fleet is refused)."""
 
     read_only = False
 
-    def __init__(self, engine: EngineControl, bus: EventBus, status_fn: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, engine: EngineControl, bus: EventBus, status_fn: Callable[[], dict[str, Any]], *,
+                 fleet_fn: Callable[[], dict[str, Any]] | None = None) -> None:
         self.engine = engine
         self.bus = bus
         self.status_fn = status_fn
+        self.fleet_fn = fleet_fn
 
     def snapshot(self) -> dict[str, Any]:
         return self.status_fn()
+
+    def fleet(self) -> dict[str, Any]:
+        if self.fleet_fn is None:
+            raise StationError("this dashboard was started without a fleet view",
+                               remedy="Run 'station fleet' to see every station sharing the store.")
+        return self.fleet_fn()
 
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
         def deliver(event: Event) -> None:
@@ -129,6 +141,12 @@ class ControlSource:
 
     def snapshot(self) -> dict[str, Any]:
         return self.client.status()
+
+    def fleet(self) -> dict[str, Any]:
+        fleet = self.client.command("fleet").get("fleet")
+        if not isinstance(fleet, dict):
+            raise ControlError("the daemon's fleet reply holds no fleet view")
+        return fleet
 
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
         stop = threading.Event()

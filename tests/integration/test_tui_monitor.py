@@ -1,8 +1,9 @@
 """`station tui`'s monitor mode attached to a real daemon (a `station run` subprocess) through its control socket.
 
 What an operator relies on: the dashboard shows the daemon's queue as it is; pause and skip pressed on the
-dashboard act on the daemon; a read-only dashboard changes nothing; a daemon that stops is reported on
-screen; `station tui` without a daemon explains how to start one.
+dashboard act on the daemon; a read-only dashboard changes nothing but shows the fleet (``f``) with the
+daemon's station alive; a daemon that stops is reported on screen; `station tui` without a daemon explains
+how to start one.
 """
 
 from __future__ import annotations
@@ -83,6 +84,12 @@ async def test_read_only_monitor_changes_nothing_and_a_stopped_daemon_is_reporte
         await pilot.press("p")
         await pilot.pause(0.5)
         assert daemon.client().status()["paused"] is False
+        await pilot.press("f")
+        await until(pilot, lambda: "1 station · 1 alive" in on_screen(app, "#fleet-bar"), "the fleet")
+        desk = next(line for line in on_screen(app, "#fleet-stations").splitlines() if "desk-7" in line)
+        assert "● alive" in desk and "idle" in desk
+        assert "5 queued" in on_screen(app, "#fleet-queue")
+        await pilot.press("escape")
         assert daemon.stop() == 0
         await until(pilot, lambda: "DAEMON UNREACHABLE" in on_screen(app, "#station-bar"), "the daemon gone")
 

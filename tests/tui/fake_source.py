@@ -1,4 +1,5 @@
-"""An in-memory DashboardSource for the dashboard's tests: a status dict, event delivery, recorded commands."""
+"""An in-memory DashboardSource for the dashboard's tests: a status dict, a fleet view, event delivery, recorded
+commands."""
 
 from __future__ import annotations
 
@@ -29,11 +30,40 @@ def status(**over: Any) -> dict[str, Any]:
     return base
 
 
+def station(ident: str, name: str, host: str, *, age: float, slots: list[dict[str, Any]] | None = None,
+            unfinished: int = 0, status: str = "idle") -> dict[str, Any]:
+    return {"id": ident, "name": name, "host": host, "version": "0.1.0", "state": "alive" if age <= 60 else "stale",
+            "status": status, "heartbeat_age": age, "started_at": T0 - 3600, "slots": slots or [],
+            "unfinished": unfinished}
+
+
+def slot(name: str, step: str, upn: str, eid: int) -> dict[str, Any]:
+    return {"slot": name, "transport": name.split()[0].lower(), "step": step, "model": "YubiKey 5 NFC", "upn": upn,
+            "enrolment_id": eid}
+
+
+def fleet(*stations: dict[str, Any]) -> dict[str, Any]:
+    """A fleet view as ``FleetView.to_dict()`` shapes it; by default two stations alive and one stale."""
+    if not stations:
+        stations = (
+            station("desk-1", "Front desk", "kiosk-01", age=4.0, unfinished=2,
+                    slots=[slot("USB 1-1", "touch", "ada@contoso.com", 7),
+                           slot("NFC ACS ACR122U 00 00", "registering", "grace@contoso.com", 8)]),
+            station("desk-2", "Annex", "pi-annex", age=9.0),
+            station("desk-3", "Lab", "pi-lab", age=312.0, unfinished=1, status="working · 1 key",
+                    slots=[slot("USB 1-2", "registering", "alan@contoso.com", 5)]),
+        )
+    return {"at": T0, "stale_after": 60.0, "stations": list(stations),
+            "queue": {"queued": 132, "claimed": 3, "enrolled": 41, "failed": 2, "skipped": 1},
+            "unfinished": {st["id"]: st["unfinished"] for st in stations if st["unfinished"]}}
+
+
 class FakeSource:
     """Behaves like a station: pause/resume publish IntakeChanged; retry/skip follow the queue's rules."""
 
     def __init__(self, snapshot: dict[str, Any] | None = None, *, read_only: bool = False) -> None:
         self.status = snapshot or status()
+        self.fleet_view = fleet()
         self.read_only = read_only
         self.commands: list[tuple[str, dict[str, Any]]] = []
         self.people: dict[str, str] = {"ada@contoso.com": "queued", "grace@contoso.com": "queued",
@@ -46,6 +76,11 @@ class FakeSource:
         if self.unreachable:
             raise StationError(self.unreachable)
         return dict(self.status)
+
+    def fleet(self) -> dict[str, Any]:
+        if self.unreachable:
+            raise StationError(self.unreachable)
+        return dict(self.fleet_view)
 
     def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
         with self._lock:

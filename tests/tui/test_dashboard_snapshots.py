@@ -1,7 +1,8 @@
 """SVG snapshots of the dashboard (pytest-textual-snapshot) on a fixed clock, in UTC.
 
-Idle, three keys at different stages, the touch prompt, a failure with its remedy, paused intake and
-read-only monitor mode. Review a changed picture, then accept it with ``pytest --snapshot-update``.
+Idle, three keys at different stages, the touch prompt, a failure with its remedy, paused intake,
+read-only monitor mode and the fleet screen. Review a changed picture, then accept it with
+``pytest --snapshot-update``.
 """
 
 from __future__ import annotations
@@ -73,3 +74,13 @@ def test_monitor_mode_read_only(snap_compare: SnapCompare) -> None:
               StepChanged(slot="NFC ACS ACR122U 00 00", enrolment_id=4, step="registering", at=T0 + 60)]
     app = make_app(source, mode="monitor")
     assert snap_compare(app, run_before=after(source, events), press=["p"], terminal_size=(100, 30))
+
+
+def test_fleet_two_stations_alive_one_stale(snap_compare: SnapCompare) -> None:
+    async def open_fleet(pilot: Pilot[Any]) -> None:
+        await pilot.press("f")
+        for _ in range(3):
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+
+    assert snap_compare(make_app(FakeSource()), run_before=open_fleet, terminal_size=(80, 24))

@@ -1,1 +1,1 @@
-"""The dashboard's modal screens: help, finding a person, confirming quit."""
+"""The dashboard's modal screens: help, finding a person, the fleet, confirming quit."""

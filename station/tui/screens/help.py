@@ -14,6 +14,7 @@ HELP = """\
   [b]r[/b]  retry a failed person (the selected card's, or one you pick)
   [b]s[/b]  skip a person (the selected card's, or one you pick)
   [b]/[/b]  find a person
+  [b]f[/b]  the fleet: every station sharing the queue, its keys, queue totals
   [b]Tab[/b] or a click  select a card
   [b]?[/b]  this help       [b]q[/b]  quit (asks while keys are being enrolled)
 

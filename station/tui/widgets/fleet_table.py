@@ -1,0 +1,91 @@
+"""The fleet table: every station sharing the store — alive or stale, heartbeat age, version, its busy slots
+and unfinished enrolments — drawn from a fleet view (``station.fleet.FleetView.to_dict()``); and the
+one line of queue totals shown under it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+QUEUE_WORDS = (("queued", "queued"), ("claimed", "in progress"), ("enrolled", "enrolled"), ("failed", "failed"),
+               ("skipped", "skipped"))
+
+
+class FleetTable(Static):
+    def show(self, fleet: dict[str, Any]) -> None:
+        stations = [st for st in fleet.get("stations") or [] if isinstance(st, dict)]
+        if not stations:
+            self.update(Text("No station has registered with this store yet.", style="dim"))
+            return
+        table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False, collapse_padding=True)
+        table.add_column("Station", ratio=2)
+        table.add_column("State", no_wrap=True)
+        table.add_column("Heartbeat", no_wrap=True)
+        table.add_column("Version", no_wrap=True)
+        table.add_column("Slots", ratio=3)
+        table.add_column("Unfin.", justify="right", no_wrap=True)
+        for st in stations:
+            table.add_row(*station_row(st))
+        self.update(table)
+
+
+def station_row(st: dict[str, Any]) -> list[Text]:
+    """One station's cells. A stale station says so in words (and why, when it stopped cleanly)."""
+    alive = st.get("state") == "alive"
+    muted = "" if alive else "dim"
+    ident = str(st.get("id", ""))
+    name = Text(ident, style="bold")
+    where = " · ".join(str(x) for x in (st.get("name"), st.get("host")) if x and x != ident)
+    if where:
+        name.append(f"\n{where}", style="dim")
+    if alive:
+        state = Text("● alive", style="bold")
+    else:
+        state = Text("✘ stale", style="bold reverse")
+        if st.get("status") == "stopped":
+            state.append("\nstopped", style="dim")
+    unfinished = int(st.get("unfinished") or 0)
+    return [name, state, Text(f"{age_text(float(st.get('heartbeat_age') or 0.0))} ago", style=muted),
+            Text(str(st.get("version") or "?"), style=muted), slots_text(st.get("slots") or [], alive),
+            Text(str(unfinished), style="bold" if unfinished else "dim")]
+
+
+def slots_text(slots: list[dict[str, Any]], alive: bool) -> Text:
+    """Each busy slot on its own line: the slot, its step and whose key it becomes ("USB 1-1 touch ada")."""
+    busy = [s for s in slots if isinstance(s, dict) and s.get("slot")]
+    if not busy:
+        return Text("idle" if alive else "—", style="dim")
+    text = Text()
+    for i, s in enumerate(busy):
+        person = str(s.get("upn") or "").split("@", 1)[0]
+        text.append(("\n" if i else "") + f"{s['slot']} ")
+        text.append(str(s.get("step") or "?"), style="bold")
+        if person:
+            text.append(f" {person}")
+    return text
+
+
+def queue_text(fleet: dict[str, Any]) -> Text:
+    """The shared queue's totals on one line."""
+    q = fleet.get("queue") or {}
+    text = Text()
+    for i, (key, label) in enumerate(QUEUE_WORDS):
+        text.append(" · " if i else "")
+        text.append(str(int(q.get(key, 0) or 0)), style="bold")
+        text.append(f" {label}")
+    return text
+
+
+def age_text(seconds: float) -> str:
+    """A heartbeat's age as an operator reads it: "12 s", "5 min", "3 h", "2 d"."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 36 * 3600:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} d"

@@ -1,0 +1,91 @@
+"""The dashboard's fleet screen driven through Textual's Pilot with a fake station: ``f`` opens it on every
+station sharing the queue and the queue totals, it reads the fleet again while open, a failed read is said
+on screen, and ``f`` or Esc brings the dashboard back."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from dashboard_steps import NOW
+from fake_source import FakeSource, fleet, slot, station
+from textual.pilot import Pilot
+
+from station.tui.app import StationApp, create_app
+from station.tui.screens.fleet import FleetScreen
+from station.tui.screens.help import HelpScreen
+
+SIZE = (80, 24)
+
+
+def make_app(source: FakeSource) -> StationApp:
+    return create_app(source, title="Front desk", clock=lambda: NOW, tz=UTC, poll_seconds=3600, fleet_seconds=0.2)
+
+
+def on_screen(app: StationApp) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def row_of(app: StationApp, ident: str) -> str:
+    return next(line for line in on_screen(app).splitlines() if ident in line)
+
+
+async def until(pilot: Pilot[int], words: str, timeout: float = 5.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if words in on_screen(pilot.app):  # type: ignore[arg-type]
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"the screen never showed {words!r}:\n{on_screen(pilot.app)}")  # type: ignore[arg-type]
+
+
+async def test_f_shows_every_station_and_the_queue_totals_and_escape_closes_it() -> None:
+    source = FakeSource()
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "f Fleet" in on_screen(app)
+        await pilot.press("f")
+        assert isinstance(app.screen, FleetScreen)
+        await until(pilot, "desk-3")
+        assert "3 stations · 2 alive · 1 stale" in on_screen(app)
+        assert "as of 22:13:20" in on_screen(app)
+        assert "● alive" in row_of(app, "desk-1") and "4 s ago" in row_of(app, "desk-1")
+        assert "USB 1-1 touch ada" in row_of(app, "desk-1")
+        assert "idle" in row_of(app, "desk-2")
+        stale = row_of(app, "desk-3")
+        assert "✘ stale" in stale and "5 min ago" in stale and "USB 1-2 registering" in stale
+        assert stale.rstrip(" │").endswith("1"), "the stale station's unfinished enrolment is counted"
+        assert "132 queued · 3 in progress · 41 enrolled · 2 failed · 1 skipped" in on_screen(app)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, FleetScreen)
+        assert "desk-3" not in on_screen(app)
+
+
+async def test_the_open_fleet_screen_reads_the_fleet_again_and_says_when_it_cannot() -> None:
+    source = FakeSource()
+    app = make_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f")
+        await until(pilot, "1 stale")
+        source.fleet_view = fleet(station("desk-1", "Front desk", "kiosk-01", age=2.0),
+                                  station("desk-3", "Lab", "pi-lab", age=1.0,
+                                          slots=[slot("USB 1-2", "done", "alan@contoso.com", 5)]))
+        await until(pilot, "2 stations · 2 alive")
+        assert "1 stale" not in on_screen(app)
+        assert "● alive" in row_of(app, "desk-3") and "USB 1-2 done alan" in row_of(app, "desk-3")
+        source.unreachable = "the station daemon on /run/station/control.sock is not running"
+        await until(pilot, "UNREACHABLE")
+        assert "is not running" in on_screen(app)
+        assert "desk-3" in on_screen(app), "the last fleet read stays on screen"
+        source.unreachable = None
+        await until(pilot, "2 stations · 2 alive")
+        assert "UNREACHABLE" not in on_screen(app)
+        await pilot.press("f")
+        assert not isinstance(app.screen, FleetScreen)
+
+
+async def test_the_help_screen_tells_about_f() -> None:
+    app = make_app(FakeSource())
+    async with app.run_test(size=(80, 30)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "f  the fleet" in on_screen(app)
