@@ -5,6 +5,9 @@ registered → done. Each step's outcome is journaled before the next side effec
 was removed, or the operator cancelled the slot) sets the event every CTAP call carries, so python-fido2
 sends CTAPHID CANCEL and the session ends in a terminal, explained state. Once the credential exists the
 key is no longer needed: a removal then does not stop the registration, only the final key-side step.
+A key that makes no progress (it keeps answering "processing") for longer than the touch timeout plus
+``stall_margin`` while the session waits on it is cancelled the same way, and the session ends as
+key_error: the key stopped answering.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from station.enroll.ports import (
 from station.enroll.prefetch import Prefetcher, user_key
 from station.enroll.reasons import failure, from_ctap, malformed_answer, remedy_for
 from station.enroll.reset import RESET_PROMPT, ResetBook
-from station.errors import GraphError, GraphUncertainError, Reason, StationError
+from station.errors import GraphError, GraphUncertainError, KeyOperationError, Reason, StationError
 from station.events import (
     EnrolmentDone,
     EnrolmentFailed,
@@ -61,6 +64,12 @@ from station.states import PersonState
 log = logging.getLogger(__name__)
 
 REMOVAL_GRACE_SECONDS = 2.0
+STALL_MARGIN_SECONDS = 15.0
+STALL_POLL_SECONDS = 0.25
+# Steps in which the session waits on the key (the others wait on the store or on Graph).
+KEY_STEPS = frozenset({"attached", "inspecting", "resetting", "pin_escrowed", "pin_set", "touch", "finalising"})
+STALLED_REMEDY = ("The key stopped answering (it kept saying it was busy). Remove it and insert it again; "
+                  "if it happens again, set the key aside.")
 PERSON_FAILURES = {Reason.USER_NOT_FOUND, Reason.GRAPH_DENIED}
 
 
@@ -92,6 +101,7 @@ class SessionContext:
     clock: Clock
     resets: ResetBook = field(default_factory=ResetBook)
     on_success: Callable[[CtapDevice], None] | None = None
+    stall_margin: float = STALL_MARGIN_SECONDS
 
 
 class Session:
@@ -103,7 +113,9 @@ class Session:
         self.cancel_event = threading.Event()
         self.removed = threading.Event()
         self.timed_out = threading.Event()
+        self.stalled = threading.Event()
         self.finished = threading.Event()
+        self._progress_at = time.monotonic()
         self.step = "attached"
         self.outcome = ""
         self.reason = ""
@@ -126,8 +138,9 @@ class Session:
         self.cancel_event.set()
 
     @property
-    def between_touch_and_registration(self) -> bool:
-        return self.step in ("touch", Step.REGISTERING) and not self.finished.is_set()
+    def registering(self) -> bool:
+        """Waiting for Graph to register the credential (the engine holds prefetches back meanwhile)."""
+        return self.step == Step.REGISTERING and not self.finished.is_set()
 
     def snapshot(self) -> dict[str, object]:
         return {
@@ -139,6 +152,7 @@ class Session:
 
     # -- the flow -------------------------------------------------------------------------------
     def run(self) -> None:
+        threading.Thread(target=self._watch_progress, name=f"watch {self.slot}", daemon=True).start()
         if self.after is not None:
             self.after.thread.join(REMOVAL_GRACE_SECONDS)
             self.after = None
@@ -384,6 +398,8 @@ class Session:
     # -- failure --------------------------------------------------------------------------------
     def _key_error(self, error: CtapError, doing: str) -> StationError:
         if error.code == CtapError.ERR.KEEPALIVE_CANCEL or self.cancel_event.is_set():
+            if self.stalled.is_set():
+                return self._stalled_error(doing)
             if self.timed_out.is_set():
                 return failure(Reason.TOUCH_TIMEOUT, f"{doing}: the key was not touched in time")
             if self.removed.is_set():
@@ -391,7 +407,14 @@ class Session:
             return failure(Reason.KEY_REMOVED, f"{doing}: cancelled by the operator", retryable=True)
         return from_ctap(error, doing)
 
+    def _stalled_error(self, doing: str) -> StationError:
+        limit = self.ctx.policy.touch_timeout_seconds + self.ctx.stall_margin
+        return KeyOperationError(f"{doing}: the key stopped answering (no progress for {limit:g} s)",
+                                 reason=Reason.KEY_ERROR, remedy=STALLED_REMEDY, retryable=True)
+
     def _fail(self, error: StationError) -> None:
+        if self.stalled.is_set() and error.reason in (Reason.KEY_ERROR, Reason.INTERNAL):
+            error = self._stalled_error(self.step)
         if self.removed.is_set() and self.holds is not KeyHolds.REGISTERED and error.reason in (
                 Reason.KEY_ERROR, Reason.INTERNAL):
             error = failure(Reason.KEY_REMOVED, f"{self.step}: the key was removed")
@@ -450,6 +473,16 @@ class Session:
         self._touch_timer.daemon = True
         self._touch_timer.start()
 
+    def _watch_progress(self) -> None:
+        """Cancel the session when the key it waits on makes no progress for too long."""
+        limit = self.ctx.policy.touch_timeout_seconds + self.ctx.stall_margin
+        while not self.finished.wait(STALL_POLL_SECONDS):
+            if self.step in KEY_STEPS and time.monotonic() - self._progress_at > limit:
+                log.warning("the key in %s made no progress in %s for %g s; cancelling", self.slot, self.step, limit)
+                self.stalled.set()
+                self.cancel_event.set()
+                return
+
     def _touch_expired(self) -> None:
         self.timed_out.set()
         self.cancel_event.set()
@@ -475,6 +508,7 @@ class Session:
 
     def _set_step(self, step: str) -> None:
         self.step = str(step)
+        self._progress_at = time.monotonic()
         if self.enrolment_id is not None:
             self.ctx.bus.publish(StepChanged(slot=self.slot, enrolment_id=self.enrolment_id, step=self.step))
 

@@ -39,8 +39,16 @@ BACKOFF_START = 1.0
 BACKOFF_CAP = 30.0
 PROBE_ATTEMPTS = 3
 REMOVAL_SETTLE = 1.5
+# One command's answer, all its "61xx: more data" parts together (CTAP messages are far smaller).
+MAX_ANSWER_BYTES = 64 * 1024
+MAX_ANSWER_ROUNDS = 512
+# How long a key may go on answering "still processing" after it was cancelled.
+CANCEL_GRACE_SECONDS = 2.0
 
 _GET_UID = bytes.fromhex("FFCA000000")
+_INS_GET_RESPONSE = 0xC0
+_CANCEL_POLL = bytes.fromhex("80111100")
+_SW_PROCESSING = (0x91, 0x00)
 _SELECT_FIDO = b"\x00\xa4\x04\x00" + bytes([len(AID_FIDO)]) + AID_FIDO + b"\x00"
 _SERVICE_GONE = {
     scard.SCARD_E_NO_SERVICE,
@@ -281,8 +289,10 @@ def _identify(reader: str) -> tuple[bytes, bool]:
         data, sw1, sw2 = connection.transmit(list(_GET_UID))
         uid = bytes(data) if (sw1, sw2) == (0x90, 0x00) else b""
         _data, sw1, sw2 = connection.transmit(list(_SELECT_FIDO))
-        while sw1 == 0x61:
-            _data, sw1, sw2 = connection.transmit(list(struct.pack("!BBBBB", 0, 0xC0, 0, 0, sw2)))
+        for _ in range(MAX_ANSWER_ROUNDS):
+            if sw1 != 0x61:
+                break
+            _data, sw1, sw2 = connection.transmit(list(struct.pack("!BBBBB", 0, _INS_GET_RESPONSE, 0, 0, sw2)))
         return uid, (sw1, sw2) == (0x90, 0x00)
     finally:
         with contextlib.suppress(Exception):
@@ -298,11 +308,19 @@ class NfcKeyDevice(CtapPcscDevice):
     KeyOperationError with reason KEY_REMOVED; any other transmit failure is KEY_ERROR. ``close()``
     never raises for a card that is already gone, and releases the PC/SC context (a daemon opens a
     device per enrolment; a context left to the garbage collector holds a pcscd client slot).
+
+    python-fido2 follows "61xx: more data" and "9100: still processing" for as long as the key says so;
+    here a key that answers one command with more than MAX_ANSWER_BYTES (or MAX_ANSWER_ROUNDS parts), or
+    keeps processing for CANCEL_GRACE_SECONDS after it was cancelled, fails with KEY_ERROR instead.
     """
+
+    _answer_bytes = 0
+    _answer_rounds = 0
+    _cancelled_at: float | None = None
 
     def apdu_exchange(self, apdu: bytes, protocol: int | None = None) -> tuple[bytes, int, int]:
         try:
-            return super().apdu_exchange(apdu, protocol)
+            response, sw1, sw2 = super().apdu_exchange(apdu, protocol)
         except CardConnectionException as e:
             if _card_gone(self._name, REMOVAL_SETTLE):
                 raise KeyOperationError(
@@ -310,6 +328,31 @@ class NfcKeyDevice(CtapPcscDevice):
                     remedy="Lay the key on the reader again and leave it there until the station says done.",
                 ) from e
             raise KeyOperationError(f"NFC reader {self._name} lost contact with the key: {e}") from e
+        self._bound(apdu, response, (sw1, sw2))
+        return response, sw1, sw2
+
+    def _bound(self, apdu: bytes, response: bytes, sw: tuple[int, int]) -> None:
+        if apdu[1:2] == bytes([_INS_GET_RESPONSE]):
+            self._answer_rounds += 1
+            self._answer_bytes += len(response)
+        else:
+            self._answer_rounds, self._answer_bytes = 0, len(response)
+        if self._answer_bytes > MAX_ANSWER_BYTES or self._answer_rounds > MAX_ANSWER_ROUNDS:
+            raise KeyOperationError(
+                f"the key in NFC reader {self._name} answered one command with more than "
+                f"{MAX_ANSWER_BYTES // 1024} KiB or {MAX_ANSWER_ROUNDS} parts",
+                remedy="The key does not answer as a security key should. Set it aside.")
+        if apdu[:4] != _CANCEL_POLL or sw != _SW_PROCESSING:
+            self._cancelled_at = None
+            return
+        now = time.monotonic()
+        if self._cancelled_at is None:
+            self._cancelled_at = now
+        elif now - self._cancelled_at > CANCEL_GRACE_SECONDS:
+            raise KeyOperationError(
+                f"the key in NFC reader {self._name} stopped answering: it was still processing "
+                f"{CANCEL_GRACE_SECONDS:g} s after it was cancelled",
+                remedy="Take the key off the reader and lay it on again; if it happens again, set it aside.")
 
     def close(self, release: bool = True) -> None:
         try:

@@ -4,25 +4,38 @@
 (for ``station.hid.nfc.NfcKeyDevice``); both relay to a ``VirtualKey`` and rewrite its ``at``-th answer
 according to a ``Corruption``. When the host waits for more than the key will ever send (a truncated or
 over-long answer), the key behaves as gone: reads fail as on an unplugged device.
+
+A key can also get stuck on one CTAP command (``Corruption.number`` is the command byte, ``at`` unused):
+``stuck`` keeps answering "processing" (a keepalive every 0.1 s, or 9100) until it is cancelled, then
+answers KEEPALIVE_CANCEL as the protocol asks; ``stuck_deaf`` (NFC) ignores the cancel too;
+``endless_chain`` (NFC) answers with "61xx: more data" forever. ``hid_candidate`` and ``nfc_candidate``
+make such a key a ``KeyCandidate`` for the engine.
 """
 
 from __future__ import annotations
 
 import errno
 import struct
+import time
 from collections import deque
 from dataclasses import dataclass
 
-from fido2.hid import CTAPHID, TYPE_INIT
-from fido2.hid.base import CtapHidConnection
+from fido2.ctap import CtapError
+from fido2.hid import CTAPHID, TYPE_INIT, CtapHidDevice
+from fido2.hid.base import CtapHidConnection, HidDescriptor
 from smartcard.Exceptions import CardConnectionException
 
 from station.emulator.key import VirtualKey
 from station.emulator.key.ctaphid import PACKET_SIZE, CtapHidResponder, VirtualHidConnection
 from station.emulator.key.nfc_applet import FidoApplet
+from station.hid.candidate import KeyCandidate
+from station.hid.nfc import NfcKeyDevice
 
 INIT_DATA = PACKET_SIZE - 7
 CONT_DATA = PACKET_SIZE - 5
+PROCESSING = 0x01
+KEEPALIVE_EVERY = 0.1
+CANCELLED = bytes([CtapError.ERR.KEEPALIVE_CANCEL])
 
 
 @dataclass(frozen=True)
@@ -52,15 +65,31 @@ class HostileHid(CtapHidConnection):
         self.answers = 0
         self.pending: deque[bytes] = deque()
         self.awaiting = False
+        self.stuck: tuple[int, int] | None = None
+        self.cancelled = False
 
     def write_packet(self, data: bytes) -> None:
-        if data[4] & TYPE_INIT and data[4] != TYPE_INIT | CTAPHID.CANCEL:
+        if data[4] == TYPE_INIT | CTAPHID.CANCEL:
+            self.cancelled = self.stuck is not None
+        elif data[4] & TYPE_INIT:
             self.awaiting = True
-        self.inner.write_packet(data)
+            if self.corruption.kind == "stuck" and data[4] == TYPE_INIT | CTAPHID.CBOR \
+                    and data[7] == self.corruption.number:
+                self.stuck = struct.unpack_from(">IB", data)
+                return
+        if self.stuck is None:
+            self.inner.write_packet(data)
 
     def read_packet(self) -> bytes:
         if self.pending:
             return self.pending.popleft()
+        if self.stuck is not None:
+            cid, cmd = self.stuck
+            if self.cancelled:
+                self.stuck, self.awaiting = None, False
+                return frames(cid, cmd, CANCELLED)[0]
+            time.sleep(KEEPALIVE_EVERY)
+            return frames(cid, TYPE_INIT | CTAPHID.KEEPALIVE, bytes([PROCESSING]))[0]
         if not self.awaiting:
             raise OSError(errno.ENODEV, "the key stopped answering")
         first = self.inner.read_packet()
@@ -110,6 +139,7 @@ class HostileCard:
         self.corruption = corruption
         self.answers = 0
         self.gone = False
+        self.stuck = False
 
     def connect(self, *args: object, **kwargs: object) -> None:
         self.applet.power_on()
@@ -126,12 +156,31 @@ class HostileCard:
     def transmit(self, apdu: list[int], protocol: int | None = None) -> tuple[list[int], int, int]:
         if self.gone:
             raise CardConnectionException("the key left the reader")
+        stuck = self._stuck(bytes(apdu))
+        if stuck is not None:
+            return stuck
         answer = self.applet.process(bytes(apdu))
         data, sw1, sw2 = answer[:-2], answer[-2], answer[-1]
         index, self.answers = self.answers, self.answers + 1
         if index == self.corruption.at:
             data, sw1, sw2 = self._corrupt(data, sw1, sw2)
         return list(data), sw1, sw2
+
+    def _stuck(self, apdu: bytes) -> tuple[list[int], int, int] | None:
+        """The answer of a key stuck on the command ``corruption.number``, or None while it is not."""
+        c = self.corruption
+        if c.kind not in ("stuck", "stuck_deaf", "endless_chain"):
+            return None
+        if not self.stuck and apdu[1] == 0x10 and len(apdu) > 5 and apdu[5] == c.number:
+            self.stuck = True
+        if not self.stuck:
+            return None
+        if c.kind == "endless_chain":
+            return [0x5A] * 250, 0x61, 0xFA
+        if c.kind == "stuck" and apdu[1] == 0x11 and apdu[2] == 0x11:
+            self.stuck = False
+            return list(CANCELLED), 0x90, 0x00
+        return [PROCESSING], 0x91, 0x00
 
     def _corrupt(self, data: bytes, sw1: int, sw2: int) -> tuple[bytes, int, int]:
         c = self.corruption
@@ -148,3 +197,20 @@ class HostileCard:
         if c.kind == "cbor" and data[:1] == b"\x00":
             return b"\x00" + c.data, sw1, sw2
         return data, sw1, sw2
+
+
+def hid_candidate(key: VirtualKey, corruption: Corruption, slot: str) -> KeyCandidate:
+    def open_hostile() -> CtapHidDevice:
+        descriptor = HidDescriptor(f"hostile:{slot}", 0x1209, 0x5A7E, 64, 64, "Hostile key", key.serial)
+        return CtapHidDevice(descriptor, HostileHid(key, corruption))
+
+    return KeyCandidate(fingerprint=f"virtual-{key.serial}", transport="usb", slot=slot, name="Hostile key",
+                        open=open_hostile)
+
+
+def nfc_candidate(key: VirtualKey, corruption: Corruption, slot: str) -> KeyCandidate:
+    def open_hostile() -> NfcKeyDevice:
+        return NfcKeyDevice(HostileCard(key, corruption), slot)
+
+    return KeyCandidate(fingerprint=f"virtual-{key.serial}", transport="nfc", slot=slot, name="Hostile key",
+                        open=open_hostile)

@@ -14,9 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from fido2 import cbor
-from fido2.hid import CtapHidDevice
-from fido2.hid.base import HidDescriptor
-from hostile import Corruption, HostileCard, HostileHid
+from hostile import Corruption, hid_candidate, nfc_candidate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from invariants import check
@@ -27,7 +25,6 @@ from station.emulator.key import VirtualKey
 from station.enroll.escrow import load_private_key
 from station.events import EnrolmentDone, EnrolmentFailed, KeyRejected
 from station.hid.candidate import KeyCandidate
-from station.hid.nfc import NfcKeyDevice
 from station.store import NewPerson
 
 EXAMPLES = 25
@@ -94,23 +91,6 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Station]:
             yield s
         finally:
             s.close()
-
-
-def hid_candidate(key: VirtualKey, corruption: Corruption, slot: str) -> KeyCandidate:
-    def open_hostile() -> CtapHidDevice:
-        descriptor = HidDescriptor(f"hostile:{slot}", 0x1209, 0x5A7E, 64, 64, "Hostile key", key.serial)
-        return CtapHidDevice(descriptor, HostileHid(key, corruption))
-
-    return KeyCandidate(fingerprint=f"virtual-{key.serial}", transport="usb", slot=slot, name="Hostile key",
-                        open=open_hostile)
-
-
-def nfc_candidate(key: VirtualKey, corruption: Corruption, slot: str) -> KeyCandidate:
-    def open_hostile() -> NfcKeyDevice:
-        return NfcKeyDevice(HostileCard(key, corruption), slot)
-
-    return KeyCandidate(fingerprint=f"virtual-{key.serial}", transport="nfc", slot=slot, name="Hostile key",
-                        open=open_hostile)
 
 
 def enrol_beside_a_good_key(station: Station, candidate_for: CandidateFor, corruption: Corruption) -> None:
