@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from invariants import Verdict, check
+from readme import update_section
 from rig import (
     DaemonProcess,
     Station,
@@ -241,15 +242,12 @@ def write_readme() -> None:
     head = "| step \\ fault | " + " | ".join(label for _, label in FAULTS) + " |"
     rule = "|---" * (len(FAULTS) + 1) + "|"
     rows = [f"| {label} | " + " | ".join(RESULTS[(s, f)] for f, _ in FAULTS) + " |" for s, label in STEPS]
-    README.write_text(README_TEXT.format(matrix="\n".join([head, rule, *rows])))
+    update_section(README, "fault-matrix", README_TEXT.format(matrix="\n".join([head, rule, *rows])))
 
 
-README_TEXT = """# Reliability
+README_TEXT = """## Fault matrix
 
-This file is written by `tests/reliability/test_fault_matrix.py` on every full run; do not edit it by hand.
-
-## Fault matrix
-
+Written by `tests/reliability/test_fault_matrix.py`.
 Each cell is one enrolment (one person, one virtual key, the Entra emulator over HTTPS with real msal, a
 SQLite store) with one fault injected at one step. *kill -9* runs the real station daemon as a child process
 and SIGKILLs it at that step, then starts the daemon again on the same store; the other faults hit a running
