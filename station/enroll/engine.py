@@ -5,8 +5,10 @@ calls ``start`` (reconciles every unfinished journal row before taking keys), ``
 watchdog loop (reaps sessions, renews leases, retries unresolved rows), and ``stop``. The dashboard and
 control socket use ``snapshot``, ``pause_intake`` / ``resume_intake``, ``cancel_slot``, ``retry_person``
 and ``skip_person``. A global semaphore bounds concurrent Graph calls across all sessions. Creation options
-are prefetched only while no session is between its touch and its registration. ``on_success``, when
-given, is called with a key's still-open device once its enrolment is done (the station's feedback winks it).
+are prefetched on the engine's own thread: at start, as soon as a session takes prefetched options, and
+every second while keys are in (every ten while none is); a prefetch never starts while a session is
+registering, so the one Graph call after a touch does not queue behind it. ``on_success``, when given, is
+called with a key's still-open device once its enrolment is done (the station's feedback winks it).
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ from station.hid.candidate import KeyCandidate
 log = logging.getLogger(__name__)
 
 PREFETCH_INTERVAL = 1.0
+PREFETCH_IDLE_INTERVAL = 10.0
+# A prefetch waits this long at most for registrations under way to end, polling as often as given.
+PREFETCH_TURN_SECONDS = 2.0
+PREFETCH_TURN_POLL = 0.02
 RECONCILE_INTERVAL = 60.0
 OPTIONS_MARGIN_SECONDS = 30.0
 # Rows a live session may still be creating are never reconciled while the station runs: only rows whose
@@ -106,6 +112,7 @@ class Engine:
         with self._lock:
             self._started = True
         if self.policy.prefetch > 0:
+            self.prefetch.demand.set()
             self._prefetch_thread = threading.Thread(target=self._prefetch_loop, name="prefetch", daemon=True)
             self._prefetch_thread.start()
         self._start_held()
@@ -114,6 +121,7 @@ class Engine:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop taking keys, cancel running sessions and wait for them to reach a terminal state."""
         self._stopping.set()
+        self.prefetch.demand.set()
         with self._lock:
             self._started = False
             sessions = list(self._sessions.values())
@@ -176,6 +184,7 @@ class Engine:
         with self._lock:
             self._paused = False
         self.bus.publish(IntakeChanged(paused=False))
+        self.prefetch.demand.set()
         self._start_held()
 
     @property
@@ -245,16 +254,28 @@ class Engine:
         if self.heartbeat is not None:
             self.heartbeat(self.snapshot())
 
-    def _idle(self) -> bool:
-        """No session waits between its touch and its registration (prefetching would compete with it)."""
+    def _registering(self) -> bool:
         with self._lock:
-            return not any(s.between_touch_and_registration for s in self._sessions.values())
+            return any(s.registering for s in self._sessions.values())
+
+    def _prefetch_turn(self) -> bool:
+        """Wait until no session is registering (a prefetch would compete with it); False to stop prefetching."""
+        deadline = time.monotonic() + PREFETCH_TURN_SECONDS
+        while self._registering():
+            if self._stopping.wait(PREFETCH_TURN_POLL) or time.monotonic() > deadline:
+                return False
+        return not self._stopping.is_set() and not self._paused
 
     def _prefetch_loop(self) -> None:
-        while not self._stopping.wait(PREFETCH_INTERVAL):
-            if self._paused or not self._idle():
+        demand = self.prefetch.demand
+        while True:
+            demand.wait(PREFETCH_INTERVAL if self.active() else PREFETCH_IDLE_INTERVAL)
+            demand.clear()
+            if self._stopping.is_set():
+                return
+            if self._paused:
                 continue
             try:
-                self.prefetch.refresh()
+                self.prefetch.refresh(turn=self._prefetch_turn)
             except Exception:
                 log.exception("prefetching creation options failed")

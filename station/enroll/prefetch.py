@@ -1,16 +1,18 @@
 """Creation options fetched ahead of time for the people next in the queue.
 
-The engine calls ``refresh()`` while idle: it fetches options for the next ``size`` queued people and
-drops (then refetches) any whose challenge would expire within ``margin``. A session ``take``s the
-options for the person it claimed, so the only Graph call between the touch and "done" is the
-registration. A person a session has asked for is never fetched again in the background, and a fetch
-already under way is waited for, so one person never holds two live challenges from this station.
+The engine calls ``refresh()`` from its prefetch thread: it fetches options for the next ``size`` queued
+people and drops (then refetches) any whose challenge would expire within ``margin``. A session ``take``s
+the options for the person it claimed, so the only Graph call between the touch and "done" is the
+registration; every ``take`` sets ``demand``, which wakes the engine to fill the cache up again at once. A
+person a session has asked for is never fetched again in the background, and a fetch already under way is
+waited for, so one person never holds two live challenges from this station.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -38,6 +40,7 @@ class Prefetcher:
         self._cache: dict[int, Options] = {}
         self._inflight: dict[int, threading.Event] = {}
         self._taken: set[int] = set()
+        self.demand = threading.Event()
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.time(), UTC)
@@ -46,8 +49,12 @@ class Prefetcher:
         with self._lock:
             return sorted(self._cache)
 
-    def refresh(self) -> int:
-        """Fetch options for the next people that lack fresh ones; returns how many were fetched."""
+    def refresh(self, turn: Callable[[], bool] | None = None) -> int:
+        """Fetch options for the next people that lack fresh ones; returns how many were fetched.
+
+        ``turn``, when given, is called before each fetch and may block until fetching is welcome; when it
+        returns False the refresh ends there.
+        """
         if self.size <= 0:
             return 0
         people = self.queue.peek_next(self.size)
@@ -60,8 +67,12 @@ class Prefetcher:
             self._taken &= wanted
         fetched = 0
         for person in people:
+            if not self._wanted(person.id):
+                continue
+            if turn is not None and not turn():
+                break
             with self._lock:
-                if person.id in self._cache or person.id in self._inflight or person.id in self._taken:
+                if not self._wanted(person.id):
                     continue
                 done = self._inflight[person.id] = threading.Event()
             try:
@@ -79,11 +90,16 @@ class Prefetcher:
                 fetched += 1
         return fetched
 
+    def _wanted(self, person_id: int) -> bool:
+        """Whether a background fetch for this person is still needed (not cached, under way or taken)."""
+        return person_id not in self._cache and person_id not in self._inflight and person_id not in self._taken
+
     def take(self, person: Person, timeout: float = 60.0) -> Options | None:
         """The prefetched options for ``person`` if still fresh (removing them); None otherwise."""
         with self._lock:
             self._taken.add(person.id)
             pending = self._inflight.get(person.id)
+        self.demand.set()
         if pending is not None:
             pending.wait(timeout)
         with self._lock:
