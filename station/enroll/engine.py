@@ -5,7 +5,8 @@ calls ``start`` (reconciles every unfinished journal row before taking keys), ``
 watchdog loop (reaps sessions, renews leases, retries unresolved rows), and ``stop``. The dashboard and
 control socket use ``snapshot``, ``pause_intake`` / ``resume_intake``, ``cancel_slot``, ``retry_person``
 and ``skip_person``. A global semaphore bounds concurrent Graph calls across all sessions. Creation options
-are prefetched on the engine's own thread: at start, as soon as a session takes prefetched options, and
+are prefetched on the engine's own thread for the next ``prefetch`` people plus one per key in (each slot
+claims again as soon as its key is swapped): at start, as soon as a session takes prefetched options, and
 every second while keys are in (every ten while none is); a prefetch never starts while a session is
 registering, so the one Graph call after a touch does not queue behind it. ``on_success``, when given, is
 called with a key's still-open device once its enrolment is done (the station's feedback winks it).
@@ -276,6 +277,6 @@ class Engine:
             if self._paused:
                 continue
             try:
-                self.prefetch.refresh(turn=self._prefetch_turn)
+                self.prefetch.refresh(turn=self._prefetch_turn, ahead=self.active())
             except Exception:
                 log.exception("prefetching creation options failed")

@@ -49,15 +49,15 @@ class Prefetcher:
         with self._lock:
             return sorted(self._cache)
 
-    def refresh(self, turn: Callable[[], bool] | None = None) -> int:
-        """Fetch options for the next people that lack fresh ones; returns how many were fetched.
+    def refresh(self, turn: Callable[[], bool] | None = None, ahead: int = 0) -> int:
+        """Fetch options for the next ``size`` + ``ahead`` people that lack fresh ones; how many were fetched.
 
         ``turn``, when given, is called before each fetch and may block until fetching is welcome; when it
-        returns False the refresh ends there.
+        returns False the refresh ends there. A size of 0 turns prefetching off whatever ``ahead`` says.
         """
         if self.size <= 0:
             return 0
-        people = self.queue.peek_next(self.size)
+        people = self.queue.peek_next(self.size + ahead)
         wanted = {p.id for p in people}
         now = self.now()
         with self._lock:
