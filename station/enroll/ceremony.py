@@ -130,9 +130,15 @@ def needs_pin_policy(policy: EnrolmentSection) -> bool:
 
 
 def apply_pin_policy(ctap: Ctap2, client_pin: ClientPin, pin: str, policy: EnrolmentSection) -> None:
-    """setMinPINLength with RP ids and forceChangePin — the last key-side step of an enrolment."""
+    """setMinPINLength with RP ids and forceChangePin — the last key-side step of an enrolment.
+
+    The key's current minimum PIN length is the one its getInfo reported when ``ctap`` was made (at
+    inspection, or after the station reset the key): in CTAP 2.1 only authenticatorConfig's
+    setMinPINLength and authenticatorReset change it, and neither happened since, so it is not read again.
+    The fresh PIN token is needed: makeCredential used up the previous one's permissions.
+    """
     token = client_pin.get_pin_token(pin, ClientPin.PERMISSION.AUTHENTICATOR_CFG)
-    current = ctap.get_info().min_pin_length
+    current = ctap.info.min_pin_length
     Config(ctap, client_pin.protocol, token).set_min_pin_length(
         min_pin_length=policy.min_pin_length if policy.min_pin_length > current else None,
         rp_ids=list(policy.min_pin_length_rp_ids) or None,
