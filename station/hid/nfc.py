@@ -1,12 +1,14 @@
 """NFC key discovery through PC/SC: readers coming and going, cards entering and leaving each reader.
 
-One thread watches pcscd with SCardGetStatusChange (short timeouts, so a removal is reported within a
-second, and the PnP pseudo-reader, so USB readers plugged in later are seen). A contactless card is
-probed once per insertion: its UID (GET DATA FF CA 00 00) makes the fingerprint, and SELECT of the FIDO
-applet decides whether it is a security key; any other card (an access badge) is noted once and
-ignored. A key becomes a KeyCandidate whose ``open()`` connects exclusively and returns python-fido2's
-``CtapPcscDevice``. When pcscd is not running, or goes away, the status says so and the watcher
-reconnects with exponential backoff, logging once per outage.
+One thread watches pcscd with SCardGetStatusChange: it blocks until pcscd reports a change (a removal is
+reported as soon as pcscd sees it, and an idle station makes no calls at all), with the PnP pseudo-reader
+so USB readers plugged in later are seen; ``stop`` wakes it with SCardCancel. Only while a card's probe
+is to be retried does it wait with a short timeout. A contactless card is probed once per insertion: its
+UID (GET DATA FF CA 00 00) makes the fingerprint, and SELECT of the FIDO applet decides whether it is a
+security key; any other card (an access badge) is noted once and ignored. A key becomes a KeyCandidate
+whose ``open()`` connects exclusively and returns python-fido2's ``CtapPcscDevice``. When pcscd is not
+running, or goes away, the status says so and the watcher reconnects with exponential backoff, logging
+once per outage.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ T = TypeVar("T")
 
 PNP_READER = "\\\\?PnP?\\Notification"
 POLL_TIMEOUT_MS = 250
+CANCEL_RETRY_SECONDS = 0.1
 BACKOFF_START = 1.0
 BACKOFF_CAP = 30.0
 PROBE_ATTEMPTS = 3
@@ -97,6 +100,8 @@ class NfcWatcher:
         self._backoff_cap = backoff_cap
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._context_lock = threading.Lock()
+        self._context: int | None = None
         self._slots: dict[str, _Slot] = {}
         self._status = "NFC: not started"
         self._on_attached: Callable[[KeyCandidate], None] = _nothing
@@ -118,12 +123,21 @@ class NfcWatcher:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(5.0)
+            deadline = time.monotonic() + 5.0
+            # SCardCancel only ends a wait already under way: repeat it until the thread has seen the stop.
+            while self._thread.is_alive() and time.monotonic() < deadline:
+                self._cancel_wait()
+                self._thread.join(CANCEL_RETRY_SECONDS)
             self._thread = None
         self._status = "NFC: stopped"
 
     def status(self) -> str:
         return self._status
+
+    def _cancel_wait(self) -> None:
+        with self._context_lock:
+            if self._context is not None:
+                scard.SCardCancel(self._context)
 
     def _run(self) -> None:
         delay = self._backoff_start
@@ -145,6 +159,8 @@ class NfcWatcher:
                 log.info("NFC: pcscd is reachable again")
                 outage_logged = False
             delay = self._backoff_start
+            with self._context_lock:
+                self._context = context
             try:
                 self._watch(context)
             except PcscUnavailableError as e:
@@ -154,7 +170,9 @@ class NfcWatcher:
                 self._status = f"NFC: pcscd not running — retrying in {delay:g} s"
                 self._stop.wait(delay)
             finally:
-                scard.SCardReleaseContext(context)
+                with self._context_lock:
+                    self._context = None
+                    scard.SCardReleaseContext(context)
         self._forget_all()
 
     def _watch(self, context: int) -> None:
@@ -162,7 +180,7 @@ class NfcWatcher:
         self._sync_readers(context)
         while not self._stop.is_set():
             watched = [(PNP_READER, pnp_state)] + [(name, s.state) for name, s in self._slots.items()]
-            rv, changes = scard.SCardGetStatusChange(context, POLL_TIMEOUT_MS, watched)
+            rv, changes = scard.SCardGetStatusChange(context, self._wait_ms(), watched)
             if rv in _SERVICE_GONE:
                 raise PcscUnavailableError(scard.SCardGetErrorMessage(rv))
             if rv == scard.SCARD_S_SUCCESS:
@@ -175,7 +193,7 @@ class NfcWatcher:
                         self._reader_changed(name, event_state & ~scard.SCARD_STATE_CHANGED, bytes(atr))
             elif rv == scard.SCARD_E_UNKNOWN_READER:
                 self._sync_readers(context)
-            elif rv != scard.SCARD_E_TIMEOUT:
+            elif rv not in (scard.SCARD_E_TIMEOUT, scard.SCARD_E_CANCELLED):
                 log.debug("NFC: SCardGetStatusChange: %s", scard.SCardGetErrorMessage(rv))
                 self._stop.wait(POLL_TIMEOUT_MS / 1000)
             self._retry_probes()
@@ -218,9 +236,13 @@ class NfcWatcher:
             log.info("NFC: key left reader %r", reader)
             _notify(self._on_removed, fingerprint)
 
+    def _wait_ms(self) -> int:
+        """How long to wait for a change: until there is one, unless a card's probe is to be retried."""
+        return POLL_TIMEOUT_MS if any(_needs_probe(s) for s in self._slots.values()) else scard.INFINITE
+
     def _retry_probes(self) -> None:
         for reader, slot in self._slots.items():
-            if slot.atr and slot.fingerprint is None and not slot.ignored and slot.attempts < PROBE_ATTEMPTS:
+            if _needs_probe(slot):
                 self._probe(reader)
 
     def _probe(self, reader: str) -> None:
@@ -269,6 +291,10 @@ class NfcWatcher:
         if keys:
             text += f", {keys} key{'s' if keys != 1 else ''}"
         self._status = text
+
+
+def _needs_probe(slot: _Slot) -> bool:
+    return bool(slot.atr) and slot.fingerprint is None and not slot.ignored and slot.attempts < PROBE_ATTEMPTS
 
 
 def _establish() -> int:
