@@ -1,10 +1,12 @@
 """USB security keys: FIDO hidraw devices found through udev (pyudev), opened with fido2's Linux backend.
 
 ``UsbWatcher`` reports keys already plugged in when it starts, then follows ``hidraw`` add/remove
-uevents on its own thread. A hidraw device is a key when udev set ``ID_FIDO_TOKEN=1`` (systemd's
-fido_id) or, failing that, when its HID report descriptor declares usage page 0xF1D0. A device that
-vanishes within the debounce window of appearing is never announced. A key is named by the USB port
-it sits in ("usb-1-1.2"), so the same port keeps the same identity across re-insertions.
+uevents on its own thread, which sleeps in poll(2) on the udev monitor and a wake-up pipe (written by
+``stop``), with no timeout unless an addition is waiting out its debounce window. A hidraw device is a
+key when udev set ``ID_FIDO_TOKEN=1`` (systemd's fido_id) or, failing that, when its HID report
+descriptor declares usage page 0xF1D0. A device that vanishes within the debounce window of appearing
+is never announced. A key is named by the USB port it sits in ("usb-1-1.2"), so the same port keeps
+the same identity across re-insertions.
 
 A key node the station may not open gets one warning per port naming the udev rule that grants
 access, and the watcher's status says so until the node becomes accessible or goes away.
@@ -34,7 +36,6 @@ log = logging.getLogger(__name__)
 
 UDEV_RULE = "udev/70-station-fido.rules"
 DEFAULT_DEBOUNCE = 0.2
-_POLL_INTERVAL = 0.1
 
 
 def access_remedy(group: str) -> str:
@@ -64,6 +65,7 @@ class UsbWatcher:
         self._warned: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._wake: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self._failure: str | None = None
         self._on_attached: Callable[[KeyCandidate], None] = lambda c: None
@@ -89,15 +91,23 @@ class UsbWatcher:
         monitor.start()
         for device in self._context.list_devices(subsystem="hidraw"):
             self._settle(device)
-        self._thread = threading.Thread(target=self._run, args=(monitor,), name="usb-watcher", daemon=True)
+        self._wake = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._thread = threading.Thread(target=self._run, args=(monitor, self._wake[0]), name="usb-watcher",
+                                        daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop following hotplug; returns within about a tenth of a second."""
+        """Stop following hotplug: wakes the watcher thread and waits for it."""
         self._stop.set()
+        if self._wake is not None:
+            os.write(self._wake[1], b"\0")
         if self._thread is not None:
             self._thread.join(timeout=5.0)
             self._thread = None
+        if self._wake is not None:
+            for fd in self._wake:
+                os.close(fd)
+            self._wake = None
 
     def status(self) -> str:
         with self._lock:
@@ -115,12 +125,15 @@ class UsbWatcher:
             )
         return text
 
-    def _run(self, monitor: pyudev.Monitor) -> None:
+    def _run(self, monitor: pyudev.Monitor, wake: int) -> None:
         poller = select.poll()
         poller.register(monitor.fileno(), select.POLLIN)
+        poller.register(wake, select.POLLIN)
         try:
             while not self._stop.is_set():
-                if poller.poll(self._next_timeout() * 1000):
+                timeout = self._next_timeout()
+                ready = {fd for fd, _event in poller.poll(None if timeout is None else timeout * 1000)}
+                if monitor.fileno() in ready:
                     while (device := monitor.poll(timeout=0)) is not None:
                         self._handle(device)
                 self._settle_due(time.monotonic())
@@ -128,11 +141,12 @@ class UsbWatcher:
             self._failure = f"udev monitor failed: {exc}"
             log.exception("USB key watcher stopped")
 
-    def _next_timeout(self) -> float:
+    def _next_timeout(self) -> float | None:
+        """Seconds until the next debounce window ends; None (wait for a uevent) when none is open."""
         now = time.monotonic()
         with self._lock:
             dues = [due for _device, due in self._pending.values()]
-        return max(0.0, min([_POLL_INTERVAL, *(due - now for due in dues)]))
+        return max(0.0, min(due - now for due in dues)) if dues else None
 
     def _handle(self, device: pyudev.Device) -> None:
         """A uevent: additions wait out the debounce window before they are looked at."""
