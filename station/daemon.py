@@ -2,12 +2,13 @@
 
 ``Daemon.start`` brings the parts up in order — store → Entra client (token check and policy preflight) →
 LED/sound feedback → engine (reconciliation of unfinished enrolments) → key watchers → control socket —
-and tells systemd
-READY=1. ``serve`` runs the daemon's loop: engine housekeeping, WATCHDOG=1 after every healthy pass,
-STATUS= when the one-line summary changes, the station registry heartbeat. ``shutdown`` stops intake, lets
-enrolments past the touch finish within a bound (those still waiting for a touch are cancelled), then stops
-the parts in reverse order. ``run`` is all of that under signal handling, for ``station run``:
-SIGTERM/SIGINT stop, SIGHUP reloads what can change safely, SIGUSR1 logs every thread's stack.
+and tells systemd READY=1. ``serve`` runs the daemon's loop: engine housekeeping (every second while a
+key is in, every ten seconds while none is, and at once when a key arrives or intake is paused or
+resumed), WATCHDOG=1 after every healthy pass and within WatchdogSec/2, STATUS= when the one-line summary
+changes, the station registry heartbeat. ``shutdown`` stops intake, lets enrolments past the touch finish
+within a bound (those still waiting for a touch are cancelled), then stops the parts in reverse order.
+``run`` is all of that under signal handling, for ``station run``: SIGTERM/SIGINT stop, SIGHUP reloads
+what can change safely, SIGUSR1 logs every thread's stack.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from station.enroll.engine import Engine
 from station.enroll.escrow import Escrow
 from station.entra import EntraClient
 from station.errors import AuthError, ConfigError, StationError
-from station.events import EventBus
+from station.events import Event, EventBus, IntakeChanged, KeyAttached
 from station.feedback import FeedbackController
 from station.fleet import fleet_view
 from station.hid.candidate import KeyWatcher
@@ -41,6 +42,7 @@ from station.store import Store, open_store
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
+IDLE_TICK_SECONDS = 10.0
 STOP_GRACE_SECONDS = 20.0
 HEARTBEAT_SECONDS = 10.0
 SERVICE_GROUP = "station"
@@ -81,6 +83,8 @@ class Daemon:
         self.watchers: list[KeyWatcher] = []
         self._watcher_notes: list[str] = []
         self._wake = threading.Event()
+        self._tick_now = False
+        self.bus.subscribe(self._on_event)
         self._stop_requested = False
         self._reload_requested = False
         self._stacks_requested = False
@@ -178,10 +182,19 @@ class Daemon:
 
     # -- the loop -------------------------------------------------------------------------------
     def serve(self, until: Callable[[], bool] | None = None) -> None:
-        """Run the daemon's loop until a stop is requested (or ``until()`` is true)."""
-        interval = min(TICK_SECONDS, watchdog_interval() or TICK_SECONDS)
+        """Run the daemon's loop until a stop is requested (or ``until()`` is true).
+
+        Housekeeping runs every ``TICK_SECONDS`` while a session runs (lease renewals) and every
+        ``IDLE_TICK_SECONDS`` otherwise — and at once after a key arrives or intake changes, or at the next
+        pass after one failed; WATCHDOG=1 follows every healthy pass, and the loop wakes at least every
+        WatchdogSec/2.
+        """
+        watchdog = watchdog_interval()
+        healthy, last = False, float("-inf")
         while True:
-            self._wake.wait(interval)
+            busy = self._engine().active() > 0 or not healthy
+            period = TICK_SECONDS if busy else IDLE_TICK_SECONDS
+            self._wake.wait(max(0.0, min(last + period - time.monotonic(), watchdog or period)))
             self._wake.clear()
             if self._stacks_requested:
                 self._stacks_requested = False
@@ -191,7 +204,11 @@ class Daemon:
                 self.reload()
             if self._stop_requested or (until is not None and until()):
                 return
-            if self.tick():
+            now = time.monotonic()
+            if self._tick_now or not healthy or self._engine().active() > 0 or now - last >= IDLE_TICK_SECONDS:
+                self._tick_now = False
+                healthy, last = self.tick(), now
+            if healthy:
                 self.notifier.watchdog()
             self.notifier.status(self._summary)
 
@@ -205,6 +222,11 @@ class Daemon:
             log.exception("the daemon loop failed; the watchdog is not fed this time")
             return False
         return True
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, KeyAttached | IntakeChanged):
+            self._tick_now = True
+            self._wake.set()
 
     def _heartbeat(self, snapshot: dict[str, Any]) -> None:
         now = time.monotonic()
