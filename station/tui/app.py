@@ -46,6 +46,8 @@ READ_ONLY_NOTE = ("Monitor mode is read-only: pause, retry and skip are disabled
 SHORT_HEIGHT = 34
 NARROW_WIDTH = 100
 FLEET_SECONDS = 3.0
+# With no key in (and the daemon answering) the status is read this seldom: events still arrive at once.
+IDLE_POLL_SECONDS = 10.0
 DONE_WORDS = {"pause": "Intake paused: new keys wait", "resume": "Intake resumed",
               "retry": "{who} is queued again", "skip": "{who} is skipped", "cancel": "{who}: enrolment cancelled"}
 
@@ -75,6 +77,8 @@ class StationApp(App[int]):
         self.poll_seconds = poll_seconds
         self.fleet_seconds = fleet_seconds
         self._unsubscribe: Callable[[], None] | None = None
+        self._polled = float("-inf")
+        self._shown_status: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
         yield StationBar(mode=self.mode, read_only=self.source.read_only, id="station-bar")
@@ -94,7 +98,7 @@ class StationApp(App[int]):
         self._fit(self.size.width, self.size.height)
         self._unsubscribe = self.source.subscribe(self._event_from_source)
         self.refresh_status()
-        self.set_interval(self.poll_seconds, self.refresh_status)
+        self.set_interval(self.poll_seconds, self._poll)
         self.set_interval(1.0, self._tick)
         self._redraw()
 
@@ -115,7 +119,15 @@ class StationApp(App[int]):
         """Called on the source's thread: hand the event over to the app's thread."""
         self.post_message(EventArrived(event))
 
+    def _poll(self) -> None:
+        """Read the status every poll period while a key is in or the daemon does not answer, else every
+        ``IDLE_POLL_SECONDS``."""
+        busy = not self.model.reachable or any(c.outcome is Outcome.WORKING for c in self.model.cards.values())
+        if busy or time.monotonic() - self._polled >= max(self.poll_seconds, IDLE_POLL_SECONDS):
+            self.refresh_status()
+
     def refresh_status(self) -> None:
+        self._polled = time.monotonic()
         self.run_worker(self._read_status, thread=True, exclusive=True, group="status", exit_on_error=False)
 
     def _read_status(self) -> None:
@@ -141,14 +153,19 @@ class StationApp(App[int]):
 
     # -- on the app's thread --------------------------------------------------------------------
     def on_event_arrived(self, message: EventArrived) -> None:
+        self._shown_status = None
         self.model.apply_event(message.event)
         self._redraw()
 
     def on_status_refreshed(self, message: StatusRefreshed) -> None:
+        if message.status == self._shown_status:
+            return  # the same snapshot, and no event since: nothing on the screen would change
+        self._shown_status = message.status
         self.model.apply_snapshot(message.status)
         self._redraw()
 
     def on_status_unreachable(self, message: StatusUnreachable) -> None:
+        self._shown_status = None
         self.model.source_unreachable(message.message)
         self._redraw()
 

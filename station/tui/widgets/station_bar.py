@@ -13,6 +13,7 @@ class StationBar(Static):
         super().__init__(id=id)
         self.mode = mode
         self.read_only = read_only
+        self._shown: Text | None = None
 
     def show(self, model: DashboardModel) -> None:
         text = Text(f" {model.station_name or 'Station'} ", style="bold")
@@ -32,4 +33,6 @@ class StationBar(Static):
             text.append(" · read-only", style="bold")
         if model.summary:
             text.append(f" · {model.summary}", style="dim")
-        self.update(text)
+        if text != self._shown:  # called every second for the clock, which changes once a minute
+            self._shown = text
+            self.update(text)

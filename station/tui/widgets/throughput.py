@@ -10,12 +10,17 @@ from station.tui.model import DashboardModel
 
 
 class ThroughputPanel(Vertical):
+    _rate = ""
+
     def compose(self) -> ComposeResult:
         yield Static(classes="rate")
         yield Sparkline([0.0])
 
     def show(self, model: DashboardModel) -> None:
-        self.query_one(".rate", Static).update(f"{model.throughput_per_hour()} per hour")
+        rate = f"{model.throughput_per_hour()} per hour"
+        if rate != self._rate:  # called every second; an update redraws the screen
+            self._rate = rate
+            self.query_one(".rate", Static).update(rate)
         series = model.throughput_series()
         spark = self.query_one(Sparkline)
         if list(spark.data or []) != series:
