@@ -11,6 +11,18 @@ import pytest
 from station.store import Store, open_store
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from realstack import claim_pcsc_socket
+
+    claim_pcsc_socket()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from realstack import release_pcsc_socket
+
+    release_pcsc_socket()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):

@@ -195,6 +195,36 @@ def _list_readers() -> list[str]:
         SCardReleaseContext(context)
 
 
+SESSION_PCSCD_ENV = "STATION_TEST_PCSCD_ROOT"
+
+
+def claim_pcsc_socket() -> None:
+    """Point this test process's PC/SC client at the session pcscd's socket before anything touches PC/SC.
+
+    Called from conftest at start-up: libpcsclite reads PCSCLITE_CSOCK_NAME once per process, so a test
+    that merely starts an NFC watcher early would otherwise tie the whole run to the system pcscd.
+    """
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="station-pcscd-"))
+    os.environ[SESSION_PCSCD_ENV] = str(root)
+    os.environ["PCSCLITE_CSOCK_NAME"] = str(root / "run" / "pcscd.comm")
+
+
+def release_pcsc_socket() -> None:
+    root = os.environ.pop(SESSION_PCSCD_ENV, None)
+    if root:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def session_pcscd_root() -> Path:
+    root = os.environ.get(SESSION_PCSCD_ENV)
+    if root is None:
+        claim_pcsc_socket()
+        root = os.environ[SESSION_PCSCD_ENV]
+    return Path(root)
+
+
 def pcscd_missing() -> str | None:
     """Why a test-owned pcscd with vpcd cannot run here, or None when it can."""
     for tool in ("pcscd", "unshare", "mount"):
@@ -212,11 +242,11 @@ def pcscd_missing() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
+def pcscd() -> Iterator[Pcscd]:
     """The session's own pcscd with a vpcd reader; it is running when a test starts using it."""
     missing = pcscd_missing()
     require(missing is None, missing or "")
-    daemon = Pcscd(tmp_path_factory.mktemp("pcscd"), free_port_pair())
+    daemon = Pcscd(session_pcscd_root(), free_port_pair())
     previous = os.environ.get("PCSCLITE_CSOCK_NAME")
     os.environ["PCSCLITE_CSOCK_NAME"] = str(daemon.socket_path)
     try:
