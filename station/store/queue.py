@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import TextClause, bindparam, func, or_, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.sql.selectable import ScalarSelect
 from sqlmodel import Session, col, select
 
 from station.errors import InvalidStateError, NotFoundError
+from station.store.engine import is_postgres
 from station.store.models import (
     TERMINAL_JOURNAL_STATES,
     Enrolment,
@@ -74,12 +74,40 @@ class PersonView:
         }
 
 
-# What a claim returns: the columns of a PersonView.
-_VIEW_COLUMNS = (
-    col(Person.id), col(Person.upn), col(Person.display_name), col(Person.object_id), col(Person.state),
-    col(Person.attempts), col(Person.priority), col(Person.source), col(Person.note), col(Person.lease_station),
-    col(Person.lease_expires),
-)
+# The hot paths (claim, peek, mark, lease renewal) are plain statements built once: composing them with the
+# expression language cost more CPU per call than the database spent running them. Only column names from
+# the models appear in them; every value is a bound parameter.
+_PERSON = Person.__tablename__
+_ASSIGNED = KeyAssignment.__tablename__
+_VIEW = ", ".join(PersonView.__dataclass_fields__)
+_CLAIM = (f"UPDATE {_PERSON} SET state = :claimed, lease_station = :station, lease_expires = :expires, "
+          f"attempts = attempts + 1, updated_at = :at WHERE id = ({{pick}}) RETURNING {_VIEW}")
+# The people pre-assigned to a key are looked up by the assignment's primary key first (almost always
+# nobody): a join driven from the queue side would walk every queued person when the planner's statistics
+# are stale. The next person is taken by priority, then import order (the claim walks ix_person_claim_order).
+# PostgreSQL locks the row it picks and skips rows other stations are claiming; SQLite's BEGIN IMMEDIATE
+# serialises whole claims instead.
+_ASSIGNED_TO = text(f"SELECT person_id FROM {_ASSIGNED} WHERE key_identity IN :identities").bindparams(
+    bindparam("identities", expanding=True))
+_NEXT = (f"FROM {_PERSON} WHERE state = :queued AND id NOT IN (SELECT person_id FROM {_ASSIGNED}) "
+         "ORDER BY priority DESC, id LIMIT :limit")
+
+
+def _claim_statements(postgres: bool) -> tuple[TextClause, TextClause]:
+    """(claim of one of some pre-assigned people, claim of the next person) for the engine's dialect."""
+    lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
+    assigned = text(_CLAIM.format(pick=f"SELECT id FROM {_PERSON} WHERE id IN :people AND state = :queued "
+                                       f"ORDER BY id LIMIT 1{lock}")).bindparams(bindparam("people", expanding=True))
+    following = text(_CLAIM.format(pick=f"SELECT id {_NEXT}{lock}"))
+    return assigned, following
+
+
+_PEEK = text(f"SELECT {_VIEW} {_NEXT}")
+_MARK = text(f"UPDATE {_PERSON} SET state = :state, note = :note, lease_station = NULL, lease_expires = NULL, "
+             "updated_at = :at WHERE id = :id RETURNING id")
+_MARK_CLAIMED = text(f"UPDATE {_PERSON} SET state = :state, note = :note, updated_at = :at WHERE id = :id RETURNING id")
+_RENEW = text(f"UPDATE {_PERSON} SET lease_expires = :expires WHERE id = :id AND lease_station = :station "
+              "AND state = :claimed RETURNING id")
 
 
 def normalise_upn(upn: str) -> str:
@@ -89,6 +117,7 @@ def normalise_upn(upn: str) -> str:
 class Queue:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._claim_assigned, self._claim_next = _claim_statements(is_postgres(engine))
 
     # -- adding ---------------------------------------------------------------------------------
     def add_people(self, people: Iterable[NewPerson]) -> AddResult:
@@ -146,28 +175,25 @@ class Queue:
     ) -> PersonView | None:
         """Claim the person pre-assigned to one of ``key_identities``, else the next queued person.
 
-        People pre-assigned to a key are only claimed by that key. Each candidate set is one
+        People pre-assigned to a key are only claimed by that key (found by the assignments' primary key
+        first). Each candidate set is one
         ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …``: on PostgreSQL the sub-select
         locks the row it picks and skips rows other stations are claiming; on SQLite the transaction's
-        ``BEGIN IMMEDIATE`` serialises claims. One statement instead of an ORM load and flush keeps a claim
-        cheap when a fleet of stations shares the queue.
+        ``BEGIN IMMEDIATE`` serialises claims. One prepared statement instead of an ORM load and flush keeps
+        a claim cheap when a fleet of stations shares the queue.
         """
         identities = list(key_identities)
-        picks = [self._assigned_pick(identities)] if identities else []
-        picks.append(self._next_pick())
+        t = now()
+        values = {"claimed": PersonState.CLAIMED.value, "queued": PersonState.QUEUED.value, "station": station_id,
+                  "expires": t + lease_seconds, "at": t, "limit": 1}
         with self.engine.begin() as conn:
-            for pick in picks:
-                t = now()
-                row = conn.execute(
-                    update(Person)
-                    .where(col(Person.id) == pick)
-                    .values(state=PersonState.CLAIMED.value, lease_station=station_id, lease_expires=t + lease_seconds,
-                            attempts=col(Person.attempts) + 1, updated_at=t)
-                    .returning(*_VIEW_COLUMNS)
-                ).mappings().first()
+            assigned = conn.execute(_ASSIGNED_TO, {"identities": identities}).scalars().all() if identities else []
+            if assigned:
+                row = conn.execute(self._claim_assigned, {**values, "people": assigned}).mappings().first()
                 if row is not None:
                     return PersonView(**row)
-        return None
+            row = conn.execute(self._claim_next, values).mappings().first()
+        return PersonView(**row) if row is not None else None
 
     def claim_person(self, person_id: int, station_id: str, lease_seconds: float) -> PersonView | None:
         """Claim one specific queued person (e.g. the one creation options were prefetched for)."""
@@ -192,51 +218,18 @@ class Queue:
         s.commit()
         return view
 
-    @staticmethod
-    def _assigned_pick(identities: list[str]) -> ScalarSelect[int]:
-        return (
-            select(Person.id)
-            .join(KeyAssignment, col(KeyAssignment.person_id) == col(Person.id))
-            .where(col(KeyAssignment.key_identity).in_(identities), Person.state == PersonState.QUEUED.value)
-            .limit(1)
-            .with_for_update(skip_locked=True, of=Person)
-            .scalar_subquery()
-        )
-
-    @staticmethod
-    def _next_pick() -> ScalarSelect[int]:
-        assigned = select(KeyAssignment.person_id)
-        return (
-            select(Person.id)
-            .where(Person.state == PersonState.QUEUED.value, col(Person.id).not_in(assigned))
-            .order_by(col(Person.priority).desc(), col(Person.id))
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-
     def peek_next(self, limit: int) -> list[PersonView]:
         """The next people a claim would take (for prefetching and the dashboard). Does not claim."""
-        with Session(self.engine) as s:
-            assigned = select(KeyAssignment.person_id)
-            q = (
-                select(Person)
-                .where(Person.state == PersonState.QUEUED.value, col(Person.id).not_in(assigned))
-                .order_by(col(Person.priority).desc(), col(Person.id))
-                .limit(limit)
-            )
-            return [PersonView.of(p) for p in s.exec(q).all()]
+        with self.engine.connect() as conn:
+            rows = conn.execute(_PEEK, {"queued": PersonState.QUEUED.value, "limit": limit}).mappings().all()
+        return [PersonView(**row) for row in rows]
 
     def renew_lease(self, person_id: int, station_id: str, lease_seconds: float) -> bool:
-        with Session(self.engine) as s:
-            person = s.get(Person, person_id, with_for_update=True)
-            if person is None or person.lease_station != station_id or person.state != PersonState.CLAIMED.value:
-                s.rollback()
-                return False
-            person.lease_expires = now() + lease_seconds
-            s.add(person)
-            s.commit()
-            return True
+        """Extend this station's lease on a person it still holds claimed (one conditional UPDATE)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(_RENEW, {"expires": now() + lease_seconds, "id": person_id, "station": station_id,
+                                        "claimed": PersonState.CLAIMED.value}).first()
+        return row is not None
 
     def release(self, person_id: int, station_id: str | None = None, note: str = "") -> bool:
         """Return a claimed person to the queue (nothing was registered for them)."""
@@ -272,13 +265,13 @@ class Queue:
 
     # -- outcomes -------------------------------------------------------------------------------
     def mark(self, person_id: int, state: PersonState, note: str = "") -> None:
-        with Session(self.engine) as s:
-            person = s.get(Person, person_id, with_for_update=True)
-            if person is None:
-                raise NotFoundError(f"no person with id {person_id}")
-            self._set_state(person, state, note)
-            s.add(person)
-            s.commit()
+        """Set a person's outcome (as ``_set_state`` does, in one UPDATE)."""
+        statement = _MARK_CLAIMED if state == PersonState.CLAIMED else _MARK
+        with self.engine.begin() as conn:
+            row = conn.execute(statement, {"state": state.value, "note": note[:1024], "at": now(),
+                                           "id": person_id}).first()
+        if row is None:
+            raise NotFoundError(f"no person with id {person_id}")
 
     def retry(self, upn: str) -> PersonView:
         return self._transition(upn, {PersonState.FAILED, PersonState.SKIPPED}, PersonState.QUEUED, "")
