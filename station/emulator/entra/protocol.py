@@ -163,8 +163,13 @@ def select(obj: Mapping[str, Any], req: Request, default: Iterable[str], *, type
     out: dict[str, Any] = {}
     if typed and "@odata.type" in obj:
         out["@odata.type"] = obj["@odata.type"]
-    lower = {k.lower(): k for k in obj}
+    lower: dict[str, str] | None = None
     for name in ["id", *names]:
+        if name in obj:
+            out[name] = obj[name]
+            continue
+        if lower is None:
+            lower = {k.lower(): k for k in obj}
         key = lower.get(name.lower())
         out[key or name] = obj.get(key) if key else None
     return out
@@ -222,16 +227,16 @@ def decode_skiptoken(token: str) -> dict[str, Any]:
 
 def paged(req: Request, items: Sequence[Mapping[str, Any]], path: str,
           render: Callable[[Mapping[str, Any]], dict[str, Any]], *, extra: Mapping[str, Any] | None = None,
-          ) -> Response:
+          token: Mapping[str, Any] | None = None) -> Response:
     """Offset paging with ``$skiptoken``: one page of ``items`` (each through ``render``) plus
-    ``@odata.nextLink`` while more remain."""
+    ``@odata.nextLink`` while more remain; ``token`` is carried in the next skiptoken too."""
     size = page_size(req)
     offset = int(decode_skiptoken(req.query["$skiptoken"]).get("o", 0)) if "$skiptoken" in req.query else 0
     body: dict[str, Any] = {"@odata.context": f"{req.base_url}/{req.version}/$metadata#{path.strip('/')}"}
     body.update(extra or {})
     if offset + size < len(items):
         query = {k: v for k, v in req.query.items() if k != "$skiptoken"}
-        query["$skiptoken"] = encode_skiptoken({"o": offset + size})
+        query["$skiptoken"] = encode_skiptoken({**(token or {}), "o": offset + size})
         body["@odata.nextLink"] = req.graph_url(path, query)
     body["value"] = [render(item) for item in items[offset:offset + size]]
     return Response(200, body)

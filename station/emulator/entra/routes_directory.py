@@ -176,18 +176,25 @@ def group_members(emu: EntraEmulator, req: Request, m: re.Match[str]) -> Respons
         raise bad_request("The specified filter to the reference property query is currently not supported. "
                           "Use the header ConsistencyLevel: eventual with $count=true.", _UNSUPPORTED_QUERY)
     flt = parse_filter(req, USER_FILTERABLE)
-    transitive = m["kind"].lower() == "transitivemembers"
-    objects = emu.tenant.transitive_member_objects(group) if transitive else emu.tenant.member_objects(group)
-    if cast:
-        objects = [o for o in objects if o.get("@odata.type") == f"#microsoft.graph.{cast}"]
-    if flt is not None:
-        objects = [o for o in objects if flt.matches(o)]
+    # The first page resolves the membership once; its nextLinks name that listing, so a large group is
+    # not walked again for every page.
+    listing = decode_skiptoken(req.query["$skiptoken"]).get("l") if "$skiptoken" in req.query else None
+    objects = emu.tenant.listing(listing) if isinstance(listing, str) else None
+    if objects is None:
+        transitive = m["kind"].lower() == "transitivemembers"
+        objects = emu.tenant.transitive_member_objects(group) if transitive else emu.tenant.member_objects(group)
+        if cast:
+            objects = [o for o in objects if o.get("@odata.type") == f"#microsoft.graph.{cast}"]
+        if flt is not None:
+            objects = [o for o in objects if flt.matches(o)]
+        listing = emu.tenant.remember_listing(objects)
 
     def render(obj: Mapping[str, Any]) -> dict[str, Any]:
         user = obj.get("@odata.type") == "#microsoft.graph.user"
         return select(obj, req, USER_DEFAULT_PROPERTIES if user else GROUP_DEFAULT_PROPERTIES, typed=not cast)
 
-    return paged(req, objects, req.path, render, extra={"@odata.count": len(objects)} if counted else None)
+    return paged(req, objects, req.path, render, extra={"@odata.count": len(objects)} if counted else None,
+                 token={"l": listing})
 
 
 @route(ROUTES, "POST", r"/groups/(?P<key>[^/]+)/members/\$ref", roles=GROUP_WRITE)

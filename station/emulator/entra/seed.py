@@ -6,6 +6,7 @@ Names are realistic and international (``Zoë Ångström``, ``José Müller``); 
 
 from __future__ import annotations
 
+import functools
 import random
 import unicodedata
 import uuid
@@ -40,8 +41,10 @@ _FOLD = str.maketrans({"ß": "ss", "ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae",
                        "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "þ": "th", "Þ": "th", "\u0131": "i"})
 
 
+@functools.lru_cache(maxsize=1024)
 def ascii_fold(text: str) -> str:
-    """``"Ångström"`` → ``"angstrom"``: lower-case ASCII letters and digits only."""
+    """``"Ångström"`` → ``"angstrom"``: lower-case ASCII letters and digits only (memoised: the names come
+    from short lists, and a large tenant folds each one many times)."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_FOLD))
     return "".join(c for c in decomposed.lower() if c.isascii() and c.isalnum())
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import bisect
 import threading
+import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,8 @@ USER_DEFAULT_PROPERTIES = (
     "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
     "officeLocation", "preferredLanguage", "surname", "userPrincipalName",
 )
+# Member lists kept for paged reads in progress (see Tenant.remember_listing).
+MAX_LISTINGS = 16
 GROUP_DEFAULT_PROPERTIES = ("displayName", "description", "mailNickname", "securityEnabled", "groupTypes")
 
 # Application permissions the emulated app registration holds unless a test takes some away.
@@ -124,6 +128,7 @@ class Tenant:
         self._changed: dict[str, int] = {}
         self._removed: dict[str, int] = {}
         self._sorted_ids: list[str] | None = None
+        self._listings: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
 
     # users
 
@@ -238,6 +243,19 @@ class Tenant:
                     if mid in self.groups:
                         stack.append(self.groups[mid])
             return out
+
+    def remember_listing(self, objects: list[dict[str, Any]]) -> str:
+        """Keep a resolved member list for the following pages of one paged read (the last few only)."""
+        key = uuid.uuid4().hex
+        with self.lock:
+            self._listings[key] = objects
+            while len(self._listings) > MAX_LISTINGS:
+                self._listings.popitem(last=False)
+        return key
+
+    def listing(self, key: str) -> list[dict[str, Any]] | None:
+        with self.lock:
+            return self._listings.get(key)
 
     def is_transitive_member(self, group_id: str, user_id: str) -> bool:
         group = self.group(group_id)
