@@ -18,6 +18,7 @@ BENCHMARKS = {
     "throughput": "bench.throughput",
     "idle": "bench.idle",
     "queue": "bench.queue_claims",
+    "import": "bench.directory_import",
 }
 
 
