@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import TextClause, bindparam, func, insert, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from station.errors import InvalidStateError, NotFoundError
+from station.errors import InvalidStateError, NotFoundError, StoreError
 from station.store.engine import is_postgres
 from station.store.models import (
     TERMINAL_JOURNAL_STATES,
@@ -131,15 +132,24 @@ class Queue:
         each, so that a 100,000-member group is queued in seconds.
         """
         incoming = list(people)
-        with self.engine.begin() as conn:
-            plan = _plan_additions(_matching_rows(conn, incoming), incoming)
-            if plan.updates:
-                conn.execute(_UPDATE_PERSON, [{"row_id": r["id"], **{k: r[k] for k in _UPDATED}}
-                                              for r in plan.updates.values()])
-            if plan.inserts:
-                conn.execute(insert(Person), plan.inserts)
-            if plan.keys:
-                _assign_keys(conn, plan.keys)
+        try:
+            with self.engine.begin() as conn:
+                plan = _plan_additions(_matching_rows(conn, incoming), incoming)
+                if plan.updates:
+                    conn.execute(_UPDATE_PERSON, [{"row_id": r["id"], **{k: r[k] for k in _UPDATED}}
+                                                  for r in plan.updates.values()])
+                if plan.inserts:
+                    conn.execute(insert(Person), plan.inserts)
+                if plan.keys:
+                    _assign_keys(conn, plan.keys)
+        except IntegrityError:
+            raise StoreError(
+                "the import conflicts with the queue (a UPN or object id already belongs to another person, or "
+                "another import added the same people at the same moment); nothing from it was written",
+                remedy="Compare the people being imported with 'station queue show UPN'; if another import was "
+                       "running, run this one again.",
+                retryable=False,
+            ) from None
         return AddResult(plan.added, plan.updated, plan.unchanged)
 
     def assign_key(self, upn: str, key_identity: str) -> None:

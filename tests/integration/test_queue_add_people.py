@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from pg import pg_url  # noqa: F401  (fixture)
-from sqlalchemy.exc import IntegrityError
 
+from station.errors import StoreError
 from station.store import NewPerson, Store, open_store
 
 pytestmark = pytest.mark.realstack
@@ -77,7 +77,7 @@ def test_key_serials_are_assigned_to_new_and_queued_people(queue_store: Store) -
 def test_a_failing_call_writes_nothing(queue_store: Store) -> None:
     q = queue_store.queue
     q.add_people([NewPerson("ann@x.com", "Ann", object_id="oid-ann"), NewPerson("bo@x.com", "Bo")])
-    with pytest.raises(IntegrityError):
+    with pytest.raises(StoreError, match="nothing from it was written"):
         # Ann's row would take Bo's UPN: the whole call is refused, the newcomer included.
         q.add_people([NewPerson("dee@x.com", "Dee"), NewPerson("bo@x.com", "Ann", object_id="oid-ann")])
     assert q.counts()["queued"] == 2
