@@ -73,6 +73,10 @@ STALLED_REMEDY = ("The key stopped answering (it kept saying it was busy). Remov
 PERSON_FAILURES = {Reason.USER_NOT_FOUND, Reason.GRAPH_DENIED}
 
 
+# How long a key error waits for the removal event that usually explains it.
+REMOVAL_GRACE_SECONDS = 1.0
+
+
 class KeyHolds(Enum):
     """What this session has put on the key so far: decides the terminal state of a failure."""
 
@@ -415,6 +419,9 @@ class Session:
     def _fail(self, error: StationError) -> None:
         if self.stalled.is_set() and error.reason in (Reason.KEY_ERROR, Reason.INTERNAL):
             error = self._stalled_error(self.step)
+        if error.reason is Reason.KEY_ERROR and not self.removed.is_set():
+            # An unplugged key fails the I/O at once; the watcher's removal event follows a moment later.
+            self.removed.wait(REMOVAL_GRACE_SECONDS)
         if self.removed.is_set() and self.holds is not KeyHolds.REGISTERED and error.reason in (
                 Reason.KEY_ERROR, Reason.INTERNAL):
             error = failure(Reason.KEY_REMOVED, f"{self.step}: the key was removed")
