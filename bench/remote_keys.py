@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from fido2.ctap import CtapDevice
 from fido2.hid import CtapHidDevice
@@ -72,12 +73,7 @@ class KeyHost:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            stop_process(self.proc)
 
 
 class RemoteKeys:
@@ -137,3 +133,13 @@ def _device(sock: socket.socket, slot: str, hello: dict[str, str]) -> CtapHidDev
     descriptor = HidDescriptor(f"bench:{slot}", BENCH_VID, BENCH_PID, REPORT_SIZE, REPORT_SIZE, hello["name"],
                                hello["serial"])
     return CtapHidDevice(descriptor, SocketHidConnection(sock))
+
+
+def stop_process(proc: subprocess.Popen[Any]) -> None:
+    """Ask a helper process to stop; kill it if it has not within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from bench.machine import station_command
-from bench.remote_keys import RemoteKeys
+from bench.remote_keys import RemoteKeys, stop_process
 from station.config import Config, EnrolmentSection, TenantSection
 from station.enroll.engine import Engine
 from station.enroll.escrow import Escrow, generate_keypair
@@ -52,12 +52,7 @@ class EntraProcess:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            stop_process(self.proc)
 
 
 def station_config(info: dict[str, str], workdir: Path, **enrolment: Any) -> Config:
