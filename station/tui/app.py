@@ -185,11 +185,15 @@ class StationApp(App[int]):
         self._redraw()
 
     def _tick(self) -> None:
+        if not self.is_running:
+            return  # shutting down: the screen and its widgets may be gone already
         self.query_one(CardDeck).tick(self.model)
         self.query_one(StationBar).show(self.model)
         self.query_one(ThroughputPanel).show(self.model)
 
     def _redraw(self) -> None:
+        if not self.is_running:
+            return  # shutting down: the screen and its widgets may be gone already
         self.query_one(StationBar).show(self.model)
         self.query_one(CardDeck).show(self.model)
         self.query_one(QueuePanel).show(self.model)
