@@ -1,0 +1,41 @@
+"""Waiting in Pilot tests for what arrives from other threads (posted messages, worker results, timers).
+
+A fixed ``await pilot.pause()`` is enough on a quiet machine and too short on a loaded one: ``wait_for``
+pauses until the condition holds and fails the test, showing the screen, when it does not within a
+generous timeout.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from textual.app import App
+from textual.css.query import NoMatches
+from textual.pilot import Pilot
+
+TIMEOUT = 10.0
+
+
+def screen_text(app: App[Any]) -> str:
+    """The characters the terminal shows."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def _holds(condition: Callable[[], object]) -> bool:
+    """The condition's truth; a widget, card or screen not there yet counts as not yet."""
+    try:
+        return bool(condition())
+    except (LookupError, NoMatches):
+        return False
+
+
+async def wait_for(pilot: Pilot[Any], condition: Callable[[], object], what: str, timeout: float = TIMEOUT) -> None:
+    """Pause until ``condition()`` is true; fail the test after ``timeout`` seconds of it being false."""
+    deadline = time.monotonic() + timeout
+    await pilot.pause()
+    while not _holds(condition):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what}\n{screen_text(pilot.app)}")
+        await pilot.pause(0.05)
