@@ -236,8 +236,24 @@ def read_to_end(s: socket.socket) -> int:
     return received
 
 
+def settled_threads(daemon: Running, quiet: float = 1.0, timeout: float = 15.0) -> int:
+    """The daemon's thread count once no thread has come or gone for ``quiet`` seconds. An earlier test's
+    connection is served by a thread that ends only after its client has gone (a subscriber's within half
+    a second); counted in a baseline, it would be missing later and make the count wrong by one."""
+    deadline = time.monotonic() + timeout
+    count, since = daemon.threads(), time.monotonic()
+    while time.monotonic() - since < quiet:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the daemon's thread count did not settle in {timeout} s")
+        time.sleep(0.05)
+        now = daemon.threads()
+        if now != count:
+            count, since = now, time.monotonic()
+    return count
+
+
 def test_idle_connections_are_capped_and_cost_no_lasting_thread(daemon: Running) -> None:
-    threads_before = daemon.threads()
+    threads_before = settled_threads(daemon)
     idle = [connect(daemon.path) for _ in range(MAX_CONNECTIONS)]
     try:
         wait_until(lambda: daemon.threads() >= threads_before + MAX_CONNECTIONS, 10, "a thread per connection")
