@@ -2,7 +2,8 @@
 
 A fixed ``await pilot.pause()`` is enough on a quiet machine and too short on a loaded one: ``wait_for``
 pauses until the condition holds and fails the test, showing the screen, when it does not within a
-generous timeout.
+generous timeout. ``Notes`` keeps every notification, which a toast's timeout would otherwise take away
+before a slow run looks.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 from textual.app import App
 from textual.css.query import NoMatches
+from textual.message import Message
+from textual.notifications import Notify
 from textual.pilot import Pilot
 
 TIMEOUT = 10.0
@@ -39,3 +42,15 @@ async def wait_for(pilot: Pilot[Any], condition: Callable[[], object], what: str
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout:g} s: {what}\n{screen_text(pilot.app)}")
         await pilot.pause(0.05)
+
+
+class Notes(list[str]):
+    """Every notification the app raised, kept after its toast has timed out (a message hook for run_test)."""
+
+    def __call__(self, message: Message) -> None:
+        if isinstance(message, Notify):
+            self.append(message.notification.message)
+
+    def seen(self, text: str, *, times: int) -> Callable[[], bool]:
+        """A condition: ``text`` was noted exactly ``times`` times."""
+        return lambda: self.count(text) == times

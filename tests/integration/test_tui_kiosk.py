@@ -70,11 +70,11 @@ async def test_a_key_is_enrolled_on_the_kiosk_dashboard(
         view = deck.views["Virtual 1"]
         assert view.query_one(Banner).text == "TOUCH THE KEY"
         first = people[0]
-        assert first["displayName"] in on_screen(app) and first["userPrincipalName"].lower() in on_screen(app)
+        await until(pilot, lambda: first["displayName"] in on_screen(app)
+                    and first["userPrincipalName"].lower() in on_screen(app), "the person at the key")
         finger.touch()
-        await until(pilot, lambda: view.has_class("-done"), "Done")
-        assert "✔ Done — remove the key" in on_screen(app)
-        assert f"{first['displayName']} is enrolled" in on_screen(app)
+        await until(pilot, lambda: f"{first['displayName']} is enrolled" in on_screen(app), "Done")
+        assert view.has_class("-done") and "✔ Done — remove the key" in on_screen(app)
         await until(pilot, lambda: app.model.queue.enrolled == 1, "1 enrolled")
         keys.remove("Virtual 1")
         await until(pilot, lambda: "Virtual 1" not in deck.views, "the card cleared")

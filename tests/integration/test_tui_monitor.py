@@ -8,16 +8,19 @@ how to start one.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 from daemon_harness import DaemonProcess, kill, queue_people, start_daemon, write_config
+from pilot_wait import Notes, wait_for
 from textual.pilot import Pilot
+from textual.widgets import OptionList
 
 from station.cli import main
 from station.emulator.entra import EntraEmulator
-from station.tui.app import StationApp, create_app
+from station.tui.app import READ_ONLY_NOTE, StationApp, create_app
+from station.tui.screens.find_person import FindPersonScreen
+from station.tui.screens.fleet import FleetScreen
 from station.tui.source import ControlSource
 
 SIZE = (100, 32)
@@ -43,11 +46,12 @@ def on_screen(app: StationApp, selector: str) -> str:
 
 
 async def until(pilot: Pilot[int], check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the dashboard never showed {what}:\n{on_screen(pilot.app, 'Screen')}")  # type: ignore[arg-type]
-        await pilot.pause(0.05)
+    await wait_for(pilot, check, what, timeout)
+
+
+def queued_row(app: StationApp) -> list[str]:
+    row = next((line for line in on_screen(app, "#queue").splitlines() if "queued" in line), "")
+    return row.strip("│ ").split()
 
 
 def monitor(daemon: DaemonProcess, *, read_only: bool | None = None) -> StationApp:
@@ -57,9 +61,8 @@ def monitor(daemon: DaemonProcess, *, read_only: bool | None = None) -> StationA
 async def test_monitor_shows_the_daemons_queue_and_controls_it(daemon: DaemonProcess) -> None:
     app = monitor(daemon)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.model.station_id == "desk-7", "the daemon's status")
-        queued_row = next(line for line in on_screen(app, "#queue").splitlines() if "queued" in line)
-        assert queued_row.strip("│ ").split() == ["queued", "5"]
+        await until(pilot, lambda: queued_row(app) == ["queued", "5"], "the daemon's queue")
+        assert app.model.station_id == "desk-7"
         assert "MONITOR" in on_screen(app, "#station-bar") and "read-only" not in on_screen(app, "#station-bar")
         await pilot.press("p")
         await until(pilot, lambda: "PAUSED" in on_screen(app, "#station-bar"), "PAUSED")
@@ -69,7 +72,8 @@ async def test_monitor_shows_the_daemons_queue_and_controls_it(daemon: DaemonPro
         assert daemon.client().status()["paused"] is False
         first = app.model.next_up[0][0]
         await pilot.press("s")
-        await pilot.pause()
+        await until(pilot, lambda: isinstance(app.screen, FindPersonScreen)
+                    and app.screen.query_one(OptionList).option_count > 0, "people to pick from")
         await pilot.press("enter")
         await until(pilot, lambda: app.model.queue.skipped == 1 and app.model.queue.queued == 4, "one skipped")
         assert daemon.client().status()["queue"]["skipped"] == 1
@@ -78,11 +82,12 @@ async def test_monitor_shows_the_daemons_queue_and_controls_it(daemon: DaemonPro
 
 async def test_read_only_monitor_changes_nothing_and_a_stopped_daemon_is_reported(daemon: DaemonProcess) -> None:
     app = monitor(daemon, read_only=True)
-    async with app.run_test(size=SIZE) as pilot:
+    notes = Notes()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
         await until(pilot, lambda: app.model.queue.queued == 5, "5 queued")
         assert "MONITOR · read-only" in on_screen(app, "#station-bar")
         await pilot.press("p")
-        await pilot.pause(0.5)
+        await until(pilot, notes.seen(READ_ONLY_NOTE, times=1), "the read-only note")
         assert daemon.client().status()["paused"] is False
         await pilot.press("f")
         await until(pilot, lambda: "1 station · 1 alive" in on_screen(app, "#fleet-bar"), "the fleet")
@@ -90,6 +95,7 @@ async def test_read_only_monitor_changes_nothing_and_a_stopped_daemon_is_reporte
         assert "● alive" in desk and "idle" in desk
         assert "5 queued" in on_screen(app, "#fleet-queue")
         await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, FleetScreen), "the fleet closed")
         assert daemon.stop() == 0
         await until(pilot, lambda: "DAEMON UNREACHABLE" in on_screen(app, "#station-bar"), "the daemon gone")
 

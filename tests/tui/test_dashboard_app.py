@@ -9,14 +9,11 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 from dashboard_steps import NOW, claimed, done, make_app, three_keys, throttled, touch
 from fake_source import T0, FakeSource, status
-from pilot_wait import wait_for
-from textual.message import Message
-from textual.notifications import Notify
+from pilot_wait import Notes, wait_for
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Input, OptionList
@@ -43,18 +40,6 @@ from station.tui.widgets.slot_card import SlotCardView
 from station.tui.widgets.station_bar import StationBar
 
 SIZE = (100, 36)
-
-
-class Notes(list[str]):
-    """Every notification the app raised, kept after its toast has timed out (a message hook for run_test)."""
-
-    def __call__(self, message: Message) -> None:
-        if isinstance(message, Notify):
-            self.append(message.notification.message)
-
-    def seen(self, text: str, *, times: int) -> Callable[[], bool]:
-        """A condition: ``text`` was noted exactly ``times`` times."""
-        return lambda: self.count(text) == times
 
 
 async def started(pilot: Pilot[int]) -> None:
