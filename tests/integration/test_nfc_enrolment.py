@@ -67,9 +67,9 @@ def test_key_lifted_while_waiting_for_touch_ends_the_session(nfc_station: Statio
     try:
         nfc_station.events.wait_for(TouchRequired, timeout=30)
     finally:
-        lifted = time.monotonic()
+        lifted = time.time()
         card.remove()
     failed = nfc_station.events.wait_for(EnrolmentFailed, timeout=5)
-    assert time.monotonic() - lifted < 2.0, "removal reaches the engine and ends the session promptly"
+    assert failed.at - lifted < 2.0, "removal reaches the engine and ends the session promptly"
     assert failed.reason == "key_removed"
     assert not nfc_station.emu.tenant.methods_of(user["id"])

@@ -110,8 +110,8 @@ def test_key_present_at_start_is_picked_up(testbed: HidrawTestbed, watch: Any) -
 
 def test_hotplug_attach_with_port_identity_and_removal_within_a_second(testbed: HidrawTestbed, watch: Any) -> None:
     _watcher, recorder = watch()
-    plugged = time.monotonic()
     handle = testbed.add_fido_key(_key(), port="3-2.4.1")
+    plugged = time.monotonic()  # the "add" uevent goes out at the end of add_fido_key, after the sysfs set-up
     _kind, candidate, attached_at = recorder.wait_for("attached", 2.0)
     assert candidate.fingerprint == "usb-3-2.4.1"
     assert attached_at - plugged < 1.0

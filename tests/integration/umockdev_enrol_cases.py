@@ -128,12 +128,12 @@ def test_key_pulled_while_waiting_for_touch_ends_the_session(usb: UsbStation) ->
     try:
         touch = station.events.wait_for(TouchRequired, timeout=20)
     finally:
-        pulled = time.monotonic()
+        pulled = time.time()
         usb.testbed.remove(handle)
     assert touch.slot == "USB 1-3"
 
     failed = station.events.wait_for(EnrolmentFailed, timeout=5)
-    assert time.monotonic() - pulled < 2.0, "removal reaches the engine and ends the session promptly"
+    assert failed.at - pulled < 2.0, "removal reaches the engine and ends the session promptly"
     assert (failed.reason, failed.slot, failed.upn) == ("key_removed", "USB 1-3", user["userPrincipalName"])
     assert station.events.wait_for(KeyRemoved, timeout=1).slot == "USB 1-3"
     assert station.engine.wait_idle(2)
