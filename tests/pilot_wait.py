@@ -2,12 +2,14 @@
 
 A fixed ``await pilot.pause()`` is enough on a quiet machine and too short on a loaded one: ``wait_for``
 pauses until the condition holds and fails the test, showing the screen, when it does not within a
-generous timeout. ``Notes`` keeps every notification, which a toast's timeout would otherwise take away
-before a slow run looks.
+generous timeout. ``drained`` waits until what other threads have posted so far has been handled.
+``Notes`` keeps every notification, which a toast's timeout would otherwise take away before a slow
+run looks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 from textual.app import App
 from textual.css.query import NoMatches
 from textual.message import Message
+from textual.message_pump import MessagePump
 from textual.notifications import Notify
 from textual.pilot import Pilot
 
@@ -42,6 +45,20 @@ async def wait_for(pilot: Pilot[Any], condition: Callable[[], object], what: str
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout:g} s: {what}\n{screen_text(pilot.app)}")
         await pilot.pause(0.05)
+
+
+async def drained(pilot: Pilot[Any], pump: MessagePump | None = None, timeout: float = TIMEOUT) -> None:
+    """Wait until ``pump`` (the app by default) has handled every message posted to it before this call,
+    from any thread, and the screen is up to date. Finished workers' messages count: wait for them first."""
+    target = pump or pilot.app
+    await pilot.pause()  # messages posted from other threads reach the queue through the event loop
+    handled = asyncio.Event()
+    target.call_later(handled.set)
+    try:
+        await asyncio.wait_for(handled.wait(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"{target!r} did not handle its messages within {timeout:g} s") from None
+    await pilot.pause()
 
 
 class Notes(list[str]):

@@ -12,9 +12,11 @@ from typing import Any
 
 from dashboard_steps import claimed, make_app, three_keys, throttled, touch
 from fake_source import T0, FakeSource, status
+from pilot_wait import drained, screen_text, wait_for
 from textual.pilot import Pilot
 
 from station.events import Event, KeyAttached, StepChanged
+from station.tui.screens.fleet import FleetScreen
 
 SnapCompare = Callable[..., bool]
 
@@ -22,12 +24,9 @@ SnapCompare = Callable[..., bool]
 def after(source: FakeSource, events: Sequence[Event]) -> Callable[[Pilot[Any]], Awaitable[None]]:
     async def run_before(pilot: Pilot[Any]) -> None:
         await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await drained(pilot)
         source.emit(*events)
-        for _ in range(3):
-            await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await drained(pilot)
 
     return run_before
 
@@ -79,8 +78,7 @@ def test_monitor_mode_read_only(snap_compare: SnapCompare) -> None:
 def test_fleet_two_stations_alive_one_stale(snap_compare: SnapCompare) -> None:
     async def open_fleet(pilot: Pilot[Any]) -> None:
         await pilot.press("f")
-        for _ in range(3):
-            await pilot.app.workers.wait_for_complete()
-            await pilot.pause()
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, FleetScreen), "the fleet screen")
+        await wait_for(pilot, lambda: "desk-3" in screen_text(pilot.app), "the fleet read")
 
     assert snap_compare(make_app(FakeSource()), run_before=open_fleet, terminal_size=(80, 24))
