@@ -24,9 +24,8 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
-from station.config import Config, EnrolmentSection, load_config
+from station.config import Config, load_config
 from station.control import ControlServer, socket_path
-from station.enroll.display_name import check_template
 from station.enroll.engine import Engine
 from station.enroll.escrow import Escrow
 from station.entra import EntraClient
@@ -35,6 +34,7 @@ from station.events import Event, EventBus, IntakeChanged, KeyAttached
 from station.feedback import FeedbackController
 from station.fleet import fleet_view
 from station.hid.candidate import KeyWatcher
+from station.reload import LOG_LEVELS, apply_reload, uses_systemd_credential
 from station.sdnotify import Notifier, watchdog_interval
 from station.status import EntraHealth, MeteredPasskeys, StatusBoard
 from station.store import Store, open_store
@@ -49,11 +49,6 @@ SERVICE_GROUP = "station"
 # Steps before the credential exists: a session still here when the station stops is cancelled at once.
 BEFORE_CREDENTIAL = frozenset({"attached", "inspecting", "resetting", "claiming", "options", "pin_escrowed",
                                "pin_set", "touch"})
-# Enrolment settings a running engine picks up on SIGHUP; the others are sized or loaded once at start.
-RELOADABLE = frozenset({"pin_length", "pin_alphabet", "min_pin_length", "min_pin_length_rp_ids", "force_pin_change",
-                        "required_features", "allowed_aaguids", "used_key", "display_name_template", "show_pin",
-                        "touch_timeout_seconds", "lease_seconds"})
-LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
 def default_watchers() -> list[KeyWatcher]:
@@ -268,10 +263,31 @@ class Daemon:
             self.notifier.status(self._summary)
             return []
         applied = apply_reload(self.cfg, fresh)
+        applied += self._reload_credential()
         if not applied:
             log.info("reload: nothing changed")
         self.notifier.status(self._summary)
         return applied
+
+    def _reload_credential(self) -> list[str]:
+        """Re-read the client secret or certificate files; on a change, get a token with them at once."""
+        if self.entra is None or not self.cfg.tenant.configured:
+            return []
+        try:
+            if not self.entra.tokens.reload_credential():
+                if uses_systemd_credential(self.cfg):
+                    log.warning("reload: the client credential is unchanged; systemd copies credentials "
+                                "(LoadCredential=) only when the service starts: after rotating it, run "
+                                "'systemctl restart station'")
+                return []
+            self.entra.tokens.token()
+        except StationError as e:
+            self.health.token_checked(False, f"{e.reason}: {e.message}")
+            log.error("reload: client credential: %s → %s", e.message, e.remedy)
+            return []
+        self.health.token_checked(True)
+        log.info("reload: client credential re-read; a token was issued with it")
+        return ["tenant credential"]
 
     # -- stop -----------------------------------------------------------------------------------
     def shutdown(self, grace: float = STOP_GRACE_SECONDS) -> None:
@@ -345,48 +361,6 @@ def drain(engine: Engine, grace: float) -> int:
                 engine.cancel_slot(str(session["slot"]))
         time.sleep(0.05)
     return engine.active()
-
-
-def apply_reload(running: Config, fresh: Config) -> list[str]:
-    """Apply the safe differences of ``fresh`` to ``running`` in place; log the rest. The applied changes."""
-    applied: list[str] = []
-    if fresh.station.log_level != running.station.log_level:
-        running.station.log_level = fresh.station.log_level
-        logging.getLogger().setLevel(LOG_LEVELS[fresh.station.log_level])
-        applied.append(f"station.log_level = {fresh.station.log_level}")
-    applied += _reload_enrolment(running.enrolment, fresh.enrolment)
-    for section in ("station", "tenant", "store", "feedback"):
-        old = getattr(running, section).model_dump(exclude={"log_level"})
-        new = getattr(fresh, section).model_dump(exclude={"log_level"})
-        changed = sorted(k for k in new if new[k] != old.get(k))
-        if changed:
-            log.warning("reload: %s need a restart to take effect (systemctl restart station)",
-                        ", ".join(f"{section}.{k}" for k in changed))
-    for change in applied:
-        log.info("reload: %s", change)
-    return applied
-
-
-def _reload_enrolment(running: EnrolmentSection, fresh: EnrolmentSection) -> list[str]:
-    applied, later = [], []
-    for name in EnrolmentSection.model_fields:
-        value = getattr(fresh, name)
-        if value == getattr(running, name):
-            continue
-        if name not in RELOADABLE:
-            later.append(f"enrolment.{name}")
-            continue
-        if name == "display_name_template":
-            try:
-                check_template(value)
-            except ValueError as e:
-                log.error("reload: enrolment.display_name_template not applied: %s", e)
-                continue
-        setattr(running, name, value)
-        applied.append(f"enrolment.{name} = {value!r}")
-    if later:
-        log.warning("reload: %s need a restart to take effect (systemctl restart station)", ", ".join(later))
-    return applied
 
 
 def install_signal_handlers(daemon: Daemon) -> dict[int, Any]:

@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        description="Run the enrolment daemon in the foreground: watch USB and NFC for keys, "
                                    "enrol them, serve the control socket. Speaks the systemd notify protocol "
                                    "when $NOTIFY_SOCKET is set. SIGTERM stops it cleanly, SIGHUP reloads the "
-                                   "configuration, SIGUSR1 logs every thread's stack.")
+                                   "configuration and re-reads the client secret or "
+                                   "certificate files, SIGUSR1 logs every thread's stack.")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="what the running daemon is doing",

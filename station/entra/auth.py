@@ -1,7 +1,9 @@
 """App-only tokens for Graph: msal ConfidentialClientApplication with a client secret or a certificate.
 
 msal keeps the token in its in-memory cache and fetches a new one ahead of expiry; ``invalidate`` drops
-the cached token after Graph answered 401, so the next call authenticates afresh.
+the cached token after Graph answered 401, so the next call authenticates afresh. ``reload_credential``
+re-reads the secret or certificate files (the daemon's SIGHUP): when they changed, the next token is
+requested with the new credential.
 """
 
 from __future__ import annotations
@@ -108,15 +110,31 @@ class TokenProvider:
         self._session = session
         self._timeout = (tenant.connect_timeout, tenant.read_timeout)
         self._app: msal.ConfidentialClientApplication | None = None
+        self._credential: str | dict[str, str] | None = None
         self._lock = threading.Lock()
+
+    def reload_credential(self) -> bool:
+        """Re-read the credential files; True when they changed (the cached token is dropped with the old
+        credential, so the next token uses the new one). Raises StationError, keeping the credential in
+        use, when the files cannot be read."""
+        credential = load_credential(self._tenant)
+        with self._lock:
+            if self._credential is None or credential == self._credential:
+                self._credential = credential
+                return False
+            self._credential = credential
+            self._app = None
+        return True
 
     def _application(self) -> msal.ConfidentialClientApplication:
         if self._app is None:
             host = urlsplit(self._tenant.authority_host).hostname or ""
+            if self._credential is None:
+                self._credential = load_credential(self._tenant)
             try:
                 self._app = msal.ConfidentialClientApplication(
                     self._tenant.client_id,
-                    client_credential=load_credential(self._tenant),
+                    client_credential=self._credential,
                     authority=self.authority,
                     instance_discovery=host in MICROSOFT_AUTHORITY_HOSTS,
                     http_client=_TimeoutSession(self._session, self._timeout),

@@ -3,12 +3,15 @@
 What an operator relies on: systemd learns READY=1 only once the station serves, gets a one-line STATUS=
 that follows what happens, WATCHDOG=1 keeps coming while the loop is healthy, STOPPING=1 then exit 0 on
 SIGTERM; SIGHUP applies the safe part of an edited configuration and names what needs a restart; SIGUSR1
-puts every thread's stack in the log; a refused tenant secret stops the daemon with a reason, not READY.
+puts every thread's stack in the log; a refused tenant secret stops the daemon with a reason, not READY;
+a rotated client secret is picked up by SIGHUP (`systemctl reload`) without a restart.
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,3 +96,48 @@ def test_a_refused_tenant_secret_stops_the_daemon_before_ready(emu: EntraEmulato
         assert not daemon.control_path.exists()
     finally:
         kill(daemon)
+
+
+def _token_requests(emu: EntraEmulator, since: int) -> list[int]:
+    return [r.status for r in emu.request_log[since:] if r.method == "POST" and r.path.endswith("/token")]
+
+
+def _wait_token_request(emu: EntraEmulator, since: int, status: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while status not in _token_requests(emu, since):
+        assert time.monotonic() < deadline, f"no token request answered {status}: {_token_requests(emu, since)}"
+        time.sleep(0.05)
+
+
+def test_sighup_picks_up_a_rotated_client_secret(tmp_path: Path) -> None:
+    with EntraEmulator(users=4, seed=11) as emu:
+        config = write_config(emu, tmp_path)
+        daemon = start_daemon(config)
+        try:
+            emu.tenant.app.client_secret = "rotated-" + "x" * 32
+            emu.faults.revoke_tokens()
+            queue_people(tmp_path, emu, 2)
+            since = len(emu.request_log)
+            daemon.client().command("pause")
+            daemon.client().command("resume")  # prefetches options for the two people: a Graph call
+            _wait_token_request(emu, since, 401)
+            assert 200 not in _token_requests(emu, since), "the old secret no longer gets a token"
+
+            secret = tmp_path / "client-secret"
+            secret.write_text(emu.tenant.app.client_secret)
+            os.chmod(secret, 0o600)
+            since = len(emu.request_log)
+            daemon.signal(signal.SIGHUP)
+            log = daemon.wait_log("reload: client credential re-read; a token was issued with it")
+            _wait_token_request(emu, since, 200)
+            assert emu.tenant.app.client_secret not in log, "the secret never reaches the log"
+            daemon.client().command("pause")
+            daemon.client().command("resume")
+            deadline = time.monotonic() + 20
+            while daemon.client().status()["entra"].get("token_ok") is not True or \
+                    not any(r.status == 200 and "/creationOptions" in r.path for r in emu.request_log[since:]):
+                assert time.monotonic() < deadline, emu.request_log[since:]
+                time.sleep(0.1)
+            assert daemon.stop() == 0
+        finally:
+            kill(daemon)
