@@ -17,6 +17,7 @@ from station.entra import DirectoryUser, EntraClient, Finding
 from station.entra.remedies import GRANT_DIRECTORY
 from station.errors import GraphError, ImportRejectedError, StationError
 from station.store import AddResult, NewPerson, PersonState, Store, open_store
+from station.text import UPN_MAX, visible
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _people(users: list[DirectoryUser], priority: int) -> list[NewPerson]:
-    return [NewPerson(upn=u.user_principal_name, display_name=u.display_name, object_id=u.id, source="entra",
-                      priority=priority) for u in users if u.user_principal_name]
+    """The users to queue. A display name cleaned of control or invisible characters is queued and the
+    change is said; a user whose UPN or object id holds any (or is over-long) is left out, and said why."""
+    people = []
+    for u in users:
+        who = f"{visible(u.user_principal_name[:UPN_MAX]) or '(no UPN)'} ({visible(u.id[:64])})"
+        if u.refused:
+            print(f"  {who}: not queued — {u.refused}", file=sys.stderr)
+            continue
+        if u.cleaned:
+            print(f"  {who}: {u.cleaned}", file=sys.stderr)
+        if u.user_principal_name:
+            people.append(NewPerson(upn=u.user_principal_name, display_name=u.display_name, object_id=u.id,
+                                    source="entra", priority=priority))
+    return people
 
 
 def _summary(result: AddResult) -> str:
@@ -69,7 +82,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         if args.group:
             group = client.directory.resolve_group(args.group)
             users = list(client.directory.group_members(group.id))
-            origin = f"group {group.display_name or group.id}"
+            origin = f"group {visible(group.display_name or group.id)}"
         else:
             users, missing = [], []
             for key in args.users:

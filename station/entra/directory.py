@@ -12,27 +12,42 @@ from urllib.parse import quote
 from station.entra.http import GraphHttp
 from station.entra.remedies import GROUP_NOT_FOUND
 from station.errors import GraphError, Reason
+from station.text import DISPLAY_NAME_MAX, UPN_MAX, cleaned, problems, visible
 
 log = logging.getLogger(__name__)
 
 USER_FIELDS = "id,userPrincipalName,displayName"
 EVENTUAL = {"ConsistencyLevel": "eventual"}
+OBJECT_ID_MAX = 64  # the queue's object id column; Entra's are GUIDs (36)
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 @dataclass(frozen=True)
 class DirectoryUser:
+    """A user as read from the directory. The display name is already cleaned of control, bidi and invisible
+    characters and cut to Entra's 256 (``cleaned`` says what was removed); a UPN or object id holding any is
+    not changed but ``refused`` says why the user cannot be queued (station/text.py)."""
+
     id: str
     user_principal_name: str
     display_name: str
+    cleaned: str = ""
+    refused: str = ""
 
     @classmethod
     def of(cls, item: Any) -> DirectoryUser:
         """A user from Graph's JSON; GraphError when the item is not a user object with an id."""
         if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
-            raise GraphError(f"Graph answered a user without an id: {str(item)[:200]}",
+            raise GraphError(f"Graph answered a user without an id: {visible(str(item)[:200])}",
                              reason=Reason.GRAPH_BAD_REQUEST)
-        return cls(item["id"], str(item.get("userPrincipalName") or ""), str(item.get("displayName") or ""))
+        upn = str(item.get("userPrincipalName") or "")
+        name, removed = cleaned(str(item.get("displayName") or ""))
+        notes = [f"display name: {removed}"] if removed else []
+        if len(name) > DISPLAY_NAME_MAX:
+            notes.append(f"display name: cut from {len(name)} to {DISPLAY_NAME_MAX} characters")
+            name = name[:DISPLAY_NAME_MAX]
+        refused = problems(upn, "upn", UPN_MAX) + problems(item["id"], "object id", OBJECT_ID_MAX)
+        return cls(item["id"], upn, name, "; ".join(notes), "; ".join(refused))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """CSV import of people: all rows are validated first; one bad row rejects the whole file.
 
 Columns (header row required): ``upn``, ``display_name``, optional ``object_id``, optional ``key_serial``,
-optional ``priority``. Every problem is reported with its line number and reason.
+optional ``priority``. Every problem is reported with its line number and reason — a control, bidirectional or
+invisible character (NUL, ESC, a newline inside a quoted cell, RIGHT-TO-LEFT OVERRIDE…) or an over-long value
+included (station/text.py), so that nothing a terminal or a database would trip over is queued.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from station.errors import ImportRejectedError
 from station.store.queue import NewPerson, normalise_upn
+from station.text import person_problems, visible
 
 REQUIRED = ("upn", "display_name")
 OPTIONAL = ("object_id", "key_serial", "priority")
@@ -62,9 +65,10 @@ def parse_people_csv(text: str, name: str = "<csv>") -> list[NewPerson]:
     people: list[NewPerson] = []
     seen_upn: dict[str, int] = {}
     seen_oid: dict[str, int] = {}
+    last = reader.line_num
     try:
         for row in reader:
-            line = reader.line_num
+            line, last = last + 1, reader.line_num  # where the record starts: a quoted cell may span lines
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(header):
@@ -114,16 +118,19 @@ def _person(rec: dict[str, str]) -> tuple[NewPerson | None, str]:
     upn = rec.get("upn", "")
     if not upn:
         return None, "upn is empty"
+    unsafe = person_problems(upn, rec.get("display_name", ""), rec.get("key_serial"))
+    if unsafe:
+        return None, "; ".join(unsafe)
     if not _UPN.match(upn):
         return None, f"upn {upn!r} is not a user principal name (name@domain)"
     object_id = rec.get("object_id") or None
     if object_id and not _GUID.match(object_id):
-        return None, f"object_id {object_id!r} is not a GUID"
+        return None, f"object_id {visible(repr(object_id[:64]))} is not a GUID"
     priority = 0
     if rec.get("priority"):
         try:
             priority = int(rec["priority"])
         except ValueError:
-            return None, f"priority {rec['priority']!r} is not a whole number"
+            return None, f"priority {visible(repr(rec['priority'][:32]))} is not a whole number"
     return NewPerson(upn=upn, display_name=rec.get("display_name", ""), object_id=object_id,
                      key_serial=rec.get("key_serial") or None, source="csv", priority=priority), ""

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from station.errors import InvalidStateError, NotFoundError, StoreError
+from station.errors import ImportRejectedError, InvalidStateError, NotFoundError, StoreError
 from station.store.engine import is_postgres
 from station.store.models import (
     TERMINAL_JOURNAL_STATES,
@@ -28,6 +28,9 @@ from station.store.models import (
     PersonState,
     now,
 )
+from station.text import UPN_MAX, person_problems, visible
+
+MAX_PROBLEMS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,18 @@ _RENEW = text(f"UPDATE {_PERSON} SET lease_expires = :expires WHERE id = :id AND
               "AND state = :claimed RETURNING id")
 
 
+def _refuse_unsafe_text(people: list[NewPerson]) -> None:
+    """The last guard before the database: no control character, NUL or over-long value reaches it (PostgreSQL
+    would refuse a NUL with an error that lists every row)."""
+    unsafe = [f"{visible(p.upn[:UPN_MAX])}: {why}" for p in people
+              for why in person_problems(p.upn, p.display_name, p.key_serial)]
+    if unsafe:
+        shown = "\n".join(f"  {u}" for u in unsafe[:MAX_PROBLEMS_SHOWN])
+        more = f"\n  … and {len(unsafe) - MAX_PROBLEMS_SHOWN} more" if len(unsafe) > MAX_PROBLEMS_SHOWN else ""
+        raise ImportRejectedError(f"{len(unsafe)} problem(s); nothing was added to the queue\n{shown}{more}",
+                                  remedy="Fix these people's entries and add them again.")
+
+
 def normalise_upn(upn: str) -> str:
     return upn.strip().lower()
 
@@ -132,6 +147,7 @@ class Queue:
         each, so that a 100,000-member group is queued in seconds.
         """
         incoming = list(people)
+        _refuse_unsafe_text(incoming)
         try:
             with self.engine.begin() as conn:
                 plan = _plan_additions(_matching_rows(conn, incoming), incoming)
