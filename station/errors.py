@@ -16,6 +16,7 @@ class Reason(StrEnum):
     SECRET_INSECURE = "secret_insecure"
     SECRET_MISSING = "secret_missing"
     STORE_UNAVAILABLE = "store_unavailable"
+    STORE_NOT_WRITABLE = "store_not_writable"
     IMPORT_INVALID = "import_invalid"
     NOT_FOUND = "not_found"
     QUEUE_EMPTY = "queue_empty"
@@ -33,6 +34,13 @@ class Reason(StrEnum):
     KEY_NEEDS_RESET = "key_needs_reset"
     RESET_WINDOW = "reset_window"
     ALREADY_REGISTERED = "already_registered"
+    # the key's makeCredential answer, checked before registering (station/enroll/attestation_checks.py)
+    KEY_RP_MISMATCH = "key_rp_mismatch"
+    KEY_NO_PRESENCE = "key_no_presence"
+    KEY_NO_VERIFICATION = "key_no_verification"
+    AAGUID_MISMATCH = "aaguid_mismatch"
+    CREDENTIAL_ID_TOO_LONG = "credential_id_too_long"
+    ATTESTATION_INVALID = "attestation_invalid"
     # Entra / Graph side
     GRAPH_THROTTLED = "graph_throttled"
     GRAPH_UNAVAILABLE = "graph_unavailable"
@@ -43,6 +51,7 @@ class Reason(StrEnum):
     AUTH_FAILED = "auth_failed"
     USER_NOT_FOUND = "user_not_found"
     CHALLENGE_EXPIRED = "challenge_expired"
+    RP_ID_MISMATCH = "rp_id_mismatch"
     # daemon control
     CONTROL_DENIED = "control_denied"
     CONTROL_INVALID = "control_invalid"
@@ -106,6 +115,14 @@ class StoreError(StationError):
     reason = Reason.STORE_UNAVAILABLE
     retryable = True
     remedy = "Check that the store URL is right and the database is reachable."
+
+
+class StoreNotWritableError(StoreError):
+    """The store refuses writes: its disk is full, or it is read-only. Clears by itself once it is writable."""
+
+    reason = Reason.STORE_NOT_WRITABLE
+    retryable = True
+    remedy = "Free space on the store's filesystem (or make it writable again); Station resumes by itself."
 
 
 class ImportRejectedError(StationError):

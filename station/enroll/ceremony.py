@@ -1,7 +1,8 @@
 """The key-side CTAP calls of one enrolment, straight on python-fido2: PIN, makeCredential, final policy.
 
 ``build_request`` turns Graph's creation options into makeCredential arguments (rp, user, algorithms,
-excludeList, extensions); ``make_credential`` runs it with a PIN token and returns what Graph needs;
+excludeList, extensions); ``make_credential`` runs it with a PIN token, checks the key's answer against the
+request and the AAGUID inspected at insertion (``attestation_checks``) and returns what Graph needs;
 ``apply_pin_policy`` is the last key-side step (after it, no token can be had until the PIN changes).
 """
 
@@ -16,6 +17,7 @@ from fido2.ctap2 import ClientPin, Config, Ctap2
 from fido2.webauthn import AttestationObject, CollectedClientData
 
 from station.config import EnrolmentSection
+from station.enroll.attestation_checks import check_answer
 from station.enroll.ports import Options
 from station.enroll.reasons import failure
 from station.errors import Reason
@@ -109,9 +111,10 @@ def make_credential(
         event=cancel,
         on_keepalive=on_keepalive,
     )
+    check_answer(response, rp_id=request.rp["id"], client_data_hash=client_data_hash, pin_used=True,
+                 inspected_aaguid=bytes(ctap.info.aaguid))
     credential_data = response.auth_data.credential_data
-    if credential_data is None:
-        raise failure(Reason.KEY_ERROR, "the key made no credential data")
+    assert credential_data is not None  # check_answer refused an answer without it
     results: dict[str, Any] = {}
     if "hmac-secret" in request.extensions:
         results["hmacCreateSecret"] = bool((response.auth_data.extensions or {}).get("hmac-secret"))

@@ -11,6 +11,9 @@ from fido2.hid import ConnectionFailure
 
 from station.errors import KeyOperationError, Reason, StationError
 
+UNTRUSTED_ANSWER = ("This key's answer breaks the FIDO2 rules, so Station did not register it. Set the key "
+                    "aside and give it to the administrator; the person is back in the queue.")
+
 REMEDIES: dict[Reason, str] = {
     Reason.PIN_ALREADY_SET: "This key already has a PIN: it was used before. Set it aside for a reset, "
                             "or enable used_key = \"reset\" to reset keys at the station.",
@@ -30,6 +33,15 @@ REMEDIES: dict[Reason, str] = {
                          "again and touch it within 10 seconds.",
     Reason.ALREADY_REGISTERED: "This key is already registered to this person. Hand it to them, "
                                "or use another key.",
+    Reason.KEY_RP_MISMATCH: UNTRUSTED_ANSWER,
+    Reason.KEY_NO_PRESENCE: UNTRUSTED_ANSWER,
+    Reason.KEY_NO_VERIFICATION: UNTRUSTED_ANSWER,
+    Reason.AAGUID_MISMATCH: "This key claims to be another model than it attests to be. Set it aside and give "
+                            "it to the administrator; nothing was registered and the person is back in the queue.",
+    Reason.CREDENTIAL_ID_TOO_LONG: UNTRUSTED_ANSWER,
+    Reason.ATTESTATION_INVALID: "This key's attestation does not verify (a counterfeit or faulty key). Set it "
+                                "aside and give it to the administrator; nothing was registered and the person "
+                                "is back in the queue.",
     Reason.GRAPH_THROTTLED: "Microsoft Graph asked Station to slow down. The person is back in the queue; "
                             "try again in a minute.",
     Reason.GRAPH_UNAVAILABLE: "Microsoft Graph is not answering. Check the network; the person is back in "
@@ -46,16 +58,21 @@ REMEDIES: dict[Reason, str] = {
     Reason.AUTH_FAILED: "Station cannot sign in to Entra ID. Check the tenant, client id and secret.",
     Reason.USER_NOT_FOUND: "This person is no longer in Entra ID. They were marked failed; "
                            "re-import the queue if that is wrong.",
+    Reason.RP_ID_MISMATCH: "Entra ID asked for a passkey for an unexpected site, so the key was not touched. "
+                           "Check tenant.graph_host and tenant.rp_id (login.microsoft.com for Entra ID).",
     Reason.CHALLENGE_EXPIRED: "The registration took too long and its challenge expired. Reset the key and "
                               "try again.",
     Reason.QUEUE_EMPTY: "Nobody is waiting in the queue. Import people, then insert the key again.",
+    Reason.STORE_NOT_WRITABLE: "The station cannot write its store (disk full or read-only), so it did not "
+                               "touch the key. Remove it; the station takes keys again by itself once the "
+                               "administrator has freed space.",
     Reason.INTERNAL: "Something unexpected went wrong; see the station log. Reset the key before reuse.",
 }
 
 RETRYABLE = {
     Reason.TOUCH_TIMEOUT, Reason.TOUCH_DENIED, Reason.KEY_REMOVED, Reason.KEY_ERROR, Reason.GRAPH_THROTTLED,
     Reason.GRAPH_UNAVAILABLE, Reason.GRAPH_UNCERTAIN, Reason.QUEUE_EMPTY, Reason.CHALLENGE_EXPIRED,
-    Reason.RESET_WINDOW,
+    Reason.RESET_WINDOW, Reason.STORE_NOT_WRITABLE,
 }
 
 

@@ -13,6 +13,15 @@ from fido2.ctap import CtapError
 from fido2.ctap2 import Ctap2
 
 U2F = "U2F"
+# Ways makeCredential's answer can be forged (``Faults.forged``): each breaks one rule a station checks.
+FORGERIES = frozenset({
+    "rp_id_hash",            # authenticator data for another site (SHA-256 of "evil.example")
+    "user_presence",         # user-present flag clear
+    "user_verification",     # user-verified flag clear although the PIN was given
+    "aaguid",                # attested AAGUID (and attestation certificate) of another model than getInfo's
+    "long_credential_id",    # a 2000-byte credential id
+    "attestation_signature", # the attestation signature is over other data
+})
 
 CommandName = int | str
 
@@ -37,19 +46,26 @@ class Faults:
     ``latency``: seconds of extra processing time (keepalive PROCESSING is sent meanwhile);
     ``remove_during``: the key is pulled out while the command runs (no answer, ``VirtualKey.removed`` set);
     ``malformed``: the answer is a success status with truncated CBOR;
-    ``errors``: the command fails with this CTAP error instead of running.
+    ``errors``: the command fails with this CTAP error instead of running;
+    ``forged``: makeCredential answers with these ``FORGERIES`` (a counterfeit or hostile key).
     """
 
     latency: Mapping[CommandName, float] = field(default_factory=dict)
     remove_during: Iterable[CommandName] = field(default_factory=set)
     malformed: Iterable[CommandName] = field(default_factory=set)
     errors: Mapping[CommandName, CtapError.ERR] = field(default_factory=dict)
+    forged: Iterable[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._latency = {command_key(k): float(v) for k, v in self.latency.items()}
         self._remove = {command_key(k) for k in self.remove_during}
         self._malformed = {command_key(k) for k in self.malformed}
         self._errors = {command_key(k): CtapError.ERR(v) for k, v in self.errors.items()}
+        self._forged = frozenset(self.forged)
+        unknown = self._forged - FORGERIES
+        if unknown:
+            raise ValueError(f"unknown forgery {', '.join(sorted(unknown))}; expected any of "
+                             f"{', '.join(sorted(FORGERIES))}")
 
     def latency_for(self, command: int | str) -> float:
         return self._latency.get(command, 0.0)
@@ -62,3 +78,6 @@ class Faults:
 
     def error_for(self, command: int | str) -> CtapError.ERR | None:
         return self._errors.get(command)
+
+    def forges(self, forgery: str) -> bool:
+        return forgery in self._forged

@@ -1,10 +1,15 @@
-"""authenticatorMakeCredential: new credentials, UV through pinUvAuthParam, extensions and packed attestation."""
+"""authenticatorMakeCredential: new credentials, UV through pinUvAuthParam, extensions and packed attestation.
+
+``Faults.forged`` makes the answer break one rule at a time (site, flags, AAGUID, credential id length,
+attestation signature), as a counterfeit or hostile key would; the key itself keeps the real credential.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from fido2.ctap import CtapError
 from fido2.ctap2.pin import ClientPin
@@ -22,6 +27,8 @@ log = logging.getLogger(__name__)
 ERR = CtapError.ERR
 FLAG = AuthenticatorData.FLAG
 CRED_PROTECT_LEVELS = (1, 2, 3)
+# The model a forged answer attests to (``Faults.forged`` "aaguid"): not the one getInfo reports.
+FORGED_AAGUID = UUID("0badc0de-0000-4000-8000-000000000bad")
 
 
 def check_options(options: Any, command_allows_up_false: bool) -> tuple[bool, bool]:
@@ -97,23 +104,28 @@ def make_credential(key: VirtualKey, params: dict[int, Any], call: Call) -> dict
         key.state.residents.append(
             ResidentCredential(credential.id, rp_id_hash, dict(rp), dict(user), key.state.creation_counter)
         )
-    flags = FLAG.UP | FLAG.AT | (FLAG.UV if uv else 0) | (FLAG.ED if outputs else 0)
+    forges = key.faults.forges
+    flags = (FLAG.UP if not forges("user_presence") else 0) | FLAG.AT | (FLAG.ED if outputs else 0) | (
+        FLAG.UV if uv and not forges("user_verification") else 0)
+    attested_aaguid = FORGED_AAGUID if forges("aaguid") else key.aaguid
+    credential_id = credential.id.ljust(2000, b"\0") if forges("long_credential_id") else credential.id
     auth_data = AuthenticatorData.create(
-        rp_id_hash,
+        hashlib.sha256(b"evil.example").digest() if forges("rp_id_hash") else rp_id_hash,
         FLAG(flags),
         key.next_signature_count(),
-        AttestedCredentialData.create(key.aaguid.bytes, credential.id, credential.cose_public_key()),
+        AttestedCredentialData.create(attested_aaguid.bytes, credential_id, credential.cose_public_key()),
         outputs or None,
     )
     if uv:
         key.pin.keep_only_large_blob_write()
     key.save()
 
-    signer = attestation_signer(key.aaguid, key.serial if enterprise else None)
+    signer = attestation_signer(attested_aaguid, key.serial if enterprise else None)
+    signed = bytes(auth_data) + (client_data_hash[::-1] if forges("attestation_signature") else client_data_hash)
     response: dict[int, Any] = {
         1: "packed",
         2: bytes(auth_data),
-        3: {"alg": -7, "sig": signer.sign(bytes(auth_data) + client_data_hash), "x5c": [signer.certificate]},
+        3: {"alg": -7, "sig": signer.sign(signed), "x5c": [signer.certificate]},
     }
     if enterprise:
         response[4] = True
