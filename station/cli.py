@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "station.commands.demo",
     "station.commands.feedback",
     "station.commands.fleet",
+    "station.commands.mds",
     "station.commands.tui",
 ]
 
@@ -45,6 +46,7 @@ COMMAND_HOME = {
     "demo": "station.commands.demo",
     "feedback": "station.commands.feedback",
     "fleet": "station.commands.fleet",
+    "mds": "station.commands.mds",
     "tui": "station.commands.tui",
     "kiosk": "station.commands.tui",
 }

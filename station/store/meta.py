@@ -1,4 +1,4 @@
-"""Small persistent key/value facts (the directory deltaLink, the schema version)."""
+"""Persistent key/value facts (the directory deltaLink, the schema version, the loaded FIDO metadata)."""
 
 from __future__ import annotations
 
@@ -20,4 +20,11 @@ class MetaStore:
     def set(self, key: str, value: str) -> None:
         with Session(self.engine) as s:
             s.merge(Meta(key=key, value=value))
+            s.commit()
+
+    def set_many(self, values: dict[str, str]) -> None:
+        """Set several keys in one transaction: readers see all of them or none."""
+        with Session(self.engine) as s:
+            for key, value in values.items():
+                s.merge(Meta(key=key, value=value))
             s.commit()

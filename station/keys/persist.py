@@ -1,0 +1,54 @@
+"""The loaded FIDO metadata, kept in the store's ``meta`` table so that every station sharing the store
+(a fleet on PostgreSQL) uses the same BLOB: ``mds3.info`` (number, nextUpdate, signer, SHA-256, when) and
+``mds3.payload`` (the verified payload as JSON), written together in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from station.errors import StoreError
+from station.keys.blob import VerifiedBlob
+from station.keys.catalogue import KeyCatalogue
+from station.store.meta import MetaStore
+
+log = logging.getLogger(__name__)
+
+INFO_KEY: Final = "mds3.info"
+PAYLOAD_KEY: Final = "mds3.payload"
+RELOAD_REMEDY: Final = "run station mds load FILE again with a freshly downloaded BLOB"
+
+
+def save(meta: MetaStore, blob: VerifiedBlob) -> dict[str, Any]:
+    """Store ``blob``; returns the info row written."""
+    info = {"no": blob.number, "next_update": blob.next_update.isoformat(), "signer": blob.signer,
+            "sha256": blob.sha256, "loaded_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    meta.set_many({PAYLOAD_KEY: json.dumps(blob.payload, separators=(",", ":")), INFO_KEY: json.dumps(info)})
+    return info
+
+
+def load_info(meta: MetaStore) -> dict[str, Any] | None:
+    text = meta.get(INFO_KEY)
+    return json.loads(text) if text else None
+
+
+def load_catalogue(meta: MetaStore) -> KeyCatalogue:
+    """The catalogue from the stored BLOB, else the built-in names."""
+    info = load_info(meta)
+    if info is None:
+        return KeyCatalogue.builtin()
+    started = time.monotonic()
+    text = meta.get(PAYLOAD_KEY)
+    try:
+        payload = json.loads(text or "")
+    except ValueError:
+        raise StoreError("the stored FIDO metadata cannot be read", remedy=RELOAD_REMEDY) from None
+    catalogue = KeyCatalogue.from_payload(payload, f"FIDO MDS BLOB no. {info['no']} "
+                                                   f"(nextUpdate {info['next_update']})")
+    log.info("FIDO metadata: %s, %d models, indexed in %.0f ms", catalogue.source, len(catalogue),
+             (time.monotonic() - started) * 1000)
+    return catalogue
