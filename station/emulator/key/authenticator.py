@@ -28,14 +28,14 @@ from station.emulator.key.faults import U2F, Faults
 from station.emulator.key.finger import Finger, Touch
 from station.emulator.key.info import get_info
 from station.emulator.key.pin import PinAuthority
-from station.emulator.key.profiles import Profile, get_profile
+from station.emulator.key.profiles import Profile, Quirk, get_profile
 from station.emulator.key.state import KeyState, load_state, save_state
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FIRMWARE = 0x00010000
 RESET_WINDOW_SECONDS = 10.0
-_CONTINUATION_COMMANDS = {Ctap2.CMD.GET_NEXT_ASSERTION, Ctap2.CMD.CREDENTIAL_MGMT}
+_CONTINUATION_COMMANDS = {Ctap2.CMD.GET_NEXT_ASSERTION, Ctap2.CMD.CREDENTIAL_MGMT, Ctap2.CMD.CREDENTIAL_MGMT_PRE}
 
 
 class KeyRemovedError(Exception):
@@ -45,8 +45,9 @@ class KeyRemovedError(Exception):
 class VirtualKey:
     """A software CTAP 2.1 authenticator (or a 2.0 / U2F-only one, per ``profile``).
 
-    ``aaguid``, ``firmware`` and ``capacity`` (resident credential slots) describe the model;
-    ``min_pin_length`` is the factory minimum (a reset returns to it). With ``state_path`` the key's state
+    ``aaguid``, ``firmware`` and ``capacity`` (resident credential slots) describe the model (the first two
+    default to the profile's); ``min_pin_length`` is the factory minimum (a reset returns to it; default the
+    profile's); ``quirks`` add misbehaviours of real keys to the profile's own. With ``state_path`` the key's state
     lives in that file: an existing file wins over ``min_pin_length`` and the random serial, so the same
     key comes back. ``enterprise_attestation`` makes the key support it (getInfo ``ep``; enabled through
     authenticatorConfig). ``clock`` (monotonic seconds) times the 10 s reset window after power-up.
@@ -58,9 +59,10 @@ class VirtualKey:
         profile: str = "fido21",
         *,
         aaguid: str | UUID | None = None,
-        firmware: int = DEFAULT_FIRMWARE,
+        firmware: int | None = None,
         capacity: int = 25,
-        min_pin_length: int = 4,
+        min_pin_length: int | None = None,
+        quirks: frozenset[Quirk] | set[Quirk] = frozenset(),
         state_path: Path | None = None,
         finger: Finger | None = None,
         faults: Faults | None = None,
@@ -71,9 +73,11 @@ class VirtualKey:
         self.profile_spec: Profile = get_profile(profile)
         self.profile = self.profile_spec.name
         self.aaguid = UUID(str(aaguid)) if aaguid is not None else self.profile_spec.default_aaguid
-        self.firmware = firmware
+        self.firmware = firmware if firmware is not None else self.profile_spec.firmware or DEFAULT_FIRMWARE
         self.capacity = capacity
-        self.factory_min_pin_length = min_pin_length
+        self.factory_min_pin_length = (min_pin_length if min_pin_length is not None
+                                       else self.profile_spec.factory_min_pin_length)
+        self.quirks = frozenset(quirks) | self.profile_spec.quirks
         self.supports_enterprise_attestation = enterprise_attestation and self.profile_spec.authnr_cfg
         self.state_path = Path(state_path) if state_path is not None else None
         self.finger = finger if finger is not None else Finger.after(0.0)
@@ -90,7 +94,7 @@ class VirtualKey:
             self.state.serial = serial
         self.serial = self.state.serial
         self.credentials = CredentialFactory(self.state.master_key)
-        self.pin = PinAuthority(self.state, self.profile_spec, self.save)
+        self.pin = PinAuthority(self.state, self.profile_spec, self.save, self.quirks)
         self._powered_at = clock()
         self.save()
 
@@ -99,6 +103,7 @@ class VirtualKey:
             serial=serial if serial is not None else f"{secrets.randbelow(10**8):08d}",
             master_key=os.urandom(32),
             min_pin_length=self.factory_min_pin_length,
+            always_uv=self.profile_spec.options.get("alwaysUv") is True,
         )
 
     def __repr__(self) -> str:
@@ -145,6 +150,9 @@ class VirtualKey:
         """
         if not request:
             return bytes([CtapError.ERR.INVALID_LENGTH])
+        if len(request) > self.profile_spec.enforced_max_msg_size:
+            log.debug("CTAP2 request of %d bytes over maxMsgSize", len(request))
+            return bytes([CtapError.ERR.REQUEST_TOO_LARGE])
         command = request[0]
         call = Call(keepalive, cancel)
         with self._lock:
@@ -216,7 +224,7 @@ class VirtualKey:
             return assertion.get_assertion(self, params, call)
         if command == Ctap2.CMD.GET_NEXT_ASSERTION:
             return assertion.get_next_assertion(self)
-        if command == Ctap2.CMD.CLIENT_PIN and spec.pin_protocols:
+        if command == Ctap2.CMD.CLIENT_PIN and spec.client_pin:
             return self.pin.client_pin(params)
         if command == Ctap2.CMD.RESET:
             self._reset(call)
@@ -224,7 +232,8 @@ class VirtualKey:
         if command == Ctap2.CMD.SELECTION and spec.selection:
             self.require_presence(call)
             return {}
-        if command == Ctap2.CMD.CREDENTIAL_MGMT and spec.cred_mgmt:
+        if (command == Ctap2.CMD.CREDENTIAL_MGMT and spec.cred_mgmt) or (
+                command == Ctap2.CMD.CREDENTIAL_MGMT_PRE and spec.cred_mgmt_preview):
             return credmgmt.credential_management(self, params)
         if command == Ctap2.CMD.CONFIG and spec.authnr_cfg:
             return config_cmd.authenticator_config(self, params)

@@ -11,8 +11,6 @@ from fido2.ctap import CtapError
 from fido2.ctap2.config import Config
 from fido2.ctap2.pin import ClientPin
 
-from station.emulator.key.info import MAX_RPIDS_FOR_MIN_PIN
-
 if TYPE_CHECKING:
     from station.emulator.key.authenticator import VirtualKey
 
@@ -73,7 +71,7 @@ def _set_min_pin_length(key: VirtualKey, sub_params: dict[int, Any]) -> None:
     if rp_ids is not None:
         if not isinstance(rp_ids, list) or not all(isinstance(r, str) for r in rp_ids):
             raise CtapError(ERR.INVALID_PARAMETER)
-        if len(rp_ids) > MAX_RPIDS_FOR_MIN_PIN:
+        if len(rp_ids) > (key.profile_spec.max_rpids_for_min_pin or 0):
             raise CtapError(ERR.PIN_POLICY_VIOLATION)
     if force and not state.pin_set:
         raise CtapError(ERR.PIN_NOT_SET)

@@ -22,6 +22,7 @@ from fido2.hid import CAPABILITY, CTAPHID, CtapHidDevice
 from fido2.hid.base import CtapHidConnection, HidDescriptor
 
 from station.emulator.key.authenticator import KeyRemovedError, VirtualKey
+from station.emulator.key.profiles import Quirk
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ class CtapHidResponder:
         caps = CAPABILITY.WINK
         if self.key.profile_spec.ctap2:
             caps |= CAPABILITY.CBOR
+        if not self.key.profile_spec.u2f:
+            caps |= CAPABILITY.NMSG
         return int(caps)
 
     def write_packet(self, packet: bytes) -> None:
@@ -123,6 +126,9 @@ class CtapHidResponder:
             self._error(cid, HidError.INVALID_CHANNEL)
             return
         if cmd == CTAPHID.CANCEL:
+            if Quirk.IGNORES_CANCEL in self.key.quirks:
+                log.debug("CTAPHID CANCEL ignored (quirk)")
+                return
             if self._job is not None and self._job.cid == cid:
                 self._job.cancel.set()
             return
@@ -202,7 +208,7 @@ class CtapHidResponder:
         elif cmd == CTAPHID.WINK:
             self.key.wink_count += 1
             self._send(cid, cmd, b"")
-        elif cmd == CTAPHID.MSG:
+        elif cmd == CTAPHID.MSG and self.key.profile_spec.u2f:
             self._start(cid, cmd, data, self.key.process_u2f)
         elif cmd == CTAPHID.CBOR and self.key.profile_spec.ctap2:
             self._start(cid, cmd, data, self.key.process_cbor)

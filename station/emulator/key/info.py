@@ -1,4 +1,9 @@
-"""authenticatorGetInfo: what a virtual key reports about itself, per profile and current state."""
+"""authenticatorGetInfo: what a virtual key reports about itself, per profile and current state.
+
+Only what the profile declares is reported: a limit a real model leaves out of its getInfo is left out here
+too (the key still enforces the CTAP default). ``clientPin``, ``alwaysUv``, forcePINChange, the current
+minimum PIN length and the remaining resident slots follow the key's state.
+"""
 
 from __future__ import annotations
 
@@ -9,42 +14,46 @@ from station.emulator.key.credentials import SUPPORTED_ALGORITHMS
 if TYPE_CHECKING:
     from station.emulator.key.authenticator import VirtualKey
 
-MAX_MSG_SIZE = 1200
-MAX_CREDS_IN_LIST = 8
-MAX_CRED_ID_LENGTH = 128
-MAX_RPIDS_FOR_MIN_PIN = 4
+
+def accepted_algorithms(key: VirtualKey) -> tuple[int, ...]:
+    """The algorithms the key makes credentials with: those it declares that the emulator can sign with."""
+    declared = key.profile_spec.algorithms
+    if declared is None:
+        return SUPPORTED_ALGORITHMS
+    return tuple(a for a in declared if a in SUPPORTED_ALGORITHMS)
 
 
 def get_info(key: VirtualKey) -> dict[int, Any]:
     profile = key.profile_spec
     state = key.state
-    options: dict[str, bool] = {"rk": True, "up": True, "plat": False, "clientPin": state.pin_set}
+    options = dict(profile.options)
+    if profile.client_pin:
+        options["clientPin"] = state.pin_set
+    if "alwaysUv" in options:
+        options["alwaysUv"] = state.always_uv
+    if key.supports_enterprise_attestation:
+        options["ep"] = state.enterprise_attestation
     info: dict[int, Any] = {
         0x01: list(profile.versions),
         0x02: list(profile.extensions),
         0x03: key.aaguid.bytes,
         0x04: options,
-        0x05: MAX_MSG_SIZE,
-        0x06: list(profile.pin_protocols),
-        0x07: MAX_CREDS_IN_LIST,
-        0x08: MAX_CRED_ID_LENGTH,
-        0x09: ["nfc", "usb"],
-        0x0A: [{"alg": alg, "type": "public-key"} for alg in SUPPORTED_ALGORITHMS],
-        0x0E: key.firmware,
     }
-    if profile.pin_uv_auth_token:
-        options["pinUvAuthToken"] = True
-        options["makeCredUvNotRqd"] = True
-        options["alwaysUv"] = state.always_uv
+    optional: dict[int, Any] = {
+        0x05: profile.max_msg_size,
+        0x06: list(profile.pin_protocols) or None,
+        0x07: profile.max_creds_in_list,
+        0x08: profile.max_cred_id_length,
+        0x09: list(profile.transports) if profile.transports else None,
+        0x0A: [{"alg": alg, "type": "public-key"} for alg in profile.algorithms] if profile.algorithms else None,
+        0x0D: state.min_pin_length if profile.min_pin_length is not None or profile.authnr_cfg else None,
+        0x0E: key.firmware if profile.firmware is not None else None,
+        0x10: profile.max_rpids_for_min_pin,
+        0x14: key.remaining_resident_slots() if profile.remaining_creds_reported or profile.cred_mgmt else None,
+    }
+    if not profile.extensions:
+        del info[0x02]
     if profile.authnr_cfg:
-        options["authnrCfg"] = True
-        options["setMinPINLength"] = True
         info[0x0C] = state.force_pin_change
-        info[0x0D] = state.min_pin_length
-        info[0x10] = MAX_RPIDS_FOR_MIN_PIN
-        if key.supports_enterprise_attestation:
-            options["ep"] = state.enterprise_attestation
-    if profile.cred_mgmt:
-        options["credMgmt"] = True
-        info[0x14] = key.remaining_resident_slots()
-    return info
+    info.update({k: v for k, v in optional.items() if v is not None})
+    return dict(sorted(info.items()))

@@ -2,6 +2,11 @@
 
 ``Faults.forged`` makes the answer break one rule at a time (site, flags, AAGUID, credential id length,
 attestation signature), as a counterfeit or hostile key would; the key itself keeps the real credential.
+
+Besides CTAP's own checks it enforces what the key's profile declares or is known for: the excludeList's
+length and credential id sizes, the algorithms it has (a strict key refuses a list naming any other), the
+extensions it knows (a strict key refuses others), a user entity too large for it (vendor status 0xF1),
+and a key that makes no credential before a PIN is set (FIPS approved mode).
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from fido2.ctap2.pin import ClientPin
 from fido2.webauthn import AttestedCredentialData, AuthenticatorData
 
 from station.emulator.key.attestation import attestation_signer
-from station.emulator.key.credentials import SUPPORTED_ALGORITHMS, ResidentCredential
+from station.emulator.key.credentials import ResidentCredential
+from station.emulator.key.info import accepted_algorithms
 
 if TYPE_CHECKING:
     from station.emulator.key.authenticator import VirtualKey
@@ -27,6 +33,7 @@ log = logging.getLogger(__name__)
 ERR = CtapError.ERR
 FLAG = AuthenticatorData.FLAG
 CRED_PROTECT_LEVELS = (1, 2, 3)
+USER_ENTITY_TOO_LARGE = 0xF1
 # The model a forged answer attests to (``Faults.forged`` "aaguid"): not the one getInfo reports.
 FORGED_AAGUID = UUID("0badc0de-0000-4000-8000-000000000bad")
 
@@ -62,7 +69,8 @@ def make_credential(key: VirtualKey, params: dict[int, Any], call: Call) -> dict
     pin_uv_param = params.get(8)
     if pin_uv_param == b"":
         empty_pin_auth(key, call)
-    alg = _choose_algorithm(cred_params)
+    _check_user_entity(key, user)
+    alg = _choose_algorithm(key, cred_params)
     rk, _ = check_options(params.get(7), command_allows_up_false=False)
     rp_id: str = rp["id"]
     rp_id_hash = hashlib.sha256(rp_id.encode()).digest()
@@ -74,6 +82,8 @@ def make_credential(key: VirtualKey, params: dict[int, Any], call: Call) -> dict
         key.pin.verify_token(params[9], pin_uv_param, client_data_hash,
                              ClientPin.PERMISSION.MAKE_CREDENTIAL, rp_id)
         uv = True
+    elif key.profile_spec.credentials_need_pin and not key.state.pin_set:
+        raise CtapError(ERR.PIN_NOT_SET)
     elif _uv_required(key, rk):
         raise CtapError(ERR.PUAT_REQUIRED)
 
@@ -81,9 +91,13 @@ def make_credential(key: VirtualKey, params: dict[int, Any], call: Call) -> dict
     extensions = params.get(6) or {}
     if not isinstance(extensions, dict):
         raise CtapError(ERR.INVALID_PARAMETER)
+    if key.profile_spec.strict_extensions and any(e not in key.profile_spec.extensions for e in extensions):
+        raise CtapError(ERR.UNSUPPORTED_OPTION)
     cred_protect = _cred_protect(key, extensions)
 
-    for descriptor in params.get(5) or []:
+    exclude_list = params.get(5) or []
+    _check_list_limits(key, exclude_list)
+    for descriptor in exclude_list:
         excluded = key.credentials.recognise(_descriptor_id(descriptor), rp_id_hash)
         if excluded is not None and (excluded.cred_protect < 3 or uv):
             key.require_presence(call)
@@ -133,15 +147,43 @@ def make_credential(key: VirtualKey, params: dict[int, Any], call: Call) -> dict
     return response
 
 
-def _choose_algorithm(cred_params: Any) -> int:
+def _choose_algorithm(key: VirtualKey, cred_params: Any) -> int:
     if not isinstance(cred_params, list):
         raise CtapError(ERR.INVALID_PARAMETER)
+    accepted = accepted_algorithms(key)
+    chosen: int | None = None
     for param in cred_params:
         if not isinstance(param, dict) or "alg" not in param or "type" not in param:
             raise CtapError(ERR.INVALID_PARAMETER)
-        if param["type"] == "public-key" and param["alg"] in SUPPORTED_ALGORITHMS:
-            return int(param["alg"])
-    raise CtapError(ERR.UNSUPPORTED_ALGORITHM)
+        if param["type"] == "public-key" and param["alg"] in accepted:
+            chosen = int(param["alg"]) if chosen is None else chosen
+        elif key.profile_spec.strict_algorithms:
+            raise CtapError(ERR.UNSUPPORTED_ALGORITHM)
+    if chosen is None:
+        raise CtapError(ERR.UNSUPPORTED_ALGORITHM)
+    return chosen
+
+
+def _check_user_entity(key: VirtualKey, user: dict[str, Any]) -> None:
+    limit = key.profile_spec.max_user_field_bytes
+    if limit is None:
+        return
+    for name in ("name", "displayName"):
+        value = user.get(name)
+        if isinstance(value, str) and len(value.encode()) > limit:
+            raise CtapError(USER_ENTITY_TOO_LARGE)
+
+
+def _check_list_limits(key: VirtualKey, descriptors: Any) -> None:
+    """An excludeList longer than maxCredentialCountInList, or an id over maxCredentialIdLength: LIMIT_EXCEEDED."""
+    if not isinstance(descriptors, list):
+        raise CtapError(ERR.INVALID_PARAMETER)
+    spec = key.profile_spec
+    if spec.max_creds_in_list is not None and len(descriptors) > spec.max_creds_in_list:
+        raise CtapError(ERR.LIMIT_EXCEEDED)
+    if spec.max_cred_id_length is not None and any(
+            len(_descriptor_id(d)) > spec.max_cred_id_length for d in descriptors):
+        raise CtapError(ERR.LIMIT_EXCEEDED)
 
 
 def _uv_required(key: VirtualKey, rk: bool) -> bool:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from fido2.ctap import STATUS, CtapError
 
 from station.emulator.key.authenticator import KeyRemovedError
+from station.emulator.key.profiles import Quirk
 
 if TYPE_CHECKING:
     from station.emulator.key.authenticator import VirtualKey
@@ -152,7 +153,7 @@ class FidoApplet:
 
     @property
     def version(self) -> bytes:
-        return b"U2F_V2" if self.key.profile == "u2f" else b"FIDO_2_0"
+        return b"FIDO_2_0" if self.key.profile_spec.ctap2 else b"U2F_V2"
 
     def power_on(self) -> None:
         """The card entered the field: a fresh power-up of the key, nothing selected."""
@@ -178,6 +179,8 @@ class FidoApplet:
         except WrongLengthError as e:
             log.debug("rejecting APDU %s: %s", raw[:8].hex(), e)
             return SW_WRONG_LENGTH
+        if apdu.extended and Quirk.SHORT_APDUS_ONLY in self.key.quirks:
+            return SW_WRONG_LENGTH
         if apdu.cla & ~CLA_CHAINING not in (CLA_ISO, CLA_PROPRIETARY):
             return SW_CLA_NOT_SUPPORTED
         if apdu.ins == INS_GET_RESPONSE and not apdu.cla & CLA_CHAINING:
@@ -200,7 +203,7 @@ class FidoApplet:
             return self._nfcctap_msg(apdu, data)
         if cla == CLA_PROPRIETARY and apdu.ins == INS_NFCCTAP_GETRESPONSE:
             return self._nfcctap_getresponse(apdu)
-        if cla == CLA_ISO and apdu.ins in INS_U2F:
+        if cla == CLA_ISO and apdu.ins in INS_U2F and self.key.profile_spec.u2f:
             return self._u2f(apdu, data)
         return SW_INS_NOT_SUPPORTED
 
@@ -235,7 +238,7 @@ class FidoApplet:
         return self._answer(self.version, apdu.le)
 
     def _nfcctap_msg(self, apdu: Apdu, data: bytes) -> bytes:
-        if self.key.profile == "u2f":
+        if not self.key.profile_spec.ctap2:
             return SW_INS_NOT_SUPPORTED
         if not data:
             return SW_WRONG_LENGTH

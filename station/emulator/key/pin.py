@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fido2.ctap import CtapError
 from fido2.ctap2.pin import ClientPin, PinProtocol, PinProtocolV1, PinProtocolV2
 
-from station.emulator.key.profiles import Profile
+from station.emulator.key.profiles import Profile, Quirk
 from station.emulator.key.state import PIN_RETRIES_MAX, KeyState
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,11 @@ class PinUvAuthToken:
 class PinAuthority:
     """Handles authenticatorClientPIN and checks pinUvAuthParam for the other commands."""
 
-    def __init__(self, state: KeyState, profile: Profile, save: Callable[[], None]) -> None:
+    def __init__(self, state: KeyState, profile: Profile, save: Callable[[], None],
+                 quirks: frozenset[Quirk] = frozenset()) -> None:
         self._state = state
         self._profile = profile
+        self._protocol_2_fails = Quirk.PIN_PROTOCOL_2_FAILS in quirks
         self._save = save
         self._mismatches = 0
         self._agreement_key = ec.generate_private_key(ec.SECP256R1())
@@ -71,7 +73,7 @@ class PinAuthority:
         return self._mismatches >= MAX_CONSECUTIVE_MISMATCHES
 
     def protocol(self, version: Any) -> PinProtocol:
-        if not isinstance(version, int) or version not in self._profile.pin_protocols:
+        if not isinstance(version, int) or version not in self._profile.accepted_pin_protocols:
             raise CtapError(ERR.INVALID_PARAMETER)
         return PROTOCOLS[version]
 
@@ -98,6 +100,7 @@ class PinAuthority:
         token = self.token
         if token is None or token.protocol != protocol_version or not isinstance(param, bytes):
             raise CtapError(ERR.PIN_AUTH_INVALID)
+        self._refuse_broken_protocol(protocol)
         if not hmac.compare_digest(protocol.authenticate(token.value, message), param):
             raise CtapError(ERR.PIN_AUTH_INVALID)
         if not token.permissions & permission:
@@ -218,7 +221,13 @@ class PinAuthority:
             raise CtapError(ERR.PIN_POLICY_VIOLATION)
         return pin
 
+    def _refuse_broken_protocol(self, protocol: PinProtocol) -> None:
+        """The quirk of keys that list PIN protocol 2 but fail every pinUvAuthParam made with it."""
+        if self._protocol_2_fails and protocol.VERSION == 2:
+            raise CtapError(ERR.PIN_AUTH_INVALID)
+
     def _verify_param(self, protocol: PinProtocol, shared: bytes, message: bytes, param: Any) -> None:
+        self._refuse_broken_protocol(protocol)
         if not isinstance(param, bytes) or not hmac.compare_digest(protocol.authenticate(shared, message), param):
             raise CtapError(ERR.PIN_AUTH_INVALID)
 
