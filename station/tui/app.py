@@ -23,6 +23,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer
 
 from station.errors import StationError
+from station.text import visible
 from station.tui.log_capture import captured_logs
 from station.tui.messages import CommandAnswered, EventArrived, StatusRefreshed, StatusUnreachable
 from station.tui.model import DashboardModel, Outcome, SlotCard
@@ -174,14 +175,14 @@ class StationApp(App[int]):
         if message.error is None:
             text = DONE_WORDS.get(message.cmd, message.cmd).format(who=who)
             self.model.note("success", text)
-            self.notify(text, title="Done")
+            self.notify(visible(text), title="Done", markup=False)
             self.refresh_status()
         else:
             text = str(message.error.get("message", "refused"))
             remedy = str(message.error.get("remedy", ""))
             self.model.note("error", f"{message.cmd} {who}: {text}".replace("  ", " "))
-            self.notify(f"{text}\n→ {remedy}" if remedy else text, title=f"{message.cmd} refused",
-                        severity="error", timeout=8)
+            self.notify(f"{visible(text)}\n→ {visible(remedy)}" if remedy else visible(text),
+                        title=f"{message.cmd} refused", severity="error", timeout=8, markup=False)
         self._redraw()
 
     def _tick(self) -> None:
@@ -211,7 +212,7 @@ class StationApp(App[int]):
     def _send(self, cmd: str, **args: Any) -> None:
         if self.source.read_only:
             self.model.note("warning", f"{cmd}: not allowed in read-only monitor mode")
-            self.notify(READ_ONLY_NOTE, title="Read-only", severity="warning", timeout=6)
+            self.notify(READ_ONLY_NOTE, title="Read-only", severity="warning", timeout=6, markup=False)
             self._redraw()
             return
         self.run_worker(partial(self._run_command, cmd, args), thread=True, group="command", exit_on_error=False)
@@ -252,10 +253,10 @@ class StationApp(App[int]):
                 return
         known = {p.upn: p for p in self.model.people()}.get(upn)
         if known is not None:
-            self.notify(f"{known.display_name or upn} ({upn}): {known.where}", title="Found")
+            self.notify(visible(f"{known.display_name or upn} ({upn}): {known.where}"), title="Found", markup=False)
         else:
-            self.notify(f"{upn} has not been seen on this dashboard. Look them up with 'station queue show {upn}'.",
-                        title="Not here", severity="warning")
+            self.notify(visible(f"{upn} has not been seen on this dashboard. Look them up with "
+                                f"'station queue show {upn}'."), title="Not here", severity="warning", markup=False)
 
     def action_fleet(self) -> None:
         self.push_screen(FleetScreen(self.source.fleet, clock_text=self.model.clock_text,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from station.text import visible
 from station.tui.model import PersonRef
 
 Lookup = Callable[[str], list[PersonRef]]
@@ -31,7 +33,7 @@ class FindPersonScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="find-person"):
-            yield Static(self.question, classes="question")
+            yield Static(Text(self.question), classes="question")
             yield Input(placeholder="name or UPN", id="query")
             yield OptionList(id="people")
             yield Static("Enter chooses · ↓ to the list · Esc cancels", classes="hint")
@@ -47,7 +49,7 @@ class FindPersonScreen(ModalScreen[str | None]):
     def _fill(self, query: str) -> None:
         people = self.query_one(OptionList)
         people.clear_options()
-        people.add_options(Option(f"{p.display_name or p.upn}  {p.upn}  ({p.where})", id=p.upn)
+        people.add_options(Option(Text(visible(f"{p.display_name or p.upn}  {p.upn}  ({p.where})")), id=p.upn)
                            for p in self.lookup(query))
         if people.option_count:
             people.highlighted = 0
@@ -60,7 +62,7 @@ class FindPersonScreen(ModalScreen[str | None]):
         elif "@" in event.value:
             self.dismiss(event.value.strip())
         else:
-            self.notify("Nobody matches; type a full UPN (name@domain).", severity="warning")
+            self.notify("Nobody matches; type a full UPN (name@domain).", severity="warning", markup=False)
 
     @on(OptionList.OptionSelected)
     def chosen(self, event: OptionList.OptionSelected) -> None:

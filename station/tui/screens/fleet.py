@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from station.errors import StationError
+from station.text import visible
 from station.tui.messages import FleetRefreshed, FleetUnreachable
 from station.tui.widgets.fleet_table import FleetTable, queue_text
 
@@ -86,6 +87,6 @@ class FleetScreen(ModalScreen[None]):
     def on_fleet_unreachable(self, message: FleetUnreachable) -> None:
         bar = Text(" Fleet ", style="bold")
         bar.append(" ✘ UNREACHABLE ", style="reverse bold")
-        bar.append(f" {message.message}")
+        bar.append(f" {visible(message.message)}")
         self.query_one("#fleet-bar", Static).update(bar)
         self.query_one("#fleet-bar").set_class(True, "-down")

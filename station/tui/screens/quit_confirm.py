@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from station.text import visible
 
 
 class QuitConfirmScreen(ModalScreen[bool]):
@@ -21,11 +24,11 @@ class QuitConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         count = len(self.in_flight)
         lines = [f"⚠ {count} enrolment{'s are' if count != 1 else ' is'} in flight:"]
-        lines += [f"   {what}" for what in self.in_flight]
+        lines += [f"   {visible(what)}" for what in self.in_flight]
         lines.append("Quitting stops the station and interrupts them." if self.stops_station
                      else "They continue in the daemon; only this view closes.")
         with Vertical(id="quit-confirm"):
-            yield Static("\n".join(lines))
+            yield Static(Text("\n".join(lines)))
             with Horizontal(classes="buttons"):
                 yield Button("Quit (y)", id="quit", variant="error")
                 yield Button("Stay (n)", id="stay", variant="primary")

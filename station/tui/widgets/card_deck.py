@@ -5,11 +5,13 @@ With no key present it shows what to do instead: insert a key (and who is next),
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer, Vertical
 from textual.events import Resize
 from textual.widgets import Static
 
+from station.text import visible
 from station.tui.model import DashboardModel
 from station.tui.widgets.banner import Banner
 from station.tui.widgets.slot_card import SlotCardView
@@ -29,11 +31,12 @@ class IdlePrompt(Vertical):
         self.set_class(model.paused, "-paused")
         if model.paused:
             banner.text = "PAUSED"
-            hint.update("⏸ Intake is paused: keys inserted now wait. Press p to resume.")
+            hint.update(Text("⏸ Intake is paused: keys inserted now wait. Press p to resume."))
         else:
             banner.text = "INSERT A KEY"
             upn, name = model.next_up[0] if model.next_up else ("", "")
-            hint.update(f"Next up: {name or upn} ({upn})" if upn else "Nobody is waiting in the queue.")
+            hint.update(Text(f"Next up: {visible(name or upn)} ({visible(upn)})" if upn
+                             else "Nobody is waiting in the queue."))
 
 
 class CardDeck(ScrollableContainer):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from station.text import visible
 from station.tui.model import DashboardModel
 
 
@@ -23,7 +24,7 @@ class EntraHealthPanel(Static):
         if e.throttled:
             text.append("\n⚠ throttled by Graph", style="bold")
         if e.last_error:
-            text.append(f"\n  last error: {e.last_error}", style="dim")
+            text.append(f"\n  last error: {visible(e.last_error)}", style="dim")
         self.set_class(e.token_ok is False, "-bad")
         self.set_class(e.throttled, "-warn")
         self.update(text)

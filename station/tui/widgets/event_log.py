@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import RichLog
 
+from station.text import visible
 from station.tui.model import DashboardModel
 
 ICONS = {"success": ("✔", "green"), "warning": ("⚠", "yellow"), "error": ("✘", "red")}
@@ -21,6 +22,6 @@ class EventLog(RichLog):
             text = Text()
             text.append(f"{model.clock_text(line.at)} ", style="dim")
             text.append(f"{icon} ", style=colour)
-            text.append(line.text)
+            text.append(visible(line.text))
             self.write(text)
             self.written = line.seq

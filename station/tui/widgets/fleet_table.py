@@ -11,6 +11,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from station.text import visible
+
 QUEUE_WORDS = (("queued", "queued"), ("claimed", "in progress"), ("enrolled", "enrolled"), ("failed", "failed"),
                ("skipped", "skipped"))
 
@@ -38,8 +40,8 @@ def station_row(st: dict[str, Any]) -> list[Text]:
     alive = st.get("state") == "alive"
     muted = "" if alive else "dim"
     ident = str(st.get("id", ""))
-    name = Text(ident, style="bold")
-    where = " · ".join(str(x) for x in (st.get("name"), st.get("host")) if x and x != ident)
+    name = Text(visible(ident), style="bold")
+    where = visible(" · ".join(str(x) for x in (st.get("name"), st.get("host")) if x and x != ident))
     if where:
         name.append(f"\n{where}", style="dim")
     if alive:
@@ -50,7 +52,7 @@ def station_row(st: dict[str, Any]) -> list[Text]:
             state.append("\nstopped", style="dim")
     unfinished = int(st.get("unfinished") or 0)
     return [name, state, Text(f"{age_text(float(st.get('heartbeat_age') or 0.0))} ago", style=muted),
-            Text(str(st.get("version") or "?"), style=muted), slots_text(st.get("slots") or [], alive),
+            Text(visible(st.get("version") or "?"), style=muted), slots_text(st.get("slots") or [], alive),
             Text(str(unfinished), style="bold" if unfinished else "dim")]
 
 
@@ -62,10 +64,10 @@ def slots_text(slots: list[dict[str, Any]], alive: bool) -> Text:
     text = Text()
     for i, s in enumerate(busy):
         person = str(s.get("upn") or "").split("@", 1)[0]
-        text.append(("\n" if i else "") + f"{s['slot']} ")
-        text.append(str(s.get("step") or "?"), style="bold")
+        text.append(("\n" if i else "") + f"{visible(s['slot'])} ")
+        text.append(visible(s.get("step") or "?"), style="bold")
         if person:
-            text.append(f" {person}")
+            text.append(f" {visible(person)}")
     return text
 
 

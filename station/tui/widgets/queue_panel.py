@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from station.text import visible
 from station.tui.model import DashboardModel
 
 NEXT_UP_SHOWN = 3
@@ -28,6 +29,6 @@ class QueuePanel(Static):
             return
         next_up = Text("next up", style="bold")
         for upn, name in model.next_up[:NEXT_UP_SHOWN]:
-            next_up.append(f"\n {name or upn}", style="not bold")
+            next_up.append(f"\n {visible(name or upn)}", style="not bold")
         next_up.no_wrap, next_up.overflow = True, "ellipsis"
         self.update(Group(table, next_up))

@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from station.text import visible
 from station.tui.model import Outcome, SlotCard
 from station.tui.widgets.banner import Banner
 from station.tui.widgets.step_bar import StepBar
@@ -51,7 +52,7 @@ class SlotCardView(Vertical, can_focus=True):
         if not self._ready:
             self._first = (card, now, paused)
             return
-        self.border_title = " · ".join(p for p in (card.title, card.model) if p)
+        self.border_title = Text(visible(" · ".join(p for p in (card.title, card.model) if p)))
         self.show_elapsed(card, now)
         state = state_class(card)
         for cls in STATE_CLASSES:
@@ -83,9 +84,9 @@ def state_class(card: SlotCard) -> str:
 
 def who_text(card: SlotCard, *, paused: bool) -> Text:
     if card.upn:
-        text = Text(card.display_name or card.upn, style="bold")
+        text = Text(visible(card.display_name or card.upn), style="bold")
         if card.display_name:
-            text.append(f"  {card.upn}", style="dim")
+            text.append(f"  {visible(card.upn)}", style="dim")
         return text
     if card.outcome is not Outcome.WORKING:
         return Text("no person assigned", style="dim")
@@ -109,13 +110,13 @@ def detail_text(card: SlotCard) -> Text:
     if card.outcome is Outcome.DONE:
         text.append("✔ Done — remove the key", style="bold")
         if card.display_name or card.upn:
-            text.append(f"\n  {card.display_name or card.upn} is enrolled")
+            text.append(f"\n  {visible(card.display_name or card.upn)} is enrolled")
     elif card.outcome in (Outcome.FAILED, Outcome.REJECTED):
-        text.append(f"✘ {card.message or card.reason}", style="bold")
+        text.append(f"✘ {visible(card.message or card.reason)}", style="bold")
         if card.remedy:
-            text.append(f"\n→ {card.remedy}")
+            text.append(f"\n→ {visible(card.remedy)}")
         if card.reason:
-            text.append(f"\n  ({card.reason}{', can be retried' if card.retryable else ''})", style="dim")
+            text.append(f"\n  ({visible(card.reason)}{', can be retried' if card.retryable else ''})", style="dim")
     elif card.touch:
         text.append("▶ touch the key's sensor now", style="bold")
     if card.pin and card.outcome is not Outcome.REJECTED:

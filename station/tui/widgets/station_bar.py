@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from station.text import visible
 from station.tui.model import DashboardModel
 
 
@@ -16,7 +17,7 @@ class StationBar(Static):
         self._shown: Text | None = None
 
     def show(self, model: DashboardModel) -> None:
-        text = Text(f" {model.station_name or 'Station'} ", style="bold")
+        text = Text(f" {visible(model.station_name or 'Station')} ", style="bold")
         if not model.reachable:
             state, cls = " ✘ DAEMON UNREACHABLE ", "-down"
         elif model.paused:
@@ -24,7 +25,7 @@ class StationBar(Static):
         elif model.state in ("idle", "working"):
             state, cls = " ▶ RUNNING ", "-running"
         else:
-            state, cls = f" {model.state.upper()} ", "-other"
+            state, cls = f" {visible(model.state.upper())} ", "-other"
         for c in ("-down", "-paused", "-running", "-other"):
             self.set_class(c == cls, c)
         text.append(state, style="reverse bold")
@@ -32,7 +33,7 @@ class StationBar(Static):
         if self.read_only:
             text.append(" · read-only", style="bold")
         if model.summary:
-            text.append(f" · {model.summary}", style="dim")
+            text.append(f" · {visible(model.summary)}", style="dim")
         if text != self._shown:  # called every second for the clock, which changes once a minute
             self._shown = text
             self.update(text)
