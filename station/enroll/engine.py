@@ -49,7 +49,8 @@ PREFETCH_IDLE_INTERVAL = 10.0
 # A prefetch waits this long at most for registrations under way to end, polling as often as given.
 PREFETCH_TURN_SECONDS = 2.0
 PREFETCH_TURN_POLL = 0.02
-RECONCILE_INTERVAL = 60.0
+# How often the running station looks for unresolved rows that are due (each row backs off on its own).
+RECONCILE_INTERVAL = 15.0
 OPTIONS_MARGIN_SECONDS = 30.0
 # Rows a live session may still be creating are never reconciled while the station runs: only rows whose
 # credential exists, which a session reaches long after its row is known to the engine.
@@ -107,8 +108,9 @@ class Engine:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> ReconcileReport:
-        """Reconcile unfinished enrolments, then take keys (including any that arrived meanwhile)."""
-        report = self.reconciler.run()
+        """Reconcile unfinished enrolments (unresolved ones too, whenever their next check was due: a start
+        often follows a fix), then take keys (including any that arrived meanwhile)."""
+        report = self.reconciler.run(due_only=False)
         self._last_reconcile = time.monotonic()
         with self._lock:
             self._started = True
@@ -238,10 +240,10 @@ class Engine:
             running = [s for s in self._sessions.values() if s.person is not None]
         pol, now = self.policy, self.clock.time()
         for s in running:
-            if s.person is not None and s.enrolment_id is not None:
+            if s.person is not None and s.enrolment_id is not None and not s.finished.is_set():
                 self.ctx.queue.renew_lease(s.person.id, self.station_id, pol.lease_seconds)
                 if not self.ctx.journal.renew_lease(s.enrolment_id, self.station_id, now + pol.lease_seconds) \
-                        and not s.finished.is_set() and s.holds is not KeyHolds.REGISTERED:
+                        and s.holds is not KeyHolds.REGISTERED:
                     log.warning("enrolment %d in %s was adopted by another station after its lease ran out; "
                                 "stopping it here", s.enrolment_id, s.slot)
                     s.cancel(removed=False)

@@ -430,6 +430,10 @@ class Session:
             return
         self.outcome, self.reason = "failed", str(error.reason)
         if error.reason is Reason.GRAPH_UNCERTAIN:
+            now = self.ctx.clock.time()
+            # Due for reconciliation at once; the lease is handed back so that an operator may resolve it.
+            self.ctx.journal.check_failed(self.enrolment_id, f"{error.reason}: {error.message}", now,
+                                          station_id=self.ctx.station_id, lease_expires=now)
             self._set_step("uncertain")
             self._note("warning", f"enrolment {self.enrolment_id}: Entra's answer is unknown; "
                                   "it will be checked again before the person is retried")

@@ -15,6 +15,7 @@ from station.store.models import TERMINAL_JOURNAL_STATES, Enrolment, JournalStat
 _WRITABLE = {
     "slot", "transport", "key_fingerprint", "aaguid", "model", "state", "credential_id", "attestation_object",
     "client_data_json", "display_name", "method_id", "pin_escrow", "error_reason", "error_message", "lease_expires",
+    "unresolved", "next_check_at",
 }
 
 
@@ -40,6 +41,9 @@ class JournalRow:
     error_reason: str | None
     error_message: str | None
     lease_expires: float | None
+    unresolved: str | None
+    checks: int
+    next_check_at: float | None
     created_at: float
     updated_at: float
 
@@ -90,6 +94,28 @@ class Journal:
         if row is None:
             raise NotFoundError(f"no enrolment {enrolment_id}")
         return JournalRow(**row)
+
+    def check_failed(self, enrolment_id: int, why: str, next_check_at: float, *, station_id: str,
+                     lease_expires: float) -> JournalRow:
+        """Record that Entra could not tell this row's outcome: why, one more failed check, when to ask again;
+        the row goes to ``station_id`` with ``lease_expires`` (handed back: nobody works on it meanwhile)."""
+        statement = text(f"UPDATE {Enrolment.__tablename__} SET unresolved = :why, checks = checks + 1, "
+                         "next_check_at = :next_at, station_id = :station, lease_expires = :lease, "
+                         f"updated_at = :at WHERE id = :enrolment_id RETURNING {_ROW_COLUMNS}")
+        with self.engine.begin() as conn:
+            row = conn.execute(statement, {"why": why[:2048], "next_at": next_check_at, "station": station_id,
+                                           "lease": lease_expires, "at": now(),
+                                           "enrolment_id": enrolment_id}).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no enrolment {enrolment_id}")
+        return JournalRow(**row)
+
+    def unresolved_rows(self) -> list[JournalRow]:
+        """Unfinished rows whose Entra outcome is not known yet (of every station)."""
+        with Session(self.engine) as s:
+            q = select(Enrolment).where(col(Enrolment.state).not_in(TERMINAL_JOURNAL_STATES),
+                                        col(Enrolment.unresolved).is_not(None))
+            return [JournalRow.of(r) for r in s.exec(q.order_by(col(Enrolment.id))).all()]
 
     def get(self, enrolment_id: int) -> JournalRow | None:
         with Session(self.engine) as s:

@@ -2,7 +2,8 @@
 
 A hand-rolled scheme instead of alembic: the schema is small, migrations must run unattended on
 SQLite and PostgreSQL at daemon start, and a list of functions keeps that one readable file.
-Version 1 creates every table; later versions append a function here.
+Version 1 creates every table (as the models stand now); later versions append a function here, written
+so that it also runs on a store version 1 has just created.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from station.errors import StoreError
-from station.store import models  # noqa: F401  (registers the tables)
+from station.store import models  # registers the tables; the v2 migration rebuilds its claim index
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,26 @@ def _v1_create_tables(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn)
 
 
-MIGRATIONS: list[Migration] = [_v1_create_tables]
+def _add_columns(conn: Connection, table: str, columns: dict[str, str]) -> None:
+    """``ALTER TABLE … ADD COLUMN`` for each column the table lacks (a store made by version 1 of this list
+    at this release already has them: create_all builds the current models)."""
+    present = {c["name"] for c in inspect(conn).get_columns(table)}
+    for name, ddl in columns.items():
+        if name not in present:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
+
+
+def _v2_unresolved_rows_and_failures(conn: Connection) -> None:
+    """Unresolved journal rows (why, failed checks, next check) and failed attempts per person, which the
+    claim order now sorts on."""
+    _add_columns(conn, "enrolment", {"unresolved": "VARCHAR(2048)", "checks": "INTEGER NOT NULL DEFAULT 0",
+                                     "next_check_at": "FLOAT"})
+    _add_columns(conn, "person", {"failures": "INTEGER NOT NULL DEFAULT 0"})
+    conn.execute(text("DROP INDEX IF EXISTS ix_person_claim_order"))
+    models.CLAIM_ORDER_INDEX.create(conn)
+
+
+MIGRATIONS: list[Migration] = [_v1_create_tables, _v2_unresolved_rows_and_failures]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

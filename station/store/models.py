@@ -33,6 +33,9 @@ class Person(SQLModel, table=True):
     priority: int = Field(default=0, index=True)
     state: str = Field(default=PersonState.QUEUED.value, index=True, max_length=16)
     attempts: int = 0
+    # Failed attempts counted towards enrolment.max_attempts; the claim order puts people who failed behind
+    # those not yet tried.
+    failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     lease_station: str | None = Field(default=None, max_length=64)
     lease_expires: float | None = Field(default=None, index=True)
     note: str = Field(default="", max_length=1024)
@@ -40,8 +43,10 @@ class Person(SQLModel, table=True):
     updated_at: float = Field(default_factory=now)
 
 
-# The claim query walks this index: queued people by priority (high first), then import order.
-Index("ix_person_claim_order", col(Person.state), col(Person.priority).desc(), col(Person.id))
+# The claim query walks this index: queued people by priority (high first), then fewest failed attempts,
+# then import order.
+CLAIM_ORDER_INDEX = Index("ix_person_claim_order", col(Person.state), col(Person.priority).desc(),
+                          col(Person.failures), col(Person.id))
 
 
 class KeyAssignment(SQLModel, table=True):
@@ -73,6 +78,10 @@ class Enrolment(SQLModel, table=True):
     error_reason: str | None = Field(default=None, max_length=64)
     error_message: str | None = Field(default=None, max_length=2048)
     lease_expires: float | None = None
+    # A row whose Entra outcome could not be learnt yet: why, how many checks failed, when to ask again.
+    unresolved: str | None = Field(default=None, max_length=2048)
+    checks: int = 0
+    next_check_at: float | None = None
     created_at: float = Field(default_factory=now, index=True)
     updated_at: float = Field(default_factory=now)
 

@@ -3,7 +3,9 @@
 Random faults use their own seeded generator so that a run is reproducible. Scripted faults
 (:meth:`FaultControl.inject`, :meth:`FaultControl.lose_next_response`) match a method and a path regex
 and fire a given number of times. Token revocation lives in the token issuer; the emulator exposes it here
-as :meth:`FaultControl.revoke_tokens` so all fault controls are in one place.
+as :meth:`FaultControl.revoke_tokens`, and the app's client secret can be rotated
+(:meth:`FaultControl.rotate_secret`: the old secret and every token issued with it stop working), so all
+fault controls are in one place.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def _status_error(status: int, retry_after: int | None) -> GraphError:
     if status == 503:
         return GraphError(503, "serviceNotAvailable",
                           "The service is temporarily unavailable. Please try again later.", headers=headers)
+    if status == 403:
+        return GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.",
+                          headers=headers)
     if status == 504:
         return GraphError(504, "gatewayTimeout", "The gateway did not receive a timely response.", headers=headers)
     return GraphError(status, "generalException", "An unexpected error occurred.", headers=headers)
@@ -45,19 +50,21 @@ def _status_error(status: int, retry_after: int | None) -> GraphError:
 
 class FaultControl:
     def __init__(self, *, seed: int, throttle_rate: float = 0.0, error_rate: float = 0.0,
-                 latency_ms: float = 0.0, retry_after: int = 1, revoke: Callable[[], int] | None = None):
+                 latency_ms: float = 0.0, retry_after: int = 1, revoke: Callable[[], int] | None = None,
+                 rotate: Callable[[], str] | None = None):
         self.throttle_rate = throttle_rate
         self.error_rate = error_rate
         self.latency_ms = latency_ms
         self.retry_after = retry_after
         self._revoke = revoke
+        self._rotate = rotate
         self._rng = random.Random(seed ^ 0x5EED)
         self._lock = threading.Lock()
         self._scripted: list[ScriptedFault] = []
 
     def inject(self, status: int, *, count: int = 1, path: str | None = None, method: str | None = None,
                retry_after: int | None = None) -> None:
-        """Answer the next ``count`` matching Graph calls with ``status`` (429, 503, 504, 500…)."""
+        """Answer the next ``count`` matching Graph calls with ``status`` (429, 503, 504, 403, 500…)."""
         with self._lock:
             self._scripted.append(ScriptedFault(method, re.compile(path) if path else None, count,
                                                 status, retry_after))
@@ -70,6 +77,12 @@ class FaultControl:
     def revoke_tokens(self) -> int:
         """Revoke every access token issued so far: their next Graph call answers 401."""
         return self._revoke() if self._revoke else 0
+
+    def rotate_secret(self) -> str:
+        """Replace the app's client secret (as an administrator does when it expires); returns the new one."""
+        if self._rotate is None:
+            raise RuntimeError("this emulator cannot rotate its client secret")
+        return self._rotate()
 
     def clear(self) -> None:
         with self._lock:

@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -164,7 +164,7 @@ class EntraEmulator:
         self.tokens = TokenIssuer(tenant_id=self.tenant.tenant_id, app=self.tenant.app, token_endpoint="",
                                   clock=self.clock)
         self.faults = FaultControl(seed=seed, throttle_rate=throttle_rate, error_rate=error_rate,
-                                   latency_ms=latency_ms, revoke=self._revoke_tokens)
+                                   latency_ms=latency_ms, revoke=self._revoke_tokens, rotate=self._rotate_secret)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._info: EmulatorInfo | None = None
@@ -252,6 +252,14 @@ class EntraEmulator:
 
     def _revoke_tokens(self) -> int:
         return self.tokens.revoke_all()
+
+    def _rotate_secret(self) -> str:
+        secret = secrets.token_urlsafe(30)
+        self.tenant.app.client_secret = secret
+        if self._info is not None:
+            self._info = replace(self._info, client_secret=secret)
+        self.tokens.revoke_all()
+        return secret
 
     def _add_key_models(self) -> None:
         from station.emulator.key.profiles import PROFILES

@@ -10,8 +10,14 @@ from fakes import UNCERTAIN, FakePasskeys
 from fido2.utils import websafe_encode
 
 from station.enroll.ports import SystemClock
-from station.enroll.reconcile import TAKEOVER_GRACE_SECONDS, Reconciler
-from station.errors import GraphError, Reason
+from station.enroll.reconcile import (
+    RECHECK_BASE_SECONDS,
+    RECHECK_CAP_SECONDS,
+    TAKEOVER_GRACE_SECONDS,
+    Reconciler,
+    recheck_delay,
+)
+from station.errors import AuthError, GraphError, InvalidStateError, Reason
 from station.events import EventBus
 from station.store import JournalRow, JournalState, NewPerson, Store
 
@@ -102,3 +108,86 @@ def test_another_stations_row_is_only_taken_once_its_lease_ran_out(store: Store)
     assert reconciler(store, FakePasskeys()).run(only=[]).resolved == {row.id: "needs_reset"}
     after = store.journal.get(row.id)
     assert after is not None and after.station_id == "s1"
+
+
+REFUSED_LOOKUPS = [
+    GraphError("list passkeys: Graph answered 403 Authorization_RequestDenied", status=403,
+               reason=Reason.GRAPH_DENIED),
+    AuthError("the authority refused a token: invalid_client", code="invalid_client"),
+    GraphError("list passkeys: Graph answered 503", status=503, reason=Reason.GRAPH_UNAVAILABLE, retryable=True),
+    UNCERTAIN,
+]
+
+
+@pytest.mark.parametrize("refusal", REFUSED_LOOKUPS, ids=["403", "401", "503", "timeout"])
+def test_a_refused_lookup_is_never_taken_as_not_registered(store: Store, refusal: GraphError) -> None:
+    """The registration may have reached Entra: a lookup Entra refused proves nothing, so nothing is posted,
+    the person stays claimed, and the row waits, unresolved, for a check Entra answers."""
+    row = row_in(store, JournalState.REGISTERING)
+    fake = FakePasskeys()
+    fake.methods["oid-p@example.com"] = {CRED: "m-made-before-the-answer-was-lost"}
+    fake.fail_list = refusal
+    before = time.time()
+    report = reconciler(store, fake).run()
+    assert report.unresolved == [row.id] and report.resolved == {}
+    after = store.journal.get(row.id)
+    assert after is not None and after.state == "registering" and fake.posts == []
+    assert after.checks == 1 and after.unresolved is not None and str(refusal.reason) in after.unresolved
+    assert after.next_check_at is not None and after.next_check_at >= before + recheck_delay(1)
+    assert after.lease_expires is not None and after.lease_expires <= time.time(), "the lease is handed back"
+    assert store.queue.get("p@example.com").state == "claimed"
+    assert store.journal.unresolved_rows() == [after]
+
+    fake.fail_list = None
+    assert reconciler(store, fake).run().resolved == {}, "checked again before its time"
+    assert reconciler(store, fake).run(due_only=False).resolved == {row.id: "done"}
+    assert store.queue.get("p@example.com").state == "enrolled" and fake.posts == []
+    assert store.journal.unresolved_rows() == []
+
+
+def test_checks_back_off_until_a_cap() -> None:
+    delays = [recheck_delay(n) for n in range(1, 12)]
+    assert delays[:3] == [RECHECK_BASE_SECONDS, 2 * RECHECK_BASE_SECONDS, 4 * RECHECK_BASE_SECONDS]
+    assert delays == sorted(delays) and delays[-1] == RECHECK_CAP_SECONDS
+
+
+def test_an_expired_challenge_is_settled_not_retried(store: Store) -> None:
+    """Graph's 400 'challenge has expired' is retryable for a fresh registration, but this credential was
+    made on that challenge and can never be registered: Entra said it has none, so the person is requeued."""
+    row = row_in(store, JournalState.REGISTERING)
+    fake = FakePasskeys()
+    fake.fail_post = GraphError("register passkey: Graph answered 400: The challenge has expired.", status=400,
+                                reason=Reason.CHALLENGE_EXPIRED, retryable=True)
+    assert reconciler(store, fake).run().resolved == {row.id: "needs_reset"}
+    assert fake.posts == ["oid-p@example.com"]
+    assert store.queue.get("p@example.com").state == "queued"
+
+
+def test_a_registration_refused_for_want_of_a_token_stays_unresolved(store: Store) -> None:
+    row = row_in(store, JournalState.CREDENTIAL_MADE)
+    fake = FakePasskeys()
+    fake.fail_post = AuthError("the authority refused a token: invalid_client", code="invalid_client")
+    assert reconciler(store, fake).run().unresolved == [row.id]
+    after = store.journal.get(row.id)
+    assert after is not None and after.state == "credential_made"
+    assert store.queue.get("p@example.com").state == "claimed"
+
+
+def test_an_operator_resolves_a_row_no_station_works_on(store: Store) -> None:
+    row = row_in(store, JournalState.REGISTERING)
+    fake = FakePasskeys()
+    fake.fail_list = AuthError("the authority refused a token: invalid_client", code="invalid_client")
+    rec = reconciler(store, fake)
+    with pytest.raises(InvalidStateError, match="worked on by station s1"):
+        rec.resolve_now(row, "resolve@s1")
+    rec.run()
+    idle = store.journal.get(row.id)
+    assert idle is not None
+    with pytest.raises(AuthError):
+        rec.resolve_now(idle, "resolve@s1")
+    again = store.journal.get(row.id)
+    assert again is not None and again.station_id == "s1" and again.checks == 2, "handed back to its station"
+    fake.fail_list = None
+    assert rec.resolve_now(again, "resolve@s1") == "done"
+    assert store.queue.get("p@example.com").state == "enrolled" and fake.posts == ["oid-p@example.com"]
+    assert [e.detail["by"] for e in store.audit.entries(enrolment_id=row.id) if e.kind == "reconciled"] == ["operator"]
