@@ -2,15 +2,26 @@
 
 A filter masks anything that looks like a bearer token or a JWT, as a last line of defence;
 the code never logs a PIN, token or secret in the first place.
+
+Names and UPNs come from a directory many people can write to, so no log line can be forged with them:
+the arguments of a record are shown with ``station.text.visible`` (a newline, CR or ESC in a UPN becomes
+``\n``, ``\r``, ``\x1b``), and what still spans lines — a traceback, a message the code writes on several
+lines — goes out as continuation lines that carry the record's own priority prefix and are indented, so a
+line can never start with a ``<N>`` priority or a logger name of its choosing. JSON lines stay valid JSON.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import numbers
 import re
 import sys
 import time
+from collections.abc import Mapping
+from typing import Any
+
+from station.text import visible
 
 _SD_PREFIX = {
     logging.DEBUG: "<7>",
@@ -26,10 +37,63 @@ def mask_secrets(text: str) -> str:
     return _SECRETISH.sub(lambda m: (m.group(1) or "") + "***", text)
 
 
-class _JournalFormatter(logging.Formatter):
+class _Shown:
+    """A log argument as ``%s`` or ``%r`` shows it: with its control characters escaped."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return visible(self.value)
+
+    def __repr__(self) -> str:
+        return visible(repr(self.value))
+
+
+def _shown_args(args: Any) -> Any:
+    def shown(value: object) -> object:
+        return value if isinstance(value, numbers.Number) else _Shown(value)
+
+    if isinstance(args, tuple):
+        return tuple(shown(a) for a in args)
+    if isinstance(args, Mapping):
+        return {k: shown(v) for k, v in args.items()}
+    return args
+
+
+def safe_message(record: logging.LogRecord) -> str:
+    """The record's message with its arguments' control characters escaped (the format string's own line
+    breaks stay)."""
+    saved = record.args
+    record.args = _shown_args(saved)
+    try:
+        return record.getMessage()
+    finally:
+        record.args = saved
+
+
+class LineSafeFormatter(logging.Formatter):
+    """Formats as ``logging.Formatter`` does, but a record's arguments cannot add a line, and every further
+    line (a traceback, a multi-line message) is indented under the record's own prefix."""
+
+    def prefix(self, record: logging.LogRecord) -> str:
+        return ""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = safe_message(record)
+        return super().formatMessage(record)
+
     def format(self, record: logging.LogRecord) -> str:
-        prefix = _SD_PREFIX.get(record.levelno, "<6>")
-        return prefix + mask_secrets(super().format(record))
+        lines = mask_secrets(super().format(record)).split("\n")
+        prefix = self.prefix(record)
+        return "\n".join(prefix + ("  " if i else "") + visible(line) for i, line in enumerate(lines))
+
+
+class _JournalFormatter(LineSafeFormatter):
+    def prefix(self, record: logging.LogRecord) -> str:
+        return _SD_PREFIX.get(record.levelno, "<6>")
 
 
 class _JsonFormatter(logging.Formatter):
@@ -38,10 +102,11 @@ class _JsonFormatter(logging.Formatter):
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": mask_secrets(record.getMessage()),
+            "msg": visible(mask_secrets(safe_message(record))),
         }
         if record.exc_info:
-            entry["exc"] = mask_secrets(self.formatException(record.exc_info))
+            exc = mask_secrets(self.formatException(record.exc_info))
+            entry["exc"] = "\n".join(visible(line) for line in exc.split("\n"))
         return json.dumps(entry, ensure_ascii=False)
 
 
