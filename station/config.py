@@ -103,6 +103,7 @@ class EnrolmentSection(_Section):
     escrow_public_key: str = ""
     show_pin: bool = False
     enterprise_attestation: bool = False
+    attestation: Literal["off", "verify"] = "off"
     touch_timeout_seconds: float = Field(default=30.0, gt=0)
     lease_seconds: int = Field(default=600, ge=30)
     max_concurrent_graph_calls: int = Field(default=4, ge=1, le=64)

@@ -18,9 +18,12 @@ up is dropped (its connection closed); the event bus is never blocked by a clien
 
 Every connection has its own thread, and every one is bounded: a request line is at most 64 KiB (a longer
 one is answered with an error and skipped, and a connection that sends more than 1 MiB without a newline is
-closed), a connection that sends no request for 60 s or does not take a reply or event within 10 s is
-closed, and at most 64 connections are served at once (the next one is told so and closed). Every request
-line gets exactly one reply, even when answering it fails.
+closed), a connection that sends no request for 60 s, takes more than 10 s to send a line it has begun
+(however slowly it dribbles), or does not take a reply or event within 10 s is closed. Connections are
+admitted once SO_PEERCRED names the peer (``station.control_guard``): at most 64 at once, at most 8 per user
+outside the control group, and the last 16 only for root, the daemon's user and the control group; a
+refused client is told why and closed, and refusals are logged at most once per 10 s. Every request line
+gets exactly one reply, even when answering it fails.
 """
 
 from __future__ import annotations
@@ -42,6 +45,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from station.control_guard import (
+    MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_USER,
+    PRIVILEGED_RESERVE,
+    REQUEST_TIMEOUT,
+    Admission,
+    LineTooLong,
+    RateLimitedWarning,
+    RequestReader,
+    make_socket_dir,
+    turn_away,
+)
 from station.errors import ControlError, NotFoundError, Reason, StationError
 from station.events import Event, EventBus
 
@@ -50,9 +65,6 @@ log = logging.getLogger(__name__)
 PROTOCOL_VERSION = 1
 SOCKET_NAME = "control.sock"
 SOCKET_MODE = 0o660
-MAX_REQUEST_BYTES = 64 * 1024
-MAX_SKIPPED_BYTES = 16 * MAX_REQUEST_BYTES
-MAX_CONNECTIONS = 64
 IDLE_TIMEOUT = 60.0
 SEND_TIMEOUT = 10.0
 HEARTBEAT_SECONDS = 5.0
@@ -131,11 +143,14 @@ class ControlServer:
     def __init__(self, path: Path, *, status: Callable[[], dict[str, Any]], controls: Controls, bus: EventBus,
                  fleet: Callable[[], dict[str, Any]] | None = None,
                  group: str = "station", idle_timeout: float = IDLE_TIMEOUT, send_timeout: float = SEND_TIMEOUT,
-                 max_connections: int = MAX_CONNECTIONS) -> None:
+                 request_timeout: float = REQUEST_TIMEOUT, max_connections: int = MAX_CONNECTIONS,
+                 max_per_user: int = MAX_CONNECTIONS_PER_USER, privileged_reserve: int = PRIVILEGED_RESERVE) -> None:
         self.path = Path(path)
         self.idle_timeout = idle_timeout
         self.send_timeout = send_timeout
-        self.max_connections = max_connections
+        self.request_timeout = request_timeout
+        self._admission = Admission(max_connections, max_per_user, privileged_reserve)
+        self._refusals = RateLimitedWarning(log)
         self._status = status
         self._fleet = fleet
         self._controls = controls
@@ -150,7 +165,12 @@ class ControlServer:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            make_socket_dir(self.path.parent, group=self._group)
+        except OSError as e:
+            raise ControlError(f"cannot create the runtime directory {self.path.parent}: {e.strerror}",
+                               reason=Reason.CONTROL_INVALID,
+                               remedy="Set station.runtime_dir to a place the station user may write.") from None
         self._remove_stale()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         old_umask = os.umask(0o117)
@@ -226,32 +246,36 @@ class ControlServer:
                     continue
                 log.warning("control socket accept failed: %s", e)
                 continue
-            with self._lock:
-                full = len(self._conns) >= self.max_connections
-                if not full:
-                    self._conns.add(conn)
-            if full:
-                _turn_away(conn, self.max_connections)
+            try:
+                peer = Peer.of(conn, self._gid)
+            except OSError:
+                conn.close()
                 continue
-            threading.Thread(target=self._serve, args=(conn,), name="control-client", daemon=True).start()
+            refusal = self._admission.admit(peer)
+            if refusal is not None:
+                self._refusals.warn(f"refusing a control connection from {peer}: {refusal.message}")
+                turn_away(conn, encode(error_reply(refusal)))
+                continue
+            with self._lock:
+                self._conns.add(conn)
+            threading.Thread(target=self._serve, args=(conn, peer), name="control-client", daemon=True).start()
 
     # -- one connection -------------------------------------------------------------------------
-    def _serve(self, conn: socket.socket) -> None:
-        reader = conn.makefile("rb")
+    def _serve(self, conn: socket.socket, peer: Peer) -> None:
+        reader = RequestReader(conn, idle_timeout=self.idle_timeout, request_timeout=self.request_timeout)
         try:
-            conn.settimeout(self.idle_timeout)
-            peer = Peer.of(conn, self._gid)
             while not self._stop.is_set():
-                line = reader.readline(MAX_REQUEST_BYTES + 1)
-                if not line:
-                    return
-                if len(line) > MAX_REQUEST_BYTES:
+                try:
+                    line = reader.next_line()
+                except LineTooLong:
                     self._send(conn, error_reply(ControlError("request longer than 64 KiB",
                                                               remedy="Send one request of at most 64 KiB per "
                                                                      "line.")))
-                    if not _skip_line(reader, line):
+                    if not reader.skip_line():
                         return
                     continue
+                if not line:
+                    return
                 if not line.strip():
                     continue
                 request = self._parse(line)
@@ -264,7 +288,8 @@ class ControlServer:
                 else:
                     self._send(conn, self._answer(request, peer))
         except TimeoutError:
-            log.debug("closing a control connection that stayed silent or did not read its reply")
+            log.debug("closing a control connection that stayed silent, sent a request too slowly or did not "
+                      "read its reply")
         except OSError:
             return
         except Exception:
@@ -272,11 +297,9 @@ class ControlServer:
         finally:
             with self._lock:
                 self._conns.discard(conn)
-            # The reader holds the socket open: shut it down so that the client sees the end at once.
+            self._admission.release(peer)
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                reader.close()
             with contextlib.suppress(OSError):
                 conn.close()
 
@@ -399,31 +422,6 @@ def _text_arg(request: dict[str, Any], name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ControlError(f"{request.get('cmd')} needs \"{name}\": a non-empty string")
     return value.strip()
-
-
-def _skip_line(reader: Any, start: bytes) -> bool:
-    """Read past the rest of an over-long request line; False when the line goes on beyond what is skipped."""
-    skipped, line = len(start), start
-    while not line.endswith(b"\n"):
-        if skipped > MAX_SKIPPED_BYTES:
-            log.warning("closing a control connection that sent more than %d bytes without a newline", skipped)
-            return False
-        line = reader.readline(MAX_REQUEST_BYTES)
-        if not line:
-            return False
-        skipped += len(line)
-    return True
-
-
-def _turn_away(conn: socket.socket, limit: int) -> None:
-    log.warning("refusing a control connection: %d are open already", limit)
-    error = ControlError(f"the station serves {limit} control connections at once",
-                         reason=Reason.DAEMON_UNAVAILABLE, retryable=True,
-                         remedy="Close other 'station tui' or status clients, or try again shortly.")
-    with contextlib.suppress(OSError):
-        conn.setblocking(False)
-        conn.send(encode(error_reply(error)))
-    conn.close()
 
 
 def _peer_closed(conn: socket.socket) -> bool:

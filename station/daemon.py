@@ -34,6 +34,7 @@ from station.events import Event, EventBus, IntakeChanged, KeyAttached
 from station.feedback import FeedbackController
 from station.fleet import fleet_view
 from station.hid.candidate import KeyWatcher
+from station.keys.persist import load_catalogue
 from station.reload import LOG_LEVELS, apply_reload, uses_systemd_credential
 from station.sdnotify import Notifier, watchdog_interval
 from station.status import EntraHealth, MeteredPasskeys, StatusBoard
@@ -151,7 +152,8 @@ class Daemon:
         self.engine = Engine(policy=cfg.enrolment, station_id=cfg.station.id, station_name=cfg.station.name,
                              queue=store.queue, journal=store.journal, audit=store.audit,
                              passkeys=MeteredPasskeys(entra.passkeys, self.health), bus=self.bus, escrow=escrow,
-                             heartbeat=self._heartbeat, on_success=self.feedback.on_key_success)
+                             heartbeat=self._heartbeat, on_success=self.feedback.on_key_success,
+                             models=load_catalogue(store.meta))
         self.board = StatusBoard(station_id=cfg.station.id, station_name=cfg.station.name, store=store,
                                  engine=self.engine, health=self.health, watchers=[],
                                  notes=lambda: list(self._watcher_notes))
@@ -264,10 +266,20 @@ class Daemon:
             return []
         applied = apply_reload(self.cfg, fresh)
         applied += self._reload_credential()
+        applied += self._reload_models()
         if not applied:
             log.info("reload: nothing changed")
         self.notifier.status(self._summary)
         return applied
+
+    def _reload_models(self) -> list[str]:
+        """Pick up FIDO metadata loaded since the start (station mds load on this or another station)."""
+        engine, models = self._engine(), load_catalogue(self._store().meta)
+        if models.source == engine.ctx.models.source:
+            return []
+        engine.use_models(models)
+        log.info("reload: key models from %s", models.source)
+        return ["fido_metadata"]
 
     def _reload_credential(self) -> list[str]:
         """Re-read the client secret or certificate files; on a change, get a token with them at once."""

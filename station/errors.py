@@ -34,6 +34,8 @@ class Reason(StrEnum):
     KEY_NEEDS_RESET = "key_needs_reset"
     RESET_WINDOW = "reset_window"
     ALREADY_REGISTERED = "already_registered"
+    MODEL_COMPROMISED = "model_compromised"
+    ATTESTATION_UNTRUSTED = "attestation_untrusted"
     # the key's makeCredential answer, checked before registering (station/enroll/attestation_checks.py)
     KEY_RP_MISMATCH = "key_rp_mismatch"
     KEY_NO_PRESENCE = "key_no_presence"

@@ -46,6 +46,7 @@ used_key = "refuse"           # or "reset": wipe a key that already has a PIN (n
 display_name_template = "{{model}} {{date}}"
 escrow_public_key = "{escrow_public}"   # PINs are sealed to this key; keep the private key offline
 show_pin = false              # show the PIN on the dashboard (disappears when the key is removed)
+attestation = "off"           # "verify": refuse keys whose attestation FIDO metadata does not vouch for
 '''
 
 

@@ -1,8 +1,9 @@
 """The passkey's display name in Entra, rendered from a template and kept within 30 characters.
 
 Placeholders: ``{model}``, ``{serial}`` (empty when the key exposes none), ``{date}`` (YYYY-MM-DD),
-``{station}``, ``{upn}``, ``{name}``. When the result is too long the model is shortened first,
-then the whole name is cut.
+``{station}``, ``{upn}``, ``{name}``. When the result is too long the model is shortened first — its
+trailing parenthesis goes first ("Security key (AAGUID …)" becomes "Security key", "YubiKey 5 Series with
+NFC (Enterprise Profile)" loses the profile) — then the whole name is cut.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def render_display_name(template: str, facts: NameFacts) -> str:
     check_template(template)
     values = {p: getattr(facts, p) for p in PLACEHOLDERS}
     name = _render(template, values)
+    if len(name) > MAX_DISPLAY_NAME:
+        values["model"] = re.sub(r"\s*\([^()]*\)$", "", values["model"]) or values["model"]
+        name = _render(template, values)
     while len(name) > MAX_DISPLAY_NAME and len(values["model"]) > 8:
         values["model"] = values["model"][: max(8, len(values["model"]) - (len(name) - MAX_DISPLAY_NAME))]
         name = _render(template, values)

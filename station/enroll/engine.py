@@ -41,6 +41,7 @@ from station.enroll.session import KeyHolds, Session, SessionContext
 from station.errors import ConfigError
 from station.events import EventBus, IntakeChanged, KeyAttached, KeyRemoved
 from station.hid.candidate import KeyCandidate
+from station.keys.catalogue import KeyCatalogue
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class Engine:
         clock: Clock | None = None,
         heartbeat: Callable[[dict[str, Any]], None] | None = None,
         on_success: Callable[[CtapDevice], None] | None = None,
+        models: KeyCatalogue | None = None,
     ) -> None:
         if escrow is None and not policy.show_pin:
             raise ConfigError("no way to hand out PINs", problems=[
@@ -82,6 +84,10 @@ class Engine:
         except ValueError as e:
             raise ConfigError("bad display name template",
                               problems=[f"enrolment.display_name_template: {e}"]) from None
+        models = models or KeyCatalogue.builtin()
+        if policy.attestation == "verify" and not models.loaded:
+            raise ConfigError("attestation cannot be verified without FIDO metadata", problems=[
+                'enrolment.attestation = "verify": load a BLOB first (station mds load FILE), or set it to "off"'])
         self.policy = policy
         self.station_id = station_id
         self.bus = bus
@@ -93,7 +99,7 @@ class Engine:
         self.ctx = SessionContext(policy=policy, station_id=station_id, station_name=station_name or station_id,
                                   queue=queue, journal=journal, audit=audit, passkeys=passkeys, bus=bus,
                                   escrow=escrow, prefetch=self.prefetch, graph_gate=gate, clock=self.clock,
-                                  on_success=on_success)
+                                  on_success=on_success, models=models)
         self.reconciler = Reconciler(station_id, queue, journal, audit, passkeys, bus, self.clock, gate,
                                      policy.lease_seconds)
         self._lock = threading.Lock()
@@ -178,6 +184,10 @@ class Engine:
                 self._begin(candidate)
 
     # -- control --------------------------------------------------------------------------------
+    def use_models(self, models: KeyCatalogue) -> None:
+        """Key-model facts (names, statuses, attestation roots) for keys inserted from now on."""
+        self.ctx.models = models
+
     def pause_intake(self) -> None:
         with self._lock:
             self._paused = True

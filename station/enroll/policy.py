@@ -1,8 +1,10 @@
 """Key inspection: what a key is (AAGUID, model, CTAP version) and whether policy lets Station enrol it.
 
-``inspect(info, policy)`` reads a getInfo answer and returns the facts plus every refusal: AAGUID not
-allowed, CTAP features the policy needs (a FIDO 2.0 key lacks the 2.1 ones), no room for another
-resident credential, and a PIN already set (a used key).
+``inspect(info, policy, models)`` reads a getInfo answer and returns the facts plus every refusal: a model
+FIDO's metadata reports compromised or revoked, a model whose attestation cannot be verified (with
+``attestation = "verify"``), AAGUID not allowed, CTAP features the policy needs (a FIDO 2.0 key lacks the
+2.1 ones), no room for another resident credential, and a PIN already set (a used key). The model's name
+comes from the key-model catalogue (``station.keys``), never from the USB product or NFC reader name.
 """
 
 from __future__ import annotations
@@ -15,18 +17,8 @@ from fido2.ctap2 import Info
 from station.config import EnrolmentSection
 from station.enroll.reasons import failure
 from station.errors import Reason, StationError
-
-KNOWN_MODELS: dict[str, str] = {
-    "5a7e0000-2100-4000-8000-5a7e10000021": "Virtual Key 2.1",
-    "5a7e0000-2000-4000-8000-5a7e10000020": "Virtual Key 2.0",
-    "cb69481e-8ff7-4039-93ec-0a2729a154a8": "YubiKey 5",
-    "ee882879-721c-4913-9775-3dfcce97072a": "YubiKey 5 NFC",
-    "fa2b99dc-9e39-4257-8f92-4a30d23c4118": "YubiKey 5 NFC",
-    "2fc0579f-8113-47ea-b116-bb5a8db9202a": "YubiKey 5 NFC",
-    "a4e9fc6d-4cbe-4758-b8ba-37598bb5bbaa": "Security Key NFC",
-    "a25342c0-3cdc-4414-8e46-f4807fca511c": "YubiKey 5 NFC FIPS",
-    "d8522d9f-575b-4866-88a9-ba99fa02f35b": "YubiKey Bio",
-}
+from station.keys.attestation import model_unattestable
+from station.keys.catalogue import KeyCatalogue
 
 FIDO_2_1 = "FIDO_2_1"
 
@@ -66,16 +58,13 @@ class Inspection:
         return FIDO_2_1 in self.versions
 
 
-def model_name(aaguid: str, fallback: str = "") -> str:
-    return KNOWN_MODELS.get(aaguid) or fallback or "Security key"
-
-
-def inspect(info: Info, policy: EnrolmentSection, product_name: str = "") -> Inspection:
+def inspect(info: Info, policy: EnrolmentSection, models: KeyCatalogue | None = None) -> Inspection:
     """The key's facts and every reason policy refuses it (an empty list: go ahead)."""
+    models = models or KeyCatalogue.builtin()
     aaguid = str(UUID(bytes=bytes(info.aaguid)))
-    model = model_name(aaguid, product_name)
+    model = models.name(aaguid)
     versions = tuple(info.versions)
-    refusals: list[StationError] = []
+    refusals = metadata_refusals(models, aaguid, model, policy)
     if policy.allowed_aaguids and aaguid not in policy.allowed_aaguids:
         refusals.append(failure(Reason.AAGUID_NOT_ALLOWED, f"{model} (AAGUID {aaguid}) is not an allowed model"))
     missing = [f for f in needed_features(policy) if not has_feature(info, f)]
@@ -86,3 +75,19 @@ def inspect(info: Info, policy: EnrolmentSection, product_name: str = "") -> Ins
     if info.remaining_disc_creds == 0:
         refusals.append(failure(Reason.KEY_FULL, f"{model} has no free slot for another passkey"))
     return Inspection(aaguid, model, versions, info.options.get("clientPin") is True, refusals)
+
+
+def metadata_refusals(models: KeyCatalogue, aaguid: str, model: str, policy: EnrolmentSection) -> list[StationError]:
+    """What FIDO's metadata rules out before anything is written to the key: a compromised or revoked model,
+    and (``attestation = "verify"``) a model whose attestation cannot be checked against its roots."""
+    refusals: list[StationError] = []
+    facts = models.get(aaguid)
+    bad = facts.compromise if facts is not None else None
+    if bad is not None:
+        since = f" since {bad.effective_date}" if bad.effective_date else ""
+        refusals.append(failure(Reason.MODEL_COMPROMISED,
+                                f"{model} (AAGUID {aaguid}): FIDO's metadata reports {bad.status}{since}"))
+    why = model_unattestable(models, aaguid) if policy.attestation == "verify" else None
+    if why is not None:
+        refusals.append(failure(Reason.ATTESTATION_UNTRUSTED, f"{model} cannot be attested: {why}"))
+    return refusals

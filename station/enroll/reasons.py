@@ -42,6 +42,12 @@ REMEDIES: dict[Reason, str] = {
     Reason.ATTESTATION_INVALID: "This key's attestation does not verify (a counterfeit or faulty key). Set it "
                                 "aside and give it to the administrator; nothing was registered and the person "
                                 "is back in the queue.",
+    Reason.MODEL_COMPROMISED: "FIDO's metadata reports this key model as compromised or revoked: its passkeys "
+                              "cannot be trusted. Set the key aside and take another model.",
+    Reason.ATTESTATION_UNTRUSTED: "FIDO's metadata does not vouch for this key, so Entra ID would refuse it "
+                                  "under attestation enforcement. Take an approved model; a key refused after "
+                                  "its touch holds a PIN: reset it before reuse. station mds show AAGUID says "
+                                  "what the metadata knows.",
     Reason.GRAPH_THROTTLED: "Microsoft Graph asked Station to slow down. The person is back in the queue; "
                             "try again in a minute.",
     Reason.GRAPH_UNAVAILABLE: "Microsoft Graph is not answering. Check the network; the person is back in "

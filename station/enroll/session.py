@@ -12,6 +12,7 @@ key_error: the key stopped answering.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -59,6 +60,8 @@ from station.events import (
     TouchRequired,
 )
 from station.hid.candidate import KeyCandidate
+from station.keys.attestation import untrusted_attestation
+from station.keys.catalogue import KeyCatalogue
 from station.states import PersonState
 
 log = logging.getLogger(__name__)
@@ -106,6 +109,7 @@ class SessionContext:
     resets: ResetBook = field(default_factory=ResetBook)
     on_success: Callable[[CtapDevice], None] | None = None
     stall_margin: float = STALL_MARGIN_SECONDS
+    models: KeyCatalogue = field(default_factory=KeyCatalogue.builtin)
 
 
 class Session:
@@ -217,6 +221,8 @@ class Session:
         if self.ctx.policy.enterprise_attestation:
             ceremony.enable_enterprise_attestation(ctap, client_pin, pin)
         credential = self._make_credential(ctap, client_pin, pin, request)
+        if self.ctx.policy.attestation == "verify":
+            self._verify_attestation(ctap, client_pin, pin, inspection.aaguid, credential)
         display_name = self._display_name(device, inspection, person)
         eid = self._eid()
         self.ctx.journal.advance(
@@ -244,7 +250,7 @@ class Session:
 
     def _inspect(self, ctap: Ctap2) -> policy.Inspection | None:
         self._set_step("inspecting")
-        inspection = policy.inspect(ctap.info, self.ctx.policy, self.candidate.name)
+        inspection = policy.inspect(ctap.info, self.ctx.policy, self.ctx.models)
         self.model = inspection.model
         self.ctx.bus.publish(KeyInspected(slot=self.slot, model=inspection.model, aaguid=inspection.aaguid))
         if inspection.refusals:
@@ -334,6 +340,16 @@ class Session:
             raise self._key_error(e, "makeCredential") from None
         finally:
             self._stop_touch_timer()
+
+    def _verify_attestation(self, ctap: Ctap2, client_pin: ClientPin, pin: str, aaguid: str,
+                            credential: ceremony.NewCredential) -> None:
+        """Refuse, before Graph sees it, a credential whose attestation FIDO's metadata does not vouch for
+        (Entra would refuse it under attestation enforcement); the credential is deleted from the key."""
+        why = untrusted_attestation(self.ctx.models, aaguid, credential.attestation_object,
+                                    hashlib.sha256(credential.client_data_json).digest())
+        if why is not None:
+            self._delete_orphan(ctap, client_pin, pin, credential.credential_id)
+            raise failure(Reason.ATTESTATION_UNTRUSTED, f"{self.model}: {why}")
 
     def _register(self, person: Person, display_name: str, credential: ceremony.NewCredential,
                   options: Options) -> str:

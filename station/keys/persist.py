@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from station.errors import StoreError
@@ -51,4 +51,6 @@ def load_catalogue(meta: MetaStore) -> KeyCatalogue:
                                                    f"(nextUpdate {info['next_update']})")
     log.info("FIDO metadata: %s, %d models, indexed in %.0f ms", catalogue.source, len(catalogue),
              (time.monotonic() - started) * 1000)
+    if date.fromisoformat(info["next_update"]) < datetime.now(UTC).date():
+        log.warning("the stored FIDO metadata's nextUpdate (%s) has passed: %s", info["next_update"], RELOAD_REMEDY)
     return catalogue

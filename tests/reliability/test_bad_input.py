@@ -22,7 +22,8 @@ from requests.adapters import BaseAdapter
 from rig import station_config
 
 from station.config import load_config
-from station.control import MAX_REQUEST_BYTES, ControlServer
+from station.control import ControlServer
+from station.control_guard import MAX_REQUEST_BYTES
 from station.emulator.entra import EntraEmulator
 from station.entra import EntraClient
 from station.errors import ConfigError, StationError

@@ -2,21 +2,24 @@
 
 Against the real daemon as a process (``station_proc.py``): a peer outside the station group (a child
 process running as uid/gid 65534, identified by SO_PEERCRED) may read the status and subscribe but is
-refused every command that changes something; an over-long request line is answered with an error and the
-same connection goes on; a client streaming megabytes without a newline is cut off without the daemon's
-memory growing; a subscriber that never reads is dropped while status and a healthy subscriber carry on;
-idle connections cannot pile up threads beyond a cap.
+refused every command that changes something, and 70 idle connections from it take only its share of
+the connections (the rest refused, with one log line) while root's status and commands go on; an
+over-long request line is answered with an error and the same connection goes on; a client streaming
+megabytes without a newline is cut off without the daemon's memory growing; a subscriber that never
+reads is dropped while status and a healthy subscriber carry on; idle connections cannot pile up threads
+beyond a cap.
 
-Against a ``ControlServer`` in this process (short timeouts): a connection that sends nothing, or never
-reads its replies, is closed; a handler failing half-way still ends the client's connection at once;
-``ControlClient`` never waits forever on a daemon that stopped answering.
+Against a ``ControlServer`` in this process (short timeouts): a connection that sends nothing, dribbles
+a request one byte at a time, or never reads its replies, is closed; a handler failing half-way still
+ends the client's connection at once; ``ControlClient`` never waits forever on a daemon that stopped
+answering.
 """
-
 from __future__ import annotations
 
 import json
 import logging
 import os
+import select
 import shutil
 import socket
 import tempfile
@@ -33,6 +36,7 @@ from rig import DaemonProcess, station_config, wait_until, write_toml
 
 from station.control import MAX_CONNECTIONS, ControlServer
 from station.control_client import ControlClient
+from station.control_guard import MAX_CONNECTIONS_PER_USER
 from station.emulator.entra import EntraEmulator
 from station.errors import ControlError, Reason
 from station.events import Event, EventBus
@@ -74,6 +78,8 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     # A runtime directory others may enter, so that a process running as nobody can reach the socket.
     runtime = Path(tempfile.mkdtemp(prefix="st-ctl-", dir="/tmp"))
     os.chmod(runtime, 0o755)
+    (runtime / "run").mkdir()
+    os.chmod(runtime / "run", 0o755)  # the daemon makes its socket directory 0750; this one stays as it is
     with EntraEmulator(users=4, seed=3131) as emu:
         cfg = station_config(emu, tmp)
         cfg = cfg.model_copy(update={"station": cfg.station.model_copy(update={"runtime_dir": runtime / "run"})})
@@ -153,6 +159,72 @@ def test_a_peer_outside_the_group_may_read_but_not_control(daemon: Running) -> N
     assert after["paused"] is False and after["queue"]["queued"] == 1 and after["queue"]["skipped"] == 0
     assert daemon.client().command("pause")["paused"] is True, "root may still control the daemon"
     daemon.client().command("resume")
+
+
+def flood_as_nobody(path: Path, count: int, release: threading.Event) -> dict[str, Any]:
+    """Open ``count`` connections as uid 65534 and hold them until ``release``; report how many were refused
+    (answered with an error and closed at once) and one refusal."""
+    report_r, report_w = os.pipe()
+    release_r, release_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(report_r)
+            os.close(release_w)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            held = [connect(path) for _ in range(count)]
+            refusals, pending = [], list(held)
+            # A refused connection is answered at once; an admitted one waits for a request and stays silent.
+            while ready := select.select(pending, [], [], 2.0)[0]:
+                for s in ready:
+                    pending.remove(s)
+                    line = s.makefile("rb").readline()
+                    if line:
+                        refusals.append(json.loads(line))
+            os.write(report_w, json.dumps({"refused": len(refusals), "first": refusals[:1]}).encode())
+            os.close(report_w)
+            os.read(release_r, 1)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(report_w)
+    os.close(release_r)
+    with os.fdopen(report_r, "rb") as pipe:
+        report = json.loads(pipe.read() or b"{}")
+
+    def wait_for_release() -> None:
+        release.wait(120)
+        os.write(release_w, b"x")
+        os.close(release_w)
+        os.waitpid(pid, 0)
+
+    threading.Thread(target=wait_for_release, daemon=True).start()
+    return report
+
+
+def test_an_unprivileged_flood_does_not_lock_root_out(daemon: Running) -> None:
+    require(os.geteuid() == 0, "running a client as another user needs root")
+    os.chmod(daemon.path, 0o666)
+    release = threading.Event()
+    try:
+        report = flood_as_nobody(daemon.path, 70, release)
+        assert report["refused"] == 70 - MAX_CONNECTIONS_PER_USER, report
+        refusal = report["first"][0]["error"]
+        assert refusal["reason"] == "daemon_unavailable"
+        assert f"uid {NOBODY} has {MAX_CONNECTIONS_PER_USER} control connections open" in refusal["message"]
+        status = daemon.client().status()
+        assert status["v"] == 1, "root is served while another user holds every connection it may"
+        assert daemon.client().command("pause")["paused"] is True
+        daemon.client().command("resume")
+    finally:
+        release.set()
+        os.chmod(daemon.path, 0o660)
+    refusal_lines = [line for line in daemon.log().splitlines() if "refusing a control connection" in line]
+    assert 1 <= len(refusal_lines) <= 2, f"{70 - MAX_CONNECTIONS_PER_USER} refusals logged as:\n" + \
+        "\n".join(refusal_lines)
 
 
 # -- message size ----------------------------------------------------------------------------------
@@ -322,6 +394,29 @@ def test_a_silent_connection_is_closed_after_the_idle_timeout(server: Callable[.
         assert silent.recv(1) == b"", "the silent connection is closed"
         assert time.monotonic() - started < 3
     wait_until(lambda: control_threads() == 0, 5, "the silent connection's thread ending")
+    assert ControlClient(srv.path).status() == {"v": 1}
+
+
+def test_a_request_dribbled_a_byte_at_a_time_is_cut_at_the_line_deadline(server: Callable[..., Any]) -> None:
+    # Each byte comes well within the idle timeout; the whole line would take 8 s, beyond its 1 s deadline.
+    srv, _ = server(idle_timeout=5.0, request_timeout=1.0)
+    line = b'{"v": 1, "cmd": "status", "pad": "' + b"z" * 40 + b'"}\n'
+    sent = 0
+    with connect(srv.path) as slow:
+        slow.settimeout(0.1)
+        try:
+            for byte in line:
+                slow.sendall(bytes([byte]))
+                sent += 1
+                try:
+                    if slow.recv(1) == b"":
+                        break
+                except TimeoutError:
+                    pass
+        except OSError:
+            pass
+    assert sent < len(line), "a request dribbled one byte at a time kept its connection to the end"
+    wait_until(lambda: control_threads() == 0, 5, "the dribbling connection's thread ending")
     assert ControlClient(srv.path).status() == {"v": 1}
 
 

@@ -21,6 +21,16 @@ def test_the_model_is_shortened_before_the_date() -> None:
     assert len(name) <= 30 and name.endswith("2026-11-29")
 
 
+def test_a_trailing_parenthesis_goes_before_the_model_is_cut() -> None:
+    unknown = NameFacts(model="Security key (AAGUID 0d15ea5e-0000-4000-8000-00000000c0de)", date="2026-11-29",
+                        station="s")
+    assert render_display_name("{model} {date}", unknown) == "Security key 2026-11-29"
+    enterprise = NameFacts(model="YubiKey 5 NFC (Enterprise Profile)", date="2026-11-29", station="s")
+    assert render_display_name("{model} {date}", enterprise) == "YubiKey 5 NFC 2026-11-29"
+    fits = NameFacts(model="Key (A)", date="2026-11-29", station="s")
+    assert render_display_name("{model} {date}", fits) == "Key (A) 2026-11-29"
+
+
 @given(st.text(min_size=0, max_size=80), st.text(max_size=40), st.text(max_size=40))
 def test_never_longer_than_30_nor_empty(model: str, station: str, serial: str) -> None:
     facts = NameFacts(model=model, date="2026-11-29", station=station, serial=serial)
