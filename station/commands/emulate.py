@@ -4,7 +4,9 @@
 ``station emulate key --nfc …`` inserts one virtual key into a vpcd reader of pcscd and serves it until
 SIGINT/SIGTERM (which remove the card).
 ``station emulate entra …`` serves an Entra ID / Graph tenant over HTTPS on 127.0.0.1 until SIGINT/SIGTERM;
-``--info-json FILE`` tells clients how to connect (``station config init --emulator FILE``).
+``--info-json FILE`` tells clients how to connect (``station config init --emulator FILE``); ``--trust-root PEM``
+(repeatable) adds attestation roots the tenant trusts beside the virtual keys' own, and
+``--no-attestation-enforced`` accepts keys whose attestation no trusted root vouches for.
 """
 
 from __future__ import annotations
@@ -114,7 +116,27 @@ def register_entra(emulators: Any) -> None:
                         help="write authority, Graph URL, client credentials and CA file here (mode 0600)")
     parser.add_argument("--cert-dir", metavar="DIR", type=Path,
                         help="keep the CA and certificates here (default: a temporary directory)")
+    parser.add_argument("--trust-root", metavar="PEM", type=_root_pem, action="append", default=[],
+                        help="also trust attestations chaining to this root certificate (PEM; repeatable), "
+                             "e.g. a real key model's root from its FIDO metadata, for a dry run with that key")
+    parser.add_argument("--attestation-enforced", action=argparse.BooleanOptionalAction, default=True,
+                        help="refuse passkeys whose attestation no trusted root vouches for, as Entra ID does "
+                             "with 'Enforce attestation' (default: enforced)")
     parser.set_defaults(func=run_entra)
+
+
+def _root_pem(text: str) -> bytes:
+    from cryptography import x509
+
+    try:
+        pem = Path(text).read_bytes()
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {e.strerror}") from None
+    try:
+        x509.load_pem_x509_certificates(pem)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text} holds no PEM certificate") from None
+    return pem
 
 
 def _non_negative_int(text: str) -> int:
@@ -136,13 +158,16 @@ def run_entra(args: argparse.Namespace) -> int:
     import threading
 
     from station.emulator.entra import EntraEmulator
+    from station.emulator.key import attestation_root_pem
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     emulator = EntraEmulator(port=args.port, users=args.users, group_size=args.group_size, seed=args.seed,
                              latency_ms=args.latency_ms, throttle_rate=args.throttle_rate,
-                             error_rate=args.error_rate, cert_dir=args.cert_dir)
+                             error_rate=args.error_rate, cert_dir=args.cert_dir,
+                             trusted_roots=[attestation_root_pem(), *args.trust_root],
+                             attestation_enforced=args.attestation_enforced)
     with emulator:
         info = emulator.info
         if args.info_json is not None:
@@ -154,5 +179,7 @@ def run_entra(args: argparse.Namespace) -> int:
         print(f"  group     {info.group_name} ({info.group_id}), {len(emulator.tenant.users)} users", flush=True)
         if args.info_json is not None:
             print(f"  info      {args.info_json}", flush=True)
+        enforced = "enforced" if args.attestation_enforced else "not enforced"
+        print(f"  attestation {enforced}; {len(emulator.trusted_roots)} trusted root(s)", flush=True)
         stop.wait()
     return 0
