@@ -24,7 +24,7 @@ from bench.report import Section
 from bench.rig import GRAPH_LATENCY_MS, KEY_LATENCY, EntraProcess, Run, build_station, station_config
 from bench.stats import median, percentile, spread
 from station.config import Config
-from station.enroll import ceremony
+from station.enroll import ceremony, pin_rules
 from station.entra import EntraClient
 
 TITLE = "3. Throughput scaling with K keys at once"
@@ -89,7 +89,7 @@ def baseline_round(cfg: Config, socket_path: Path, people: list[str], m: int) ->
                 entra.passkeys.register(user, "Security key", credential.credential_id,
                                         credential.client_data_json, credential.attestation_object,
                                         credential.client_extension_results)
-                ceremony.apply_pin_policy(ctap, client_pin, pin, cfg.enrolment)
+                pin_rules.apply(ctap, client_pin, pin, pin_rules.plan(ctap.info, cfg.enrolment))
             finally:
                 candidate.close()
                 sock.close()

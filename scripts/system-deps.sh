@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Install the Debian packages Station needs: to build pyscard (always) and, with --test, the real
-# PC/SC and umockdev stacks and ALSA's aplay the tests run against. As root on Debian it installs what is missing;
-# otherwise it names what to install and fails.
+# Install the Debian packages Station's set-up needs on a fresh minimal Debian or Raspberry Pi OS:
+#   always     what building pyscard needs (PyPI has no Linux wheels of it: a C compiler, the Python
+#              headers, swig, PC/SC headers, pkg-config) and python3-venv for .venv;
+#   --test     also what building PyGObject and pycairo needs (cairo and gobject-introspection headers),
+#              the real PC/SC and umockdev stacks the tests run against, and ALSA's aplay.
+# As root with apt-get it installs what is missing; otherwise it prints the one apt-get line to run and fails.
 set -euo pipefail
 
-build=(libpcsclite-dev pkg-config swig python3-venv)
-realstack=(pcscd vsmartcard-vpcd umockdev gir1.2-umockdev-1.0 libgirepository1.0-dev libcairo2-dev alsa-utils)
+build=(gcc libc6-dev python3-dev python3-venv swig libpcsclite-dev pkg-config)
+realstack=(libcairo2-dev libgirepository1.0-dev pcscd vsmartcard-vpcd umockdev gir1.2-umockdev-1.0 alsa-utils)
 want=("${build[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${realstack[@]}")
 
@@ -22,6 +25,6 @@ if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   exit 0
 fi
-echo "station needs these Debian packages: ${missing[*]}" >&2
-echo "install them with: sudo apt-get install ${missing[*]}" >&2
+echo "station needs these Debian packages; install them with:" >&2
+echo "  sudo apt-get install --no-install-recommends ${missing[*]}" >&2
 exit 1

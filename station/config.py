@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from station.errors import ConfigError, Reason, StationError
 
@@ -95,8 +95,11 @@ class EnrolmentSection(_Section):
     pin_alphabet: str = Field(default="0123456789", min_length=2)
     min_pin_length: int = Field(default=0, ge=0, le=63)
     min_pin_length_rp_ids: list[str] = Field(default_factory=list)
-    force_pin_change: bool = True
-    required_features: list[str] = Field(default_factory=lambda: ["clientPin", "pinUvAuthToken", "rk"])
+    # Each PIN rule is applied when the key supports it ("when_supported"), or keys that cannot are refused.
+    pin_change: Literal["when_supported", "require", "off"] = "when_supported"
+    min_pin_length_mode: Literal["when_supported", "require"] = "when_supported"
+    force_pin_change: bool | None = None  # deprecated: true means pin_change = "require", false "off"
+    required_features: list[str] = Field(default_factory=lambda: ["clientPin", "rk"])
     allowed_aaguids: list[str] = Field(default_factory=list)
     used_key: Literal["refuse", "reset"] = "refuse"
     display_name_template: str = "{model} {date}"
@@ -108,6 +111,14 @@ class EnrolmentSection(_Section):
     lease_seconds: int = Field(default=600, ge=30)
     max_concurrent_graph_calls: int = Field(default=4, ge=1, le=64)
     prefetch: int = Field(default=4, ge=0, le=64)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deprecated_force_pin_change(cls, data: Any) -> Any:
+        """``force_pin_change`` (before ``pin_change``) keeps meaning what it meant, unless pin_change is set."""
+        if isinstance(data, dict) and data.get("force_pin_change") is not None and "pin_change" not in data:
+            return {**data, "pin_change": "require" if data["force_pin_change"] else "off"}
+        return data
 
     @field_validator("required_features")
     @classmethod

@@ -105,10 +105,13 @@ class Registered(Event):
 
 @dataclass(frozen=True)
 class EnrolmentDone(Event):
+    """``note``: the PIN rules the key could not enforce (empty when it enforces them all)."""
+
     slot: str
     enrolment_id: int
     upn: str
     display_name: str
+    note: str = ""
 
 
 @dataclass(frozen=True)

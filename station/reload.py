@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 
 # Enrolment settings a running engine picks up on SIGHUP; the others are sized or loaded once at start.
 RELOADABLE = frozenset({"pin_length", "pin_alphabet", "min_pin_length", "min_pin_length_rp_ids", "force_pin_change",
+                        "pin_change", "min_pin_length_mode",
                         "required_features", "allowed_aaguids", "used_key", "display_name_template", "show_pin",
-                        "touch_timeout_seconds", "lease_seconds"})
+                        "touch_timeout_seconds", "lease_seconds", "max_attempts"})
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 

@@ -39,10 +39,14 @@ url = "{store_url}"           # sqlite:///PATH (one station) or postgresql://USE
 [enrolment]
 pin_length = 8
 pin_alphabet = "0123456789"
-force_pin_change = true       # the user must change the PIN at first use
-required_features = ["clientPin", "pinUvAuthToken", "rk"]
+pin_change = "when_supported" # force a PIN change at first use on keys that can (authenticatorConfig);
+                              # others are enrolled and their letter asks for it. "require": refuse them
+# min_pin_length = 8          # also set on the key where it can be ("when_supported"), or:
+# min_pin_length_mode = "require"   # refuse keys that cannot enforce it
+required_features = ["clientPin", "rk"]   # what enrolment needs; add e.g. "credMgmt" to demand more
 allowed_aaguids = []          # empty: any FIDO2 key model
 used_key = "refuse"           # or "reset": wipe a key that already has a PIN (needs re-insert + touch)
+max_attempts = 3              # failed attempts per person (each may use up a key) before they are marked failed
 display_name_template = "{{model}} {{date}}"
 escrow_public_key = "{escrow_public}"   # PINs are sealed to this key; keep the private key offline
 show_pin = false              # show the PIN on the dashboard (disappears when the key is removed)
@@ -105,6 +109,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("note: no tenant is configured; Entra commands need [tenant] tenant_id and client_id")
     if not cfg.enrolment.escrow_public_key:
         print("note: no escrow_public_key; enrolment refuses to set PINs until one is configured")
+    if cfg.enrolment.force_pin_change is not None:
+        print(f"note: enrolment.force_pin_change is deprecated; it is read as pin_change = "
+              f"\"{cfg.enrolment.pin_change}\" (\"require\" refuses keys without authenticatorConfig). Replace it "
+              f"with pin_change = \"when_supported\" to enrol those keys and ask for the PIN change in the letter.")
     return 0
 
 

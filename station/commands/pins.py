@@ -66,6 +66,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 passkey_name=row.display_name or "", pin=open_sealed(private_key, row.pin_escrow, context_for(row.id)),
                 state=row.state, enrolment_id=row.id,
                 enrolled_at=datetime.fromtimestamp(row.updated_at, UTC).isoformat(timespec="seconds"),
+                pin_rules=row.pin_rules or "",
             ))
         store.audit.record("pins_exported", count=len(entries), format=args.format)
     finally:

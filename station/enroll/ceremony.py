@@ -2,8 +2,8 @@
 
 ``build_request`` turns Graph's creation options into makeCredential arguments (rp, user, algorithms,
 excludeList, extensions); ``make_credential`` runs it with a PIN token, checks the key's answer against the
-request and the AAGUID inspected at insertion (``attestation_checks``) and returns what Graph needs;
-``apply_pin_policy`` is the last key-side step (after it, no token can be had until the PIN changes).
+request and the AAGUID inspected at insertion (``attestation_checks``) and returns what Graph needs. The
+PIN rules, the last key-side step, are in ``pin_rules``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from fido2.ctap2 import ClientPin, Config, Ctap2
 from fido2.webauthn import AttestationObject, CollectedClientData
 
 from station.config import EnrolmentSection
+from station.enroll import request_fit
 from station.enroll.attestation_checks import check_answer
 from station.enroll.ports import Options
 from station.enroll.reasons import failure
@@ -49,7 +50,8 @@ class NewCredential:
 
 
 def build_request(options: Options, ctap: Ctap2, policy: EnrolmentSection) -> CredentialRequest:
-    """makeCredential arguments for ``options``; FEATURE_MISSING when Graph enforces what the key lacks."""
+    """makeCredential arguments for ``options``, fitted to the key (``request_fit``); FEATURE_MISSING when
+    Graph enforces what the key lacks."""
     pk = options.public_key
     rp_id = options.rp_id
     client_data = CollectedClientData.create(type="webauthn.create", challenge=options.challenge,
@@ -73,15 +75,12 @@ def build_request(options: Options, ctap: Ctap2, policy: EnrolmentSection) -> Cr
             raise failure(Reason.FEATURE_MISSING, "Entra ID requires credential protection, which this key lacks")
     if "minPinLength" in supported and rp_id in policy.min_pin_length_rp_ids:
         extensions["minPinLength"] = True
-    return CredentialRequest(
-        client_data=client_data,
-        rp=rp,
-        user={"id": options.user_handle, "name": str(user.get("name") or ""),
-              "displayName": str(user.get("displayName") or user.get("name") or "")},
-        key_params=key_params,
-        exclude_list=[{"type": "public-key", "id": cid} for cid in options.exclude_credentials],
-        extensions=extensions,
-    )
+    fitted_user, key_params, exclude_list = request_fit.fit(
+        ctap, rp, {"id": options.user_handle, "name": str(user.get("name") or ""),
+                   "displayName": str(user.get("displayName") or user.get("name") or "")},
+        key_params, options.exclude_credentials, extensions)
+    return CredentialRequest(client_data=client_data, rp=rp, user=fitted_user, key_params=key_params,
+                             exclude_list=exclude_list, extensions=extensions)
 
 
 def make_credential(
@@ -126,24 +125,3 @@ def make_credential(
 def enable_enterprise_attestation(ctap: Ctap2, client_pin: ClientPin, pin: str) -> None:
     token = client_pin.get_pin_token(pin, ClientPin.PERMISSION.AUTHENTICATOR_CFG)
     Config(ctap, client_pin.protocol, token).enable_enterprise_attestation()
-
-
-def needs_pin_policy(policy: EnrolmentSection) -> bool:
-    return bool(policy.force_pin_change or policy.min_pin_length or policy.min_pin_length_rp_ids)
-
-
-def apply_pin_policy(ctap: Ctap2, client_pin: ClientPin, pin: str, policy: EnrolmentSection) -> None:
-    """setMinPINLength with RP ids and forceChangePin — the last key-side step of an enrolment.
-
-    The key's current minimum PIN length is the one its getInfo reported when ``ctap`` was made (at
-    inspection, or after the station reset the key): in CTAP 2.1 only authenticatorConfig's
-    setMinPINLength and authenticatorReset change it, and neither happened since, so it is not read again.
-    The fresh PIN token is needed: makeCredential used up the previous one's permissions.
-    """
-    token = client_pin.get_pin_token(pin, ClientPin.PERMISSION.AUTHENTICATOR_CFG)
-    current = ctap.info.min_pin_length
-    Config(ctap, client_pin.protocol, token).set_min_pin_length(
-        min_pin_length=policy.min_pin_length if policy.min_pin_length > current else None,
-        rp_ids=list(policy.min_pin_length_rp_ids) or None,
-        force_change_pin=policy.force_pin_change,
-    )

@@ -1,5 +1,8 @@
 """PIN hand-out documents: a CSV, and a printable letter per person (name, UPN, key model, PIN, first steps).
 
+A key that could not be made to force a PIN change (no authenticatorConfig) gets a letter that says so and
+asks the person to change the PIN at first sign-in; ``pin_rules`` is the journal's record of what the key got.
+
 Built from opened escrow entries; the caller decides where they go (never a log).
 """
 
@@ -11,7 +14,10 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-CSV_FIELDS = ["upn", "display_name", "key_model", "passkey_name", "pin", "state", "enrolment_id", "enrolled_at"]
+from station.enroll.pin_rules import PIN_CHANGE_BY_LETTER
+
+CSV_FIELDS = ["upn", "display_name", "key_model", "passkey_name", "pin", "state", "enrolment_id", "enrolled_at",
+              "pin_rules"]
 
 FIRST_USE_STEPS = [
     "Insert the security key (or hold it to the reader) when a Microsoft sign-in page asks you to sign in.",
@@ -20,6 +26,9 @@ FIRST_USE_STEPS = [
     "You will be asked to change the PIN: choose a new one you can remember. This PIN then stops working.",
     "Destroy this letter once you have changed the PIN. Never write your new PIN on the key.",
 ]
+CHANGE_IT_YOURSELF = ("This key cannot force a PIN change — change it at first sign-in: right after you have "
+                      "signed in, change the security key's PIN (on Windows: Settings, Accounts, Sign-in options, "
+                      "Security key, Manage) to a new one you can remember. This PIN then stops working.")
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,11 @@ class Handout:
     state: str
     enrolment_id: int
     enrolled_at: str
+    pin_rules: str = ""
+
+    @property
+    def pin_change_by_letter(self) -> bool:
+        return PIN_CHANGE_BY_LETTER in self.pin_rules
 
 
 def to_csv(entries: Iterable[Handout]) -> str:
@@ -57,7 +71,8 @@ def to_html(entries: Iterable[Handout], organisation: str = "") -> str:
 
 def _letter(e: Handout, organisation: str) -> str:
     esc = html.escape
-    steps = "".join(f"<li>{esc(s)}</li>" for s in FIRST_USE_STEPS)
+    steps = "".join(f"<li>{esc(CHANGE_IT_YOURSELF if e.pin_change_by_letter and i == 3 else s)}</li>"
+                    for i, s in enumerate(FIRST_USE_STEPS))
     sender = f"<p>{esc(organisation)}</p>" if organisation else ""
     return (
         f"<section class=\"letter\">{sender}<h1>Your security key</h1>"

@@ -15,6 +15,7 @@ from uuid import UUID
 from fido2.ctap2 import Info
 
 from station.config import EnrolmentSection
+from station.enroll import pin_rules
 from station.enroll.reasons import failure
 from station.errors import Reason, StationError
 from station.keys.attestation import model_unattestable
@@ -31,18 +32,45 @@ def has_feature(info: Info, feature: str) -> bool:
     return opts.get(feature) is True
 
 
+ENROLMENT_NEEDS = ("clientPin", "rk")
+PIN_RULE_FEATURES = ("authnrCfg", "setMinPINLength")
+
+
 def needed_features(policy: EnrolmentSection) -> list[str]:
-    """The configured features plus those the rest of the policy implies."""
-    needed = list(policy.required_features)
-    implied = []
-    if policy.force_pin_change or policy.min_pin_length or policy.min_pin_length_rp_ids:
-        implied += ["authnrCfg", "setMinPINLength"]
+    """What enrolment needs (a PIN, a resident passkey), the configured features, and what the policy implies:
+    authenticatorConfig only where a PIN rule is ``"require"``d, and for enterprise attestation."""
+    implied = list(PIN_RULE_FEATURES) if pin_rules.required_by_policy(policy) else []
     if policy.enterprise_attestation:
         implied += ["authnrCfg", "ep"]
-    for f in ["clientPin", *implied]:
-        if f not in needed:
-            needed.append(f)
-    return needed
+    return list(dict.fromkeys([*ENROLMENT_NEEDS, *policy.required_features, *implied]))
+
+
+def feature_refusal(info: Info, policy: EnrolmentSection, model: str) -> StationError | None:
+    """FEATURE_MISSING naming the real cause — the key itself, or the setting that asks for more — or None."""
+    missing = [f for f in needed_features(policy) if not has_feature(info, f)]
+    if not missing:
+        return None
+    version = "FIDO 2.1" if FIDO_2_1 in info.versions else (
+        "FIDO 2.1 preview" if "FIDO_2_1_PRE" in info.versions else "FIDO 2.0")
+    message = f"{model} ({version}) lacks {', '.join(missing)}"
+    if "rk" in missing or "clientPin" in missing:
+        what = "store a passkey on itself" if "rk" in missing else "be protected by a PIN"
+        remedy = f"This key model cannot {what}, which a passkey for Entra ID needs. Take a FIDO2 key that can."
+        return StationError(message, reason=Reason.FEATURE_MISSING, remedy=remedy, retryable=False)
+    requiring = pin_rules.required_by_policy(policy)
+    if requiring and any(f in PIN_RULE_FEATURES for f in missing):
+        settings = " and ".join(requiring)
+        remedy = (f"The configuration ({settings}) refuses keys that cannot enforce PIN rules; this model has no "
+                  "authenticatorConfig. Take a FIDO 2.1 key with authenticatorConfig, or set the setting to "
+                  "\"when_supported\" to enrol it with the PIN change on the person's letter.")
+        return StationError(f"{message}, which {settings} needs", reason=Reason.FEATURE_MISSING, remedy=remedy,
+                            retryable=False)
+    causes = (["required_features"] if set(missing) & set(policy.required_features) else []) + (
+        ["enterprise_attestation = true"] if policy.enterprise_attestation else [])
+    remedy = (f"The configuration ({', '.join(causes)}) asks for {', '.join(missing)}, which this key model lacks. "
+              "Take a key model that has it, or change the setting.")
+    return StationError(f"{message}, which the configuration asks for", reason=Reason.FEATURE_MISSING,
+                        remedy=remedy, retryable=False)
 
 
 @dataclass(frozen=True)
@@ -67,11 +95,9 @@ def inspect(info: Info, policy: EnrolmentSection, models: KeyCatalogue | None = 
     refusals = metadata_refusals(models, aaguid, model, policy)
     if policy.allowed_aaguids and aaguid not in policy.allowed_aaguids:
         refusals.append(failure(Reason.AAGUID_NOT_ALLOWED, f"{model} (AAGUID {aaguid}) is not an allowed model"))
-    missing = [f for f in needed_features(policy) if not has_feature(info, f)]
-    if missing:
-        version = "FIDO 2.1" if FIDO_2_1 in versions else "FIDO 2.0 only"
-        refusals.append(failure(Reason.FEATURE_MISSING,
-                                f"{model} ({version}) lacks {', '.join(missing)}, which the policy needs"))
+    missing = feature_refusal(info, policy, model)
+    if missing is not None:
+        refusals.append(missing)
     if info.remaining_disc_creds == 0:
         refusals.append(failure(Reason.KEY_FULL, f"{model} has no free slot for another passkey"))
     return Inspection(aaguid, model, versions, info.options.get("clientPin") is True, refusals)

@@ -19,7 +19,8 @@ REMEDIES: dict[Reason, str] = {
                             "or enable used_key = \"reset\" to reset keys at the station.",
     Reason.AAGUID_NOT_ALLOWED: "This key model is not on the allowed list. Use an approved key model.",
     Reason.U2F_ONLY: "This is a U2F-only key; it cannot hold a passkey. Use a FIDO2 key.",
-    Reason.FEATURE_MISSING: "This key lacks a feature the policy needs (often FIDO 2.1). Use a newer key model.",
+    Reason.FEATURE_MISSING: "This key model lacks a feature this enrolment needs (the message names it). Take a "
+                            "key model that has it.",
     Reason.KEY_FULL: "This key has no room for another passkey. Reset it or use another key.",
     Reason.TOUCH_TIMEOUT: "Nobody touched the key in time. Remove it, reset it, and insert it again.",
     Reason.TOUCH_DENIED: "The key refused the request. Remove it, reset it, and insert it again.",

@@ -27,7 +27,7 @@ from fido2.hid import CAPABILITY
 from fido2.utils import websafe_encode
 
 from station.config import EnrolmentSection
-from station.enroll import ceremony, cleanup, policy
+from station.enroll import ceremony, cleanup, pin_protocol, pin_rules, policy
 from station.enroll.display_name import NameFacts, render_display_name
 from station.enroll.escrow import context_for
 from station.enroll.pin import effective_pin_length, generate_pin
@@ -216,8 +216,7 @@ class Session:
             return
         options = self._options(person)
         request = ceremony.build_request(options, ctap, self.ctx.policy)
-        client_pin = ClientPin(ctap)
-        pin = self._set_pin(ctap, client_pin)
+        pin, client_pin = self._set_pin(ctap, pin_protocol.client_pin_for(ctap))
         if self.ctx.policy.enterprise_attestation:
             ceremony.enable_enterprise_attestation(ctap, client_pin, pin)
         credential = self._make_credential(ctap, client_pin, pin, request)
@@ -244,8 +243,8 @@ class Session:
         self.ctx.journal.advance(eid, Step.REGISTERED, method_id=method_id)
         self.ctx.bus.publish(Registered(slot=self.slot, enrolment_id=eid, upn=person.upn, method_id=method_id))
         self._audit("registered", method_id=method_id)
-        self._finalise(ctap, client_pin, pin)
-        self._done(person, display_name)
+        rules = self._finalise(ctap, client_pin, pin)
+        self._done(person, display_name, rules)
         self._signal_success(device)
 
     def _inspect(self, ctap: Ctap2) -> policy.Inspection | None:
@@ -306,7 +305,7 @@ class Session:
             options = self.ctx.prefetch.fetch(person)
         return options
 
-    def _set_pin(self, ctap: Ctap2, client_pin: ClientPin) -> str:
+    def _set_pin(self, ctap: Ctap2, client_pin: ClientPin) -> tuple[str, ClientPin]:
         if self.cancel_event.is_set():  # removed or cancelled before the key was changed: leave it blank
             raise self._key_error(CtapError(CtapError.ERR.KEEPALIVE_CANCEL), "setting the PIN")
         pol, info, eid = self.ctx.policy, ctap.info, self._eid()
@@ -319,15 +318,15 @@ class Session:
             self.ctx.bus.publish(PinShown(slot=self.slot, enrolment_id=eid, pin=pin))
         self.holds = KeyHolds.MAYBE_PIN
         try:
-            client_pin.set_pin(pin)
+            client_pin = pin_protocol.set_pin(ctap, client_pin, pin)
         except CtapError:
             self.holds = KeyHolds.NOTHING
             raise
         self.holds = KeyHolds.PIN
         self.ctx.journal.advance(eid, Step.PIN_SET)
         self._set_step(Step.PIN_SET)
-        self._audit("pin_set", escrowed=sealed is not None)
-        return pin
+        self._audit("pin_set", escrowed=sealed is not None, pin_protocol=client_pin.protocol.VERSION)
+        return pin, client_pin
 
     def _make_credential(self, ctap: Ctap2, client_pin: ClientPin, pin: str,
                          request: ceremony.CredentialRequest) -> ceremony.NewCredential:
@@ -378,23 +377,28 @@ class Session:
                                               credential.client_data_json, credential.attestation_object,
                                               credential.client_extension_results)
 
-    def _finalise(self, ctap: Ctap2, client_pin: ClientPin, pin: str) -> None:
-        pol = self.ctx.policy
-        if not ceremony.needs_pin_policy(pol) or self.cancel_event.is_set():
-            if self.cancel_event.is_set():
-                self._note("warning", "the key was removed before its PIN policy was applied")
-            return
-        self._set_step("finalising")
-        try:
-            ceremony.apply_pin_policy(ctap, client_pin, pin, pol)
-        except Exception as e:
-            if not isinstance(e, CtapError | OSError | ValueError) and malformed_answer(e, "finalising") is None:
-                raise
-            log.warning("PIN policy not applied on the key in %s: %s", self.slot, e)
-            self._note("warning", f"the passkey is registered but the key's PIN policy was not applied: {e}")
-            self._audit("pin_policy_failed", error=str(e))
+    def _finalise(self, ctap: Ctap2, client_pin: ClientPin, pin: str) -> pin_rules.PinRules:
+        """Apply each PIN rule the key supports; the journal and the audit log say what was and was not."""
+        rules = pin_rules.plan(ctap.info, self.ctx.policy)
+        if rules.applies and self.cancel_event.is_set():
+            self._note("warning", "the key was removed before its PIN policy was applied")
+            rules = pin_rules.not_applied(rules, "the key was removed before its PIN rules were set")
+        elif rules.applies:
+            self._set_step("finalising")
+            try:
+                pin_rules.apply(ctap, client_pin, pin, rules)
+            except Exception as e:
+                if not isinstance(e, CtapError | OSError | ValueError) and malformed_answer(e, "finalising") is None:
+                    raise
+                log.warning("PIN policy not applied on the key in %s: %s", self.slot, e)
+                self._note("warning", f"the passkey is registered but the key's PIN policy was not applied: {e}")
+                self._audit("pin_policy_failed", error=str(e))
+                rules = pin_rules.not_applied(rules, f"the key refused its PIN rules: {e}")
+        self.ctx.journal.advance(self._eid(), pin_rules=rules.summary())
+        self._audit("pin_rules", applied=rules.applied(), not_enforced=list(rules.not_enforced))
+        return rules
 
-    def _done(self, person: Person, display_name: str) -> None:
+    def _done(self, person: Person, display_name: str, rules: pin_rules.PinRules) -> None:
         eid = self._eid()
         self.ctx.journal.advance(eid, Step.DONE)
         self.ctx.queue.mark(person.id, PersonState.ENROLLED)
@@ -402,7 +406,7 @@ class Session:
         self.outcome = "done"
         self._audit("done", display_name=display_name)
         self.ctx.bus.publish(EnrolmentDone(slot=self.slot, enrolment_id=eid, upn=person.upn,
-                                           display_name=display_name))
+                                           display_name=display_name, note="; ".join(rules.not_enforced)))
         log.info("enrolment %s done in %s", eid, self.slot)
 
     def _signal_success(self, device: CtapDevice) -> None:

@@ -15,7 +15,7 @@ from station.store.models import TERMINAL_JOURNAL_STATES, Enrolment, JournalStat
 _WRITABLE = {
     "slot", "transport", "key_fingerprint", "aaguid", "model", "state", "credential_id", "attestation_object",
     "client_data_json", "display_name", "method_id", "pin_escrow", "error_reason", "error_message", "lease_expires",
-    "unresolved", "next_check_at",
+    "unresolved", "next_check_at", "pin_rules",
 }
 
 
@@ -44,6 +44,7 @@ class JournalRow:
     unresolved: str | None
     checks: int
     next_check_at: float | None
+    pin_rules: str | None
     created_at: float
     updated_at: float
 

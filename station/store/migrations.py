@@ -46,7 +46,12 @@ def _v2_unresolved_rows_and_failures(conn: Connection) -> None:
     models.CLAIM_ORDER_INDEX.create(conn)
 
 
-MIGRATIONS: list[Migration] = [_v1_create_tables, _v2_unresolved_rows_and_failures]
+def _v3_pin_rules(conn: Connection) -> None:
+    """What PIN rules each enrolled key got and what it could not enforce."""
+    _add_columns(conn, "enrolment", {"pin_rules": "VARCHAR(512)"})
+
+
+MIGRATIONS: list[Migration] = [_v1_create_tables, _v2_unresolved_rows_and_failures, _v3_pin_rules]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -80,6 +80,8 @@ class Enrolment(SQLModel, table=True):
     lease_expires: float | None = None
     # A row whose Entra outcome could not be learnt yet: why, how many checks failed, when to ask again.
     unresolved: str | None = Field(default=None, max_length=2048)
+    # The PIN rules the key got, and those it could not enforce (pin_rules.PinRules.summary).
+    pin_rules: str | None = Field(default=None, max_length=512)
     checks: int = 0
     next_check_at: float | None = None
     created_at: float = Field(default_factory=now, index=True)

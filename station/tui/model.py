@@ -62,6 +62,7 @@ class SlotCard:
     message: str = ""
     remedy: str = ""
     retryable: bool = False
+    note: str = ""  # done, but a PIN rule the key could not enforce (the person's letter says the same)
     pin: str | None = field(default=None, repr=False)
     started: float = 0.0
     finished: float | None = None
@@ -276,6 +277,7 @@ class DashboardModel:
     def _on_EnrolmentDone(self, e: dict[str, Any], at: float) -> None:
         card = self._card(e, at)
         card.upn = str(e.get("upn") or card.upn)
+        card.note = str(e.get("note") or "")
         self._finish(card, Outcome.DONE, at)
         self.completions.append(at)
         self.today_enrolled += 1

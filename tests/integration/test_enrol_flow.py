@@ -43,5 +43,6 @@ def test_one_key_is_enrolled_and_registered(station: Station) -> None:
     assert station.store.queue.get(user["userPrincipalName"]).state == "enrolled"
     pin = open_sealed(station.private_key(), row.pin_escrow, context_for(row.id))
     audit = station.store.audit.entries(enrolment_id=row.id)
-    assert [e.kind for e in audit] == ["claimed", "pin_set", "credential_made", "registered", "done"]
+    assert [e.kind for e in audit] == ["claimed", "pin_set", "credential_made", "registered", "pin_rules", "done"]
+    assert row.pin_rules == "applied: PIN change forced at first use"
     assert all(pin not in str(e.detail) for e in audit)

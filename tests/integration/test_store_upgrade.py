@@ -1,5 +1,5 @@
 """A store written by the previous release (schema version 1) upgrades in place at start, on SQLite and on
-PostgreSQL: the columns for unresolved enrolments and failed attempts are added, nothing is lost, and the
+PostgreSQL: the columns for unresolved enrolments, failed attempts and PIN rules are added, nothing is lost, and the
 claim order uses the failure count."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from station.store import NewPerson, open_store
 from station.store.migrations import SCHEMA_VERSION, migrate
 
 # What version 2 added; the previous release's tables lack these (and its claim index ends with the id).
-ADDED = {"enrolment": ("unresolved", "checks", "next_check_at"), "person": ("failures",)}
+ADDED = {"enrolment": ("unresolved", "checks", "next_check_at", "pin_rules"), "person": ("failures",)}
 
 
 def _as_version_1(url: str) -> None:
@@ -47,10 +47,10 @@ def test_a_version_1_store_upgrades_and_keeps_its_data(url: str) -> None:
     _as_version_1(url)
     store = open_store(url, "st-new")
     try:
-        assert migrate(store.engine) == SCHEMA_VERSION == 2
+        assert migrate(store.engine) == SCHEMA_VERSION
         with store.engine.connect() as conn:
             version = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar_one()
-        assert version == "2"
+        assert version == str(SCHEMA_VERSION)
         (row,) = store.journal.unfinished()
         assert (row.station_id, row.state, row.unresolved, row.checks) == ("st-old", "claimed", None, 0)
         assert store.queue.get("ann@x.com").state == "claimed"

@@ -9,9 +9,10 @@ from dashboard_steps import NOW, claimed, done, three_keys, throttled, touch
 from fake_source import T0, status
 
 from station.errors import StationError
-from station.events import EventBus, KeyRemoved, PinShown, StatusNote
+from station.events import EnrolmentDone, EventBus, KeyRemoved, PinShown, StatusNote
 from station.tui.model import SPARK_BUCKETS, DashboardModel, Outcome
 from station.tui.source import EngineSource, event_dict
+from station.tui.widgets.slot_card import detail_text
 
 
 def model_after(*events: object, snapshot: dict[str, object] | None = None) -> DashboardModel:
@@ -65,6 +66,16 @@ def test_done_freezes_elapsed_counts_throughput_and_logs() -> None:
     series = model.throughput_series()
     assert len(series) == SPARK_BUCKETS and series[-1] == 1 and sum(series) == 1
     assert [line.level for line in model.log][-1] == "success"
+
+
+def test_a_done_card_says_which_pin_rule_the_key_could_not_enforce() -> None:
+    note = "this key cannot force a PIN change — change it at first sign-in"
+    model = model_after(*claimed("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0),
+                        EnrolmentDone(slot="USB 1-1", enrolment_id=1, upn="ada@contoso.com",
+                                      display_name="Ada Lovelace", note=note, at=T0 + 2))
+    card = model.cards["USB 1-1"]
+    assert card.outcome is Outcome.DONE and card.note == note
+    assert note in detail_text(card).plain and "Done — remove the key" in detail_text(card).plain
 
 
 def test_throughput_forgets_enrolments_older_than_an_hour() -> None:

@@ -110,3 +110,21 @@ def test_missing_secret_says_where(tmp_path: Path) -> None:
 def test_redacted_hides_database_password() -> None:
     cfg = load_config(None, environ={"STATION_STORE_URL": "postgresql://station:hunter2@db/station"})
     assert "hunter2" not in str(cfg.redacted())
+
+
+def test_pin_rules_default_to_when_supported_and_the_deprecated_setting_keeps_its_meaning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from station.cli import main
+
+    cfg = load_config(None, environ={"STATION_STATE_DIR": str(tmp_path)})
+    assert (cfg.enrolment.pin_change, cfg.enrolment.min_pin_length_mode) == ("when_supported", "when_supported")
+    assert cfg.enrolment.required_features == ["clientPin", "rk"]
+    old = write(tmp_path, "[enrolment]\nforce_pin_change = true\n")
+    assert load_config(old, environ={}).enrolment.pin_change == "require"
+    assert load_config(old, environ={"STATION_ENROLMENT_PIN_CHANGE": "when_supported"}).enrolment.pin_change \
+        == "when_supported"
+    assert load_config(write(tmp_path, "[enrolment]\nforce_pin_change = false\n"), environ={}).enrolment.pin_change \
+        == "off"
+    assert main(["--config", str(write(tmp_path, "[enrolment]\nforce_pin_change = true\n")), "config", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "force_pin_change is deprecated" in out and 'pin_change = "require"' in out

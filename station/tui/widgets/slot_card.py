@@ -111,6 +111,8 @@ def detail_text(card: SlotCard) -> Text:
         text.append("✔ Done — remove the key", style="bold")
         if card.display_name or card.upn:
             text.append(f"\n  {visible(card.display_name or card.upn)} is enrolled")
+        if card.note:
+            text.append(f"\n  {visible(card.note)}", style="italic")
     elif card.outcome in (Outcome.FAILED, Outcome.REJECTED):
         text.append(f"✘ {visible(card.message or card.reason)}", style="bold")
         if card.remedy:

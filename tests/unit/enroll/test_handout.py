@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 
 from station.enroll.handout import Handout, to_csv, to_html
+from station.enroll.pin_rules import PIN_CHANGE_BY_LETTER
 
 ENTRY = Handout(upn="kim@contoso.com", display_name="Kim <script>alert(1)</script>", key_model="YubiKey 5 NFC",
                 passkey_name="YubiKey 5 NFC 2026-11-29", pin="48213905", state="done", enrolment_id=3,
@@ -15,6 +17,16 @@ ENTRY = Handout(upn="kim@contoso.com", display_name="Kim <script>alert(1)</scrip
 def test_csv_has_one_row_per_person() -> None:
     (row,) = list(csv.DictReader(io.StringIO(to_csv([ENTRY]))))
     assert row["upn"] == "kim@contoso.com" and row["pin"] == "48213905" and row["enrolment_id"] == "3"
+
+
+def test_a_key_that_cannot_force_a_pin_change_gets_a_letter_that_says_so() -> None:
+    by_letter = replace(ENTRY, pin_rules="applied: nothing — not enforced: " + PIN_CHANGE_BY_LETTER)
+    page = to_html([by_letter])
+    assert "This key cannot force a PIN change — change it at first sign-in" in page
+    assert "You will be asked to change the PIN" not in page
+    assert "You will be asked to change the PIN" in to_html([ENTRY])
+    (row,) = list(csv.DictReader(io.StringIO(to_csv([by_letter]))))
+    assert PIN_CHANGE_BY_LETTER in row["pin_rules"]
 
 
 def test_letters_escape_what_they_print() -> None:

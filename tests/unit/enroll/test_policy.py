@@ -39,17 +39,31 @@ def test_a_model_off_the_allowed_list_is_refused() -> None:
     assert reasons(info(aaguid="cb69481e-8ff7-4039-93ec-0a2729a154a8"), policy) == []
 
 
-def test_a_fido20_key_is_refused_when_policy_needs_21_features() -> None:
+def test_a_fido20_key_passes_the_default_policy_and_is_refused_when_a_pin_rule_is_required() -> None:
     fido20 = info(versions=("FIDO_2_0",), options={"pinUvAuthToken": False, "authnrCfg": False,
                                                    "credMgmt": False, "setMinPINLength": False})
-    refusals = inspect(fido20, EnrolmentSection()).refusals
+    assert inspect(fido20, EnrolmentSection()).refusals == []
+    refusals = inspect(fido20, EnrolmentSection(pin_change="require")).refusals
     assert [r.reason for r in refusals] == [Reason.FEATURE_MISSING]
-    assert "FIDO 2.0 only" in refusals[0].message and "authnrCfg" in refusals[0].message
+    assert "FIDO 2.0" in refusals[0].message and "authnrCfg" in refusals[0].message
+    assert 'pin_change = "require"' in refusals[0].remedy and "when_supported" in refusals[0].remedy
+    refusals = inspect(fido20, EnrolmentSection(min_pin_length=8, min_pin_length_mode="require")).refusals
+    assert 'min_pin_length_mode = "require"' in refusals[0].remedy
 
 
-def test_forced_pin_change_implies_authenticator_config() -> None:
-    assert "authnrCfg" in needed_features(EnrolmentSection(force_pin_change=True))
+def test_a_key_without_resident_keys_is_refused_for_what_it_lacks() -> None:
+    (refusal,) = inspect(info(options={"rk": False}), EnrolmentSection()).refusals
+    assert refusal.reason is Reason.FEATURE_MISSING and "store a passkey on itself" in refusal.remedy
+    (refusal,) = inspect(info(options={"credMgmt": False}), EnrolmentSection(required_features=["credMgmt"])).refusals
+    assert "required_features" in refusal.remedy and "credMgmt" in refusal.remedy
+
+
+def test_only_a_required_pin_rule_implies_authenticator_config() -> None:
+    assert needed_features(EnrolmentSection()) == ["clientPin", "rk"]
+    assert "authnrCfg" in needed_features(EnrolmentSection(pin_change="require"))
+    assert "authnrCfg" in needed_features(EnrolmentSection(force_pin_change=True)), "the deprecated setting maps"
     assert "authnrCfg" not in needed_features(EnrolmentSection(force_pin_change=False, required_features=[]))
+    assert "authnrCfg" not in needed_features(EnrolmentSection(min_pin_length_mode="require"))
     assert "ep" in needed_features(EnrolmentSection(enterprise_attestation=True))
 
 
