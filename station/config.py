@@ -111,6 +111,8 @@ class EnrolmentSection(_Section):
     lease_seconds: int = Field(default=600, ge=30)
     max_concurrent_graph_calls: int = Field(default=4, ge=1, le=64)
     prefetch: int = Field(default=4, ge=0, le=64)
+    # Failed attempts per person (key, touch or registration failures) before they are marked failed.
+    max_attempts: int = Field(default=3, ge=1, le=100)
 
     @model_validator(mode="before")
     @classmethod

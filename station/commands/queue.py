@@ -108,7 +108,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"{person.display_name} <{person.upn}>")
     print(f"  state:     {person.state}" + (f" — {person.note}" if person.note else ""))
     print(f"  object id: {person.object_id or '-'}")
-    print(f"  attempts:  {person.attempts}")
+    print(f"  attempts:  {person.attempts} ({person.failures} failed)")
     if key:
         print(f"  key:       {key} (pre-assigned)")
     for r in rows:

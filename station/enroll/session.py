@@ -74,6 +74,9 @@ KEY_STEPS = frozenset({"attached", "inspecting", "resetting", "pin_escrowed", "p
 STALLED_REMEDY = ("The key stopped answering (it kept saying it was busy). Remove it and insert it again; "
                   "if it happens again, set the key aside.")
 PERSON_FAILURES = {Reason.USER_NOT_FOUND, Reason.GRAPH_DENIED}
+# Failures of the station's surroundings, not of a person or key: they do not count towards max_attempts.
+NOT_AN_ATTEMPT = frozenset({Reason.GRAPH_THROTTLED, Reason.GRAPH_UNAVAILABLE, Reason.GRAPH_UNCERTAIN,
+                            Reason.AUTH_FAILED, Reason.STORE_UNAVAILABLE})
 
 
 # How long a key error waits for the removal event that usually explains it.
@@ -477,18 +480,25 @@ class Session:
             self.ctx.queue.mark(person.id, PersonState.ENROLLED)
         elif error.reason in PERSON_FAILURES:
             self.ctx.queue.mark(person.id, PersonState.FAILED, note=f"{error.reason}: {error.message}")
+        elif self._counts_as_attempt(error):
+            self.ctx.queue.requeue_failed(person.id, self.ctx.station_id, f"{error.reason}: {error.message}",
+                                          self.ctx.policy.max_attempts)
         else:
             self.ctx.queue.release(person.id, self.ctx.station_id, note=str(error.reason))
+
+    def _counts_as_attempt(self, error: StationError) -> bool:
+        """A failure uses up one of the person's attempts unless it says nothing about them or the key:
+        Entra or the store could not be reached, or the operator or a shutdown cancelled the session."""
+        cancelled_here = self.cancel_event.is_set() and not (
+            self.removed.is_set() or self.timed_out.is_set() or self.stalled.is_set())
+        return error.reason not in NOT_AN_ATTEMPT and not cancelled_here
 
     def _reject(self, error: StationError) -> None:
         self.outcome, self.reason = "rejected", str(error.reason)
         self._set_step("rejected")
         self.ctx.bus.publish(KeyRejected(slot=self.slot, reason=str(error.reason), message=error.message,
                                          remedy=error.remedy or remedy_for(error.reason)))
-        try:
-            self.ctx.audit.record("key_rejected", slot=self.slot, reason=str(error.reason), message=error.message)
-        except StationError as e:  # e.g. the store is full: the refusal itself must still reach the technician
-            log.warning("key in %s rejected; its audit entry was not written: %s", self.slot, e.message)
+        self.ctx.audit.record("key_rejected", slot=self.slot, reason=str(error.reason), message=error.message)
         log.info("key in %s rejected: %s", self.slot, error.message)
 
     def _delete_orphan(self, ctap: Ctap2, client_pin: ClientPin, pin: str, credential_id: bytes) -> None:

@@ -8,17 +8,16 @@ check cannot pass on a state another station is changing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from sqlalchemy import TextClause, bindparam, func, insert, or_, text, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import TextClause, bindparam, func, insert, or_, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from station.errors import ImportRejectedError, InvalidStateError, NotFoundError, StoreError
+from station.store.additions import UPDATE_PERSON, UPDATED, assign_keys, matching_rows, plan_additions
 from station.store.engine import is_postgres
 from station.store.models import (
     TERMINAL_JOURNAL_STATES,
@@ -60,6 +59,7 @@ class PersonView:
     object_id: str | None
     state: str
     attempts: int
+    failures: int
     priority: int
     source: str
     note: str
@@ -69,13 +69,13 @@ class PersonView:
     @classmethod
     def of(cls, p: Person) -> PersonView:
         assert p.id is not None
-        return cls(p.id, p.upn, p.display_name, p.object_id, p.state, p.attempts, p.priority, p.source,
-                   p.note, p.lease_station, p.lease_expires)
+        return cls(p.id, p.upn, p.display_name, p.object_id, p.state, p.attempts, p.failures, p.priority,
+                   p.source, p.note, p.lease_station, p.lease_expires)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "upn": self.upn, "display_name": self.display_name, "object_id": self.object_id,
-            "state": self.state, "attempts": self.attempts, "priority": self.priority,
+            "state": self.state, "attempts": self.attempts, "failures": self.failures, "priority": self.priority,
             "source": self.source, "note": self.note,
         }
 
@@ -90,13 +90,14 @@ _CLAIM = (f"UPDATE {_PERSON} SET state = :claimed, lease_station = :station, lea
           f"attempts = attempts + 1, updated_at = :at WHERE id = ({{pick}}) RETURNING {_VIEW}")
 # The people pre-assigned to a key are looked up by the assignment's primary key first (almost always
 # nobody): a join driven from the queue side would walk every queued person when the planner's statistics
-# are stale. The next person is taken by priority, then import order (the claim walks ix_person_claim_order).
+# are stale. The next person is taken by priority, then fewest failed attempts (a failure moves a person behind
+# everyone not yet tried), then import order (the claim walks ix_person_claim_order).
 # PostgreSQL locks the row it picks and skips rows other stations are claiming; SQLite's BEGIN IMMEDIATE
 # serialises whole claims instead.
 _ASSIGNED_TO = text(f"SELECT person_id FROM {_ASSIGNED} WHERE key_identity IN :identities").bindparams(
     bindparam("identities", expanding=True))
 _NEXT = (f"FROM {_PERSON} WHERE state = :queued AND id NOT IN (SELECT person_id FROM {_ASSIGNED}) "
-         "ORDER BY priority DESC, id LIMIT :limit")
+         "ORDER BY priority DESC, failures, id LIMIT :limit")
 
 
 def _claim_statements(postgres: bool) -> tuple[TextClause, TextClause]:
@@ -112,6 +113,12 @@ _PEEK = text(f"SELECT {_VIEW} {_NEXT}")
 _MARK = text(f"UPDATE {_PERSON} SET state = :state, note = :note, lease_station = NULL, lease_expires = NULL, "
              "updated_at = :at WHERE id = :id RETURNING id")
 _MARK_CLAIMED = text(f"UPDATE {_PERSON} SET state = :state, note = :note, updated_at = :at WHERE id = :id RETURNING id")
+_REQUEUE_FAILED = text(
+    f"UPDATE {_PERSON} SET failures = failures + 1, "
+    "state = CASE WHEN failures + 1 >= :max THEN :failed ELSE :queued END, "
+    "note = CASE WHEN failures + 1 >= :max THEN :last_note ELSE :note END, "
+    "lease_station = NULL, lease_expires = NULL, updated_at = :at "
+    "WHERE id = :id AND state = :claimed AND lease_station = :station RETURNING state")
 _RENEW = text(f"UPDATE {_PERSON} SET lease_expires = :expires WHERE id = :id AND lease_station = :station "
               "AND state = :claimed RETURNING id")
 
@@ -150,14 +157,14 @@ class Queue:
         _refuse_unsafe_text(incoming)
         try:
             with self.engine.begin() as conn:
-                plan = _plan_additions(_matching_rows(conn, incoming), incoming)
+                plan = plan_additions(matching_rows(conn, incoming), incoming)
                 if plan.updates:
-                    conn.execute(_UPDATE_PERSON, [{"row_id": r["id"], **{k: r[k] for k in _UPDATED}}
+                    conn.execute(UPDATE_PERSON, [{"row_id": r["id"], **{k: r[k] for k in UPDATED}}
                                                   for r in plan.updates.values()])
                 if plan.inserts:
                     conn.execute(insert(Person), plan.inserts)
                 if plan.keys:
-                    _assign_keys(conn, plan.keys)
+                    assign_keys(conn, plan.keys)
         except IntegrityError:
             raise StoreError(
                 "the import conflicts with the queue (a UPN or object id already belongs to another person, or "
@@ -252,6 +259,18 @@ class Queue:
             s.commit()
             return True
 
+    def requeue_failed(self, person_id: int, station_id: str, note: str, max_attempts: int) -> str | None:
+        """A failed attempt of a person this station holds: one more failure, then back in the queue behind
+        everyone not yet tried, or ``failed`` with ``note`` (the last reason) once ``max_attempts`` failed.
+        The person's new state, or None when this station no longer holds them."""
+        with self.engine.begin() as conn:
+            row = conn.execute(_REQUEUE_FAILED, {
+                "max": max_attempts, "failed": PersonState.FAILED.value, "queued": PersonState.QUEUED.value,
+                "claimed": PersonState.CLAIMED.value, "note": note[:1024], "at": now(), "id": person_id,
+                "last_note": f"failed {max_attempts} attempts; last: {note}"[:1024], "station": station_id,
+            }).first()
+        return None if row is None else str(row[0])
+
     def expire_stale_leases(self, at: float | None = None) -> int:
         """Return people whose lease expired to the queue, unless an unfinished journal row needs reconciling."""
         at = now() if at is None else at
@@ -288,6 +307,12 @@ class Queue:
     def _transition(self, upn: str, allowed: set[PersonState], to: PersonState, note: str) -> PersonView:
         with Session(self.engine) as s:
             person = self._get(s, upn, lock=True)
+            if person.state == PersonState.CLAIMED.value:
+                raise InvalidStateError(
+                    f"{person.upn} is claimed by station {person.lease_station}; a claimed person cannot "
+                    f"become {to.value}",
+                    remedy=f"If that station is gone or its enrolment is unresolved, run 'station queue resolve "
+                           f"{person.upn}': it asks Entra ID, then finishes the enrolment or requeues them.")
             if person.state not in {a.value for a in allowed}:
                 raise InvalidStateError(
                     f"{person.upn} is {person.state}; only {' or '.join(sorted(a.value for a in allowed))} "
@@ -295,6 +320,8 @@ class Queue:
                     remedy="Check the person's state with 'station queue show UPN'.",
                 )
             self._set_state(person, to, note)
+            if to == PersonState.QUEUED:
+                person.failures = 0  # an operator's retry gives them their attempts again
             s.add(person)
             s.flush()
             view = PersonView.of(person)
@@ -349,96 +376,3 @@ class Queue:
         with Session(self.engine) as s:
             row = s.exec(select(KeyAssignment).where(KeyAssignment.person_id == person_id)).first()
             return row.key_identity if row else None
-
-
-# -- add_people's helpers ---------------------------------------------------------------------------
-# Up to this many people are looked up by key (object id, UPN); more, and the key columns of the whole queue
-# are read in one scan. An IN list of thousands of keys was measured at seconds per query on PostgreSQL
-# right after a bulk load (stale statistics, a sequential scan per list); one scan costs ≈ 0.3 s per
-# 100,000 queued people whatever the statistics say.
-_KEY_LOOKUP_LIMIT = 500
-_MATCH_COLUMNS = (col(Person.id), col(Person.upn), col(Person.display_name), col(Person.object_id))
-_UPDATED = ("upn", "display_name", "object_id", "updated_at")
-_UPDATE_PERSON = update(Person).where(col(Person.id) == bindparam("row_id")).values(
-    {name: bindparam(name) for name in _UPDATED})
-
-
-@dataclass
-class _Additions:
-    """What one add_people call writes: rows to insert, rows to update (by id), key pre-assignments."""
-
-    inserts: list[dict[str, Any]] = field(default_factory=list)
-    updates: dict[int, dict[str, Any]] = field(default_factory=dict)
-    keys: dict[str, dict[str, Any]] = field(default_factory=dict)
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-
-def _matching_rows(conn: Connection, incoming: Sequence[NewPerson]) -> list[dict[str, Any]]:
-    """The queued rows (id, upn, display_name, object_id) that any of ``incoming`` can match."""
-    if len(incoming) > _KEY_LOOKUP_LIMIT:
-        rows = conn.execute(select(*_MATCH_COLUMNS)).all()
-    else:
-        oids = list({p.object_id for p in incoming if p.object_id})
-        upns = list({normalise_upn(p.upn) for p in incoming})
-        rows = conn.execute(select(*_MATCH_COLUMNS).where(
-            or_(col(Person.upn).in_(upns), col(Person.object_id).in_(oids)))).all()
-    return [{"id": i, "upn": upn, "display_name": name, "object_id": oid} for i, upn, name, oid in rows]
-
-
-def _plan_additions(existing: list[dict[str, Any]], incoming: Sequence[NewPerson]) -> _Additions:
-    plan = _Additions()
-    by_upn = {r["upn"]: r for r in existing}
-    by_oid = {r["object_id"]: r for r in existing if r["object_id"]}
-    t = now()
-    for new in incoming:
-        upn = normalise_upn(new.upn)
-        person = (by_oid.get(new.object_id) if new.object_id else None) or by_upn.get(upn)
-        if person is None:
-            person = {"upn": upn, "display_name": new.display_name, "object_id": new.object_id,
-                      "source": new.source, "priority": new.priority, "state": PersonState.QUEUED.value,
-                      "attempts": 0, "note": "", "created_at": t, "updated_at": t}
-            plan.inserts.append(person)
-            plan.added += 1
-        elif _apply_update(person, upn, new, t):
-            if "id" in person:
-                plan.updates[person["id"]] = person
-            plan.updated += 1
-        else:
-            plan.unchanged += 1
-        by_upn[person["upn"]] = person
-        if person["object_id"]:
-            by_oid[person["object_id"]] = person
-        if new.key_serial:
-            plan.keys[new.key_serial] = person
-    return plan
-
-
-def _apply_update(person: dict[str, Any], upn: str, new: NewPerson, t: float) -> bool:
-    """Take ``new``'s UPN, and its name and object id when it has them; False when nothing changes."""
-    changes = {"upn": upn, "display_name": new.display_name or person["display_name"],
-               "object_id": new.object_id or person["object_id"]}
-    if all(person[k] == v for k, v in changes.items()):
-        return False
-    person.update(changes, updated_at=t)
-    return True
-
-
-def _assign_keys(conn: Connection, keys: dict[str, dict[str, Any]]) -> None:
-    """Pre-assign each key identity to its person (inserted just now or already queued), replacing an
-    earlier assignment of the same key."""
-    unknown = [p["upn"] for p in keys.values() if "id" not in p]
-    ids: dict[str, int | None] = {}
-    for i in range(0, len(unknown), _KEY_LOOKUP_LIMIT):
-        chunk = unknown[i:i + _KEY_LOOKUP_LIMIT]
-        ids.update((upn, i) for upn, i in conn.execute(select(col(Person.upn), col(Person.id)).where(
-            col(Person.upn).in_(chunk))))
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(KeyAssignment)
-    stmt = stmt.on_conflict_do_update(index_elements=[col(KeyAssignment.key_identity)],
-                                      set_={"person_id": stmt.excluded.person_id,
-                                            "created_at": stmt.excluded.created_at})
-    t = now()
-    conn.execute(stmt, [{"key_identity": key, "person_id": p["id"] if "id" in p else ids[p["upn"]], "created_at": t}
-                        for key, p in keys.items()])

@@ -1,0 +1,113 @@
+"""Planning one ``Queue.add_people`` call: which queued rows the incoming people match, what to insert and
+update, and the key pre-assignments to upsert — so that a 100,000-member group is queued in seconds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlmodel import col, select
+
+from station.store.models import KeyAssignment, Person, PersonState, now
+
+if TYPE_CHECKING:
+    from station.store.queue import NewPerson
+
+# Up to this many people are looked up by key (object id, UPN); more, and the key columns of the whole queue
+# are read in one scan. An IN list of thousands of keys was measured at seconds per query on PostgreSQL
+# right after a bulk load (stale statistics, a sequential scan per list); one scan costs ≈ 0.3 s per
+# 100,000 queued people whatever the statistics say.
+KEY_LOOKUP_LIMIT = 500
+MATCH_COLUMNS = (col(Person.id), col(Person.upn), col(Person.display_name), col(Person.object_id))
+UPDATED = ("upn", "display_name", "object_id", "updated_at")
+UPDATE_PERSON = update(Person).where(col(Person.id) == bindparam("row_id")).values(
+    {name: bindparam(name) for name in UPDATED})
+
+
+@dataclass
+class Additions:
+    """What one add_people call writes: rows to insert, rows to update (by id), key pre-assignments."""
+
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: dict[int, dict[str, Any]] = field(default_factory=dict)
+    keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def matching_rows(conn: Connection, incoming: Sequence[NewPerson]) -> list[dict[str, Any]]:
+    """The queued rows (id, upn, display_name, object_id) that any of ``incoming`` can match."""
+    from station.store.queue import normalise_upn  # queue.py imports this module
+
+    if len(incoming) > KEY_LOOKUP_LIMIT:
+        rows = conn.execute(select(*MATCH_COLUMNS)).all()
+    else:
+        oids = list({p.object_id for p in incoming if p.object_id})
+        upns = list({normalise_upn(p.upn) for p in incoming})
+        rows = conn.execute(select(*MATCH_COLUMNS).where(
+            or_(col(Person.upn).in_(upns), col(Person.object_id).in_(oids)))).all()
+    return [{"id": i, "upn": upn, "display_name": name, "object_id": oid} for i, upn, name, oid in rows]
+
+
+def plan_additions(existing: list[dict[str, Any]], incoming: Sequence[NewPerson]) -> Additions:
+    from station.store.queue import normalise_upn  # queue.py imports this module
+
+    plan = Additions()
+    by_upn = {r["upn"]: r for r in existing}
+    by_oid = {r["object_id"]: r for r in existing if r["object_id"]}
+    t = now()
+    for new in incoming:
+        upn = normalise_upn(new.upn)
+        person = (by_oid.get(new.object_id) if new.object_id else None) or by_upn.get(upn)
+        if person is None:
+            person = {"upn": upn, "display_name": new.display_name, "object_id": new.object_id,
+                      "source": new.source, "priority": new.priority, "state": PersonState.QUEUED.value,
+                      "attempts": 0, "note": "", "created_at": t, "updated_at": t}
+            plan.inserts.append(person)
+            plan.added += 1
+        elif _apply_update(person, upn, new, t):
+            if "id" in person:
+                plan.updates[person["id"]] = person
+            plan.updated += 1
+        else:
+            plan.unchanged += 1
+        by_upn[person["upn"]] = person
+        if person["object_id"]:
+            by_oid[person["object_id"]] = person
+        if new.key_serial:
+            plan.keys[new.key_serial] = person
+    return plan
+
+
+def _apply_update(person: dict[str, Any], upn: str, new: NewPerson, t: float) -> bool:
+    """Take ``new``'s UPN, and its name and object id when it has them; False when nothing changes."""
+    changes = {"upn": upn, "display_name": new.display_name or person["display_name"],
+               "object_id": new.object_id or person["object_id"]}
+    if all(person[k] == v for k, v in changes.items()):
+        return False
+    person.update(changes, updated_at=t)
+    return True
+
+
+def assign_keys(conn: Connection, keys: dict[str, dict[str, Any]]) -> None:
+    """Pre-assign each key identity to its person (inserted just now or already queued), replacing an
+    earlier assignment of the same key."""
+    unknown = [p["upn"] for p in keys.values() if "id" not in p]
+    ids: dict[str, int | None] = {}
+    for i in range(0, len(unknown), KEY_LOOKUP_LIMIT):
+        chunk = unknown[i:i + KEY_LOOKUP_LIMIT]
+        ids.update((upn, i) for upn, i in conn.execute(select(col(Person.upn), col(Person.id)).where(
+            col(Person.upn).in_(chunk))))
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(KeyAssignment)
+    stmt = stmt.on_conflict_do_update(index_elements=[col(KeyAssignment.key_identity)],
+                                      set_={"person_id": stmt.excluded.person_id,
+                                            "created_at": stmt.excluded.created_at})
+    t = now()
+    conn.execute(stmt, [{"key_identity": key, "person_id": p["id"] if "id" in p else ids[p["upn"]], "created_at": t}
+                        for key, p in keys.items()])
