@@ -66,6 +66,12 @@ class TenantSection(_Section):
     challenge_timeout_minutes: int = Field(default=5, ge=5, le=43200)
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=30.0, gt=0)
+    # Each token or Graph call must have its whole answer (headers and body) within call_deadline seconds,
+    # and the answer may be at most max_response_bytes long.
+    call_deadline: float = Field(default=60.0, gt=0)
+    max_response_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    # The relying party passkeys are made for; creation options naming another are refused.
+    rp_id: str = Field(default="login.microsoft.com", min_length=1)
 
     @field_validator("authority_host", "graph_host")
     @classmethod

@@ -1,8 +1,10 @@
 """Calls to Microsoft Graph over one requests Session: auth header, request ids, timeouts, retries.
 
-Retries: 429/503/504 and connection failures, waiting for Retry-After or a capped backoff with jitter;
-one fresh token after a 401. A POST that may have reached Graph (read timeout, connection lost after
-sending, 5xx) is never sent again: the caller gets GraphUncertainError and resolves it by reading.
+Retries: 429/503/504, connection failures and answers that missed the call's deadline, waiting for
+Retry-After or a capped backoff with jitter; one fresh token after a 401. A redirect off the configured
+hosts or an answer over the size cap (see ``transport``) is refused, not retried. A POST that may have
+reached Graph (read timeout, missed deadline, connection lost after sending, 5xx) is never sent again: the
+caller gets GraphUncertainError and resolves it by reading.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 import requests
@@ -20,11 +22,23 @@ import urllib3.exceptions
 from station.entra.errors import error_from_response, graph_error_details
 from station.entra.remedies import UNAVAILABLE, Purpose
 from station.entra.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
+from station.entra.transport import (
+    DEFAULT_CALL_DEADLINE,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    CallDeadlineExceeded,
+    GuardedSession,
+    RedirectRefused,
+    ResponseTooLarge,
+)
 from station.errors import GraphError, GraphUncertainError, Reason
 
 log = logging.getLogger(__name__)
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+REDIRECT_REFUSED = ("Graph does not redirect to other hosts: check tenant.graph_host and any proxy or filter "
+                    "between the station and Microsoft.")
+TOO_LARGE = ("Graph's answer was larger than tenant.max_response_bytes: narrow the request (a smaller group), or "
+             "raise the limit if the answer can really be that large.")
 # Far more pages than any tenant needs (50,000 × up to 999 items), yet a bound on a paging loop.
 MAX_PAGES = 50_000
 
@@ -34,10 +48,12 @@ class TokenSource(Protocol):
     def invalidate(self) -> None: ...
 
 
-def make_session(ca_file: str = "") -> requests.Session:
-    """The one session for token and Graph calls. Environment settings (REQUESTS_CA_BUNDLE, proxies
-    from the environment, .netrc) are ignored so that ``tenant.ca_file`` means what it says."""
-    session = requests.Session()
+def make_session(ca_file: str = "", *, redirect_hosts: Iterable[str] = (), deadline: float = DEFAULT_CALL_DEADLINE,
+                 max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> requests.Session:
+    """The one session for token and Graph calls (a ``GuardedSession``: redirects only to ``redirect_hosts``,
+    a deadline per call, a size cap). Environment settings (REQUESTS_CA_BUNDLE, proxies from the environment,
+    .netrc) are ignored so that ``tenant.ca_file`` means what it says."""
+    session = GuardedSession(redirect_hosts=redirect_hosts, deadline=deadline, max_bytes=max_bytes)
     session.trust_env = False
     session.verify = ca_file or True
     session.headers["User-Agent"] = "station-enrolment"
@@ -120,14 +136,20 @@ class GraphHttp:
                 response = self.session.request(
                     method, url, params=params, json=json, headers=sent_headers, timeout=self.timeout
                 )
+            except (RedirectRefused, ResponseTooLarge) as e:
+                if isinstance(e, ResponseTooLarge) and method not in IDEMPOTENT:
+                    raise self._uncertain(what, str(e), client_request_id) from None
+                raise GraphError(f"{what}: {e}", reason=Reason.GRAPH_BAD_REQUEST, client_request_id=client_request_id,
+                                 remedy=REDIRECT_REFUSED if isinstance(e, RedirectRefused) else TOO_LARGE) from None
             except requests.RequestException as e:
                 sent = may_have_reached_server(e)
+                detail = str(e) if isinstance(e, CallDeadlineExceeded) else type(e).__name__
                 if sent and method not in IDEMPOTENT:
-                    raise self._uncertain(what, f"{type(e).__name__} after sending", client_request_id) from None
+                    raise self._uncertain(what, f"{detail} after sending", client_request_id) from None
                 delay = self.retry.delay(retries, None)
                 if delay is None:
                     raise GraphError(
-                        f"{what}: cannot reach Graph ({type(e).__name__})",
+                        f"{what}: cannot reach Graph ({detail})",
                         reason=Reason.GRAPH_UNAVAILABLE,
                         retryable=True,
                         remedy="Check the network, tenant.graph_host and tenant.ca_file. " + UNAVAILABLE,

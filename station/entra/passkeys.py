@@ -1,5 +1,6 @@
-"""Passkey calls on a user's behalf: creation options, register, list, delete, and matching a credential
-to the method Entra made of it (the method id is the credential id in UrlTokenEncode form)."""
+"""Passkey calls on a user's behalf: creation options (their rp.id pinned to ``tenant.rp_id``), register,
+list, delete, and matching a credential to the method Entra made of it (the method id is the credential id
+in UrlTokenEncode form)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from station.errors import GraphError, Reason
 log = logging.getLogger(__name__)
 
 MAX_DISPLAY_NAME = 30
+ENTRA_RP_ID = "login.microsoft.com"
+RP_ID_REMEDY = ("Graph asked for a passkey for another site than tenant.rp_id. Check tenant.graph_host (and any "
+                "proxy in between) and tenant.rp_id, which is login.microsoft.com for Entra ID.")
 
 
 @dataclass(frozen=True)
@@ -104,9 +108,14 @@ def parse_creation_options(user_id: str, body: Mapping[str, Any]) -> CreationOpt
 
 
 class Passkeys:
-    def __init__(self, http: GraphHttp, challenge_timeout_minutes: int = 5) -> None:
+    """``rp_id``: the relying party creation options must name (login.microsoft.com for Entra ID); options for
+    any other are refused, so a key never makes a passkey for a site Graph did not stand for."""
+
+    def __init__(self, http: GraphHttp, challenge_timeout_minutes: int = 5, *,
+                 rp_id: str = ENTRA_RP_ID) -> None:
         self.http = http
         self.challenge_timeout_minutes = challenge_timeout_minutes
+        self.rp_id = rp_id
 
     def _methods(self, user_id: str) -> str:
         return f"{user_path(user_id)}/authentication/fido2Methods"
@@ -116,7 +125,12 @@ class Passkeys:
         if self.http.version == "beta":
             path += f"(challengeTimeoutInMinutes={self.challenge_timeout_minutes})"
         body = self.http.get_json(path, purpose="creation_options", what=f"creation options for {user_id}")
-        return parse_creation_options(user_id, body)
+        options = parse_creation_options(user_id, body)
+        if options.rp_id != self.rp_id:
+            raise GraphError(f"creation options for {user_id} name the relying party {options.rp_id[:100]!r}, "
+                             f"not {self.rp_id!r}; refused before touching the key", reason=Reason.RP_ID_MISMATCH,
+                             remedy=RP_ID_REMEDY)
+        return options
 
     def register(
         self,

@@ -2,6 +2,7 @@
 
 ``EntraEmulator(...).start()`` makes a CA and server certificate, seeds a tenant, and serves the identity
 endpoints (``/{tenant}/v2.0/...``), Graph (``/v1.0``, ``/beta``) and its control endpoints (``/_emulator``).
+``faults`` breaks what Graph answers, ``delivery`` how an answer arrives (redirected, dripped, oversized).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from cryptography import x509
 
 from station.emulator.entra import routes_admin, routes_auth, routes_directory, routes_passkeys
 from station.emulator.entra.certs import make_client_certificate, make_tls_files, write_client_certificate
+from station.emulator.entra.delivery import Answer, DeliveryControl, write_answer
 from station.emulator.entra.faults import FaultControl
 from station.emulator.entra.protocol import GRAPH_VERSIONS, GraphError, Request, Response, graph_error_body
 from station.emulator.entra.seed import DOMAIN, GROUP_NAME, populate, seeded_uuid
@@ -124,13 +126,19 @@ class _Handler(BaseHTTPRequestHandler):
         if answer is None:
             self.close_connection = True
             return
-        status, headers, payload = answer
-        self.send_response(status)
-        for name, value in headers.items():
+        if answer.drip_seconds or answer.chunked:
+            self.close_connection = True
+            lines = [f"HTTP/1.1 {answer.status} {self.responses.get(answer.status, ('',))[0]}",
+                     *(f"{name}: {value}" for name, value in answer.headers.items()), "Transfer-Encoding: chunked"
+                     if answer.chunked else f"Content-Length: {len(answer.payload)}", "Connection: close", "", ""]
+            write_answer(self.connection, "\r\n".join(lines).encode("latin-1"), answer)
+            return
+        self.send_response(answer.status)
+        for name, value in answer.headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Content-Length", str(len(answer.payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        self.wfile.write(answer.payload)
 
     do_POST = do_PATCH = do_DELETE = do_PUT = do_GET
 
@@ -165,6 +173,7 @@ class EntraEmulator:
                                   clock=self.clock)
         self.faults = FaultControl(seed=seed, throttle_rate=throttle_rate, error_rate=error_rate,
                                    latency_ms=latency_ms, revoke=self._revoke_tokens, rotate=self._rotate_secret)
+        self.delivery = DeliveryControl()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._info: EmulatorInfo | None = None
@@ -270,9 +279,8 @@ class EntraEmulator:
 
     # request handling (called on the server's threads)
 
-    def handle(self, method: str, target: str, headers: Message, body: bytes,
-               ) -> tuple[int, dict[str, str], bytes] | None:
-        """Answer one request: (status, headers, body), or None to drop the connection unanswered."""
+    def handle(self, method: str, target: str, headers: Message, body: bytes) -> Answer | None:
+        """Answer one request, or None to drop the connection unanswered."""
         split = urlsplit(target)
         path = unquote(split.path)
         query = dict(parse_qsl(split.query, keep_blank_values=True))
@@ -283,10 +291,13 @@ class EntraEmulator:
             req.version = versioned.group(1).lower()
             req.path = unquote(versioned.group(2))
         lost = False
+        shape = self.delivery.take(method, target) if versioned else None
         try:
             if path.startswith("/_emulator/"):
                 return self._encode(req, self._admin(req))
-            if versioned:
+            if shape is not None and shape.redirect_to is not None:
+                response = Response(307, None, {"Location": shape.redirect_to})
+            elif versioned:
                 response, lost = self._graph(req)
             else:
                 response = self._dispatch(req, versions=None)
@@ -303,7 +314,12 @@ class EntraEmulator:
         with self._log_lock:
             self.request_log.append(LoggedRequest(method, target, response.status, self.clock(),
                                                   req.client_request_id, req.request_id, lost))
-        return None if lost else self._encode(req, response)
+        if lost:
+            return None
+        if shape is None:
+            return self._encode(req, response)
+        shape.reshape(response)
+        return self._encode(req, response)._replace(drip_seconds=shape.drip_seconds, chunked=shape.chunked)
 
     def _graph(self, req: Request) -> tuple[Response, bool]:
         if self.faults.latency_ms:
@@ -345,7 +361,7 @@ class EntraEmulator:
         segment = req.path.strip("/").split("/")[-1]
         raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
 
-    def _encode(self, req: Request, response: Response) -> tuple[int, dict[str, str], bytes]:
+    def _encode(self, req: Request, response: Response) -> Answer:
         headers = {"Content-Type": "application/json; charset=utf-8", "request-id": req.request_id,
                    "client-request-id": req.client_request_id or req.request_id,
                    "x-ms-ags-diagnostic": json.dumps({"ServerInfo": {"DataCenter": "Emulator", "Slice": "E"}}),
@@ -353,7 +369,7 @@ class EntraEmulator:
         payload = response.encode()
         if response.body is None:
             headers.pop("Content-Type")
-        return response.status, headers, payload
+        return Answer(response.status, headers, payload)
 
 
 def _virtual_key_root() -> bytes:
