@@ -18,12 +18,13 @@ from station.emulator.key import VirtualKey
 from station.entra import EntraClient
 from station.entra.codec import url_token_encode
 from station.entra.transport import DEFAULT_MAX_RESPONSE_BYTES
-from station.errors import GraphError, GraphUncertainError, Reason
+from station.errors import AuthError, GraphError, GraphUncertainError, Reason
 from station.events import EnrolmentFailed
 
 USERS = r"/users/[^/?]+\?"
 METHODS = r"/fido2Methods$"
 OPTIONS = r"/creationOptions"
+TOKEN = r"/oauth2/v2\.0/token$"
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +147,21 @@ def test_a_dripped_registration_answer_is_uncertain_and_resolved_by_reading(emu:
         assert sleeps == []
         method_id = c.passkeys.find_method_for_credential(user_id, reg["credential_id"])
     assert method_id == url_token_encode(reg["credential_id"])
+
+
+def test_the_token_call_is_under_the_same_guards(emu: EntraEmulator, tmp_path: Path, elsewhere: Listener) -> None:
+    user_id = some_user(emu, 12)["id"]
+    emu.delivery.shape(path=TOKEN, method="POST", redirect_to=f"https://127.0.0.1:{elsewhere.port}/token")
+    with make_client(emu, tmp_path, call_deadline=1.5) as c:
+        with pytest.raises(AuthError) as redirected:
+            c.directory.get_user(user_id)
+        assert elsewhere.accepted == 0, "the client credential was posted off the authority host"
+        emu.delivery.shape(path=TOKEN, method="POST", drip_seconds=0.2)
+        with pytest.raises(AuthError) as dripped:
+            c.directory.get_user(user_id)
+        assert c.directory.get_user(user_id).id == user_id
+    assert redirected.value.retryable and dripped.value.retryable
+    assert [r.status for r in emu.request_log if r.path.endswith("/token")][-3:] == [307, 200, 200]
 
 
 # -- a size cap --------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""How the next matching Graph answers are delivered: the emulator playing a hostile or broken server.
+"""How the next matching answers are delivered: the emulator playing a hostile or broken server.
 
-``DeliveryControl.shape(...)`` changes the next ``count`` answers to calls matching a method and a path regex:
+``DeliveryControl.shape(...)`` changes the next ``count`` answers to Graph or sign-in calls (not the
+emulator's own control endpoints) matching a method and a path regex:
 
 - ``redirect_to``: answer 307 with this Location instead of processing the call;
 - ``drip_seconds``: send the status line, headers and body one byte every ``drip_seconds`` seconds;

@@ -291,7 +291,7 @@ class EntraEmulator:
             req.version = versioned.group(1).lower()
             req.path = unquote(versioned.group(2))
         lost = False
-        shape = self.delivery.take(method, target) if versioned else None
+        shape = None if path.startswith("/_emulator/") else self.delivery.take(method, target)
         try:
             if path.startswith("/_emulator/"):
                 return self._encode(req, self._admin(req))
