@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -107,6 +108,10 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(*names, default=argparse.SUPPRESS, **kwargs)
 
 
+# A file a command writes cannot be written: the disk is full or read-only (not a bug: one line, no traceback).
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
@@ -127,6 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"station: {e.message}", file=sys.stderr)
         print(f"  → {e.remedy}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:
+        if e.errno not in NO_ROOM:
+            raise
+        print(f"station: {e.strerror}{f' ({e.filename})' if e.filename else ''}", file=sys.stderr)
+        print("  → Free space there, or write somewhere else, and run the command again.", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -29,7 +29,7 @@ from station.control import ControlServer, socket_path
 from station.enroll.engine import Engine
 from station.enroll.escrow import Escrow
 from station.entra import EntraClient
-from station.errors import AuthError, ConfigError, StationError
+from station.errors import AuthError, ConfigError, StationError, StoreNotWritableError
 from station.events import Event, EventBus, IntakeChanged, KeyAttached
 from station.feedback import FeedbackController
 from station.fleet import fleet_view
@@ -86,6 +86,7 @@ class Daemon:
         self._stacks_requested = False
         self._summary = "starting"
         self._last_heartbeat = 0.0
+        self._store_problem: str | None = None
         self._shut_down = False
 
     # -- start ----------------------------------------------------------------------------------
@@ -212,13 +213,36 @@ class Daemon:
     def tick(self) -> bool:
         """One pass of housekeeping; False when it failed (then no WATCHDOG=1 is sent)."""
         try:
-            self._engine().loop_tick()
+            if self._store_writable():
+                self._engine().loop_tick()
             assert self.board is not None
             self._summary = self.board.snapshot()["summary"]
+        except StoreNotWritableError as e:
+            self._note_store(e.message)
+            self._summary = e.message
         except Exception:
             log.exception("the daemon loop failed; the watchdog is not fed this time")
             return False
         return True
+
+    def _store_writable(self) -> bool:
+        """Whether the store takes writes; one marked not writable is probed with a heartbeat write."""
+        store = self._store()
+        problem = store.health.refresh()
+        if problem is not None and store.health.probe(lambda: store.stations.heartbeat(self.cfg.station.id,
+                                                                                         str(problem))):
+            problem = None
+        self._note_store(problem)
+        return problem is None
+
+    def _note_store(self, problem: str | None) -> None:
+        if problem == self._store_problem:
+            return
+        if problem is not None:
+            log.error("%s; keys are refused until then → %s", problem, StoreNotWritableError.remedy)
+        else:
+            log.info("the store is writable again; taking keys")
+        self._store_problem = problem
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, KeyAttached | IntakeChanged):

@@ -2,10 +2,12 @@
 
 ``StatusBoard`` composes the snapshot from the engine, the store, the key watchers and ``EntraHealth``
 (a meter the daemon wraps around the passkeys port: last latency, throttling, token health, last error).
-``summary_line`` turns a snapshot into one line ("idle · 132 queued · 41 enrolled today").
+``summary_line`` turns a snapshot into one line ("idle · 132 queued · 41 enrolled today"; while the store
+refuses writes it starts "store not writable: disk full (/var/lib/station/station.db)").
 Snapshot shape (version 1)::
 
-    {"v": 1, "station": {"id", "name", "version", "pid"}, "state": "starting|idle|working|paused|stopping",
+    {"v": 1, "station": {"id", "name", "version", "pid"},
+     "state": "starting|idle|working|paused|stopping|store not writable", "store_problem": str | None,
      "paused": bool, "queue": {queued, claimed, enrolled, failed, skipped}, "today": {"enrolled", "failed"},
      "slots": [session snapshots], "finished": [...], "next_up": [{"upn", "display_name"}],
      "entra": {"last_latency_ms", "throttled", "token_ok", "last_error"}, "watchers": ["USB: …"],
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 PROTOCOL_VERSION = 1
 NEXT_UP = 5
 THROTTLE_MEMORY_SECONDS = 60.0
-STATES = ("starting", "idle", "working", "paused", "stopping")
+STATES = ("starting", "idle", "working", "paused", "stopping", "store not writable")
 FAILED_STATES = [JournalState.FAILED, JournalState.NEEDS_RESET]
 
 
@@ -146,7 +148,8 @@ class StatusBoard:
         status: dict[str, Any] = {
             "v": PROTOCOL_VERSION,
             "station": dict(self.station),
-            "state": lifecycle_state(self.phase, paused, active_sessions(sessions)),
+            "state": lifecycle_state(self.phase, paused, active_sessions(sessions), self.store.health.problem),
+            "store_problem": self.store.health.problem,
             "paused": paused,
             "queue": {k: counts.get(k, 0) for k in ("queued", "claimed", "enrolled", "failed", "skipped")},
             "today": {"enrolled": self.store.journal.count_done_since(midnight),
@@ -166,9 +169,11 @@ def active_sessions(sessions: Sequence[Mapping[str, Any]]) -> int:
     return sum(1 for s in sessions if not s.get("outcome"))
 
 
-def lifecycle_state(phase: str, paused: bool, active: int) -> str:
+def lifecycle_state(phase: str, paused: bool, active: int, store_problem: str | None = None) -> str:
     if phase in ("starting", "stopping"):
         return phase
+    if store_problem:
+        return "store not writable"
     if paused:
         return "paused"
     return "working" if active else "idle"
@@ -176,7 +181,8 @@ def lifecycle_state(phase: str, paused: bool, active: int) -> str:
 
 def summary_line(status: Mapping[str, Any]) -> str:
     """One line for systemd and the operator: ``working · 2 keys · 132 queued · 41 enrolled today``."""
-    parts = [str(status.get("state", "?"))]
+    state = status.get("state", "?")
+    parts = [str(status.get("store_problem") if state == "store not writable" else state)]
     active = active_sessions(status.get("slots", []))
     if active:
         parts.append(f"{active} key{'s' if active != 1 else ''}")

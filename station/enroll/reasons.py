@@ -73,6 +73,9 @@ REMEDIES: dict[Reason, str] = {
     Reason.STORE_NOT_WRITABLE: "The station cannot write its store (disk full or read-only), so it did not "
                                "touch the key. Remove it; the station takes keys again by itself once the "
                                "administrator has freed space.",
+    Reason.STORE_NOT_WRITABLE: "The station cannot write its store (disk full or read-only), so it did not "
+                               "touch the key. Remove it; the station takes keys again by itself once the "
+                               "administrator has freed space.",
     Reason.INTERNAL: "Something unexpected went wrong; see the station log. Reset the key before reuse.",
 }
 

@@ -11,6 +11,7 @@ from station.config import redact_url
 from station.errors import StoreError
 from station.store.audit import Audit
 from station.store.engine import make_engine
+from station.store.health import StoreHealth, WritableQueue, sqlite_path, watch
 from station.store.journal import Journal, JournalRow
 from station.store.meta import MetaStore
 from station.store.migrations import migrate
@@ -20,7 +21,7 @@ from station.store.stations import Stations
 
 __all__ = [
     "AddResult", "Audit", "JournalRow", "JournalState", "NewPerson", "PersonState", "PersonView", "Store",
-    "open_store",
+    "StoreHealth", "open_store",
 ]
 
 
@@ -32,6 +33,7 @@ class Store:
     audit: Audit
     meta: MetaStore
     stations: Stations
+    health: StoreHealth
 
     def close(self) -> None:
         self.engine.dispose()
@@ -40,11 +42,14 @@ class Store:
 def open_store(url: str, station_id: str = "") -> Store:
     """Open (and migrate) the store at ``url``."""
     engine = make_engine(url)
+    db = sqlite_path(url)
+    health = StoreHealth(str(db) if db else redact_url(url), db)
+    watch(engine, health)
     try:
         migrate(engine)
     except SQLAlchemyError as e:
         engine.dispose()
         cause = getattr(e, "orig", None) or e
         raise StoreError(f"cannot open the store {redact_url(url)}: {cause}") from None
-    return Store(engine, Queue(engine), Journal(engine), Audit(engine, station_id), MetaStore(engine),
-                 Stations(engine))
+    return Store(engine, WritableQueue(engine, health), Journal(engine), Audit(engine, station_id),
+                 MetaStore(engine), Stations(engine), health)
