@@ -7,22 +7,14 @@ import json
 import sys
 from typing import Any
 
-from pydantic import ValidationError
-
-from station.config import Config, format_validation_error, load_config
-from station.errors import ConfigError
+from station.config import Config, load_config
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
     cfg = load_config(getattr(args, "config", None))
     store = getattr(args, "store", None)
     if store:
-        try:
-            cfg.store.url = store
-        except ValidationError as e:
-            problems = [f"--store{line.removeprefix('url')}" for line in format_validation_error(e)]
-            raise ConfigError("--store is not a store URL", problems=problems,
-                              remedy="Pass --store sqlite:////ABSOLUTE/PATH or postgresql://USER@HOST/DB.") from None
+        cfg.store.url = store
     return cfg
 
 

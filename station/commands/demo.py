@@ -24,10 +24,34 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="progress lines and a summary, even on a terminal (default there: the dashboard)")
     p.add_argument("--timeout", type=float, default=900.0, metavar="SECONDS",
                    help="give up after this long (default 900)")
+    p.add_argument("--profile", default="fido21", metavar="NAME", type=_profile,
+                   help="the key model every virtual key imitates, e.g. yubikey5-5.4, titan-v2 or crescendo-v3 "
+                        "(default fido21); 'station emulate key --help' lists them")
+    p.add_argument("--quirk", action="append", default=[], metavar="NAME", type=_quirk,
+                   help="add a real keys' misbehaviour to every key: ignores-cancel, pin-protocol-2-fails, "
+                        "short-apdus-only (repeatable)")
     p.add_argument("--stations", type=int, default=1, metavar="N",
                    help="run N station daemons, each its own process with its own keys, on one store (with "
                         "--store URL, e.g. PostgreSQL) and one Entra emulator; progress lines, no dashboard")
     p.set_defaults(func=cmd_demo)
+
+
+def _profile(text: str) -> str:
+    from station.emulator.key.profiles import PROFILES
+
+    if text not in PROFILES:
+        raise argparse.ArgumentTypeError(f"unknown key profile {text!r}; choose one of {', '.join(PROFILES)}")
+    return text
+
+
+def _quirk(text: str) -> str:
+    from station.emulator.key.profiles import parse_quirks
+
+    try:
+        parse_quirks([text])
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -42,7 +66,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return _fleet_demo(args)
     dashboard = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
     result = run_demo(DemoOptions(users=args.users, keys=args.keys, speed=args.speed, seed=args.seed,
-                                  state_dir=args.state_dir, timeout=args.timeout, dashboard=dashboard))
+                                  state_dir=args.state_dir, timeout=args.timeout, dashboard=dashboard,
+                                  profile=args.profile, quirks=tuple(args.quirk)))
     print("\n".join(["", "Summary", *result.lines()]))
     return 0 if result.completed else 1
 

@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
 
 
 def register_key(emulators: Any) -> None:
-    from station.emulator.key.profiles import PROFILES
+    from station.emulator.key.profiles import PROFILES, Quirk
 
     parser = emulators.add_parser(
         "key", help="a virtual FIDO2 security key",
@@ -49,7 +49,13 @@ def register_key(emulators: Any) -> None:
     parser.add_argument("--vpcd-host", default=DEFAULT_VPCD_HOST,
                         help="vpcd address (loopback only; default 127.0.0.1)")
     parser.add_argument("--vpcd-port", type=int, default=DEFAULT_VPCD_PORT, help="vpcd port (default 35963)")
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="fido21", help="key model")
+    parser.add_argument("--profile", choices=list(PROFILES), default="fido21", metavar="NAME",
+                        help="key model: " + "; ".join(
+                            f"{p.name} ({p.product_name}{', ' + p.firmware_label if p.firmware_label else ''})"
+                            for p in PROFILES.values()) + " (default fido21)")
+    parser.add_argument("--quirk", action="append", choices=[q.value for q in Quirk], default=[], metavar="NAME",
+                        help="a real keys' misbehaviour to add (repeatable): " + "; ".join(
+                            f"{q.value}: {q.description}" for q in Quirk))
     parser.add_argument("--aaguid", type=_aaguid, help="AAGUID to report (default: the profile's)")
     parser.add_argument("--state", metavar="FILE", type=Path,
                         help="keep the key's PIN, credentials and counters in FILE across runs")
@@ -89,10 +95,12 @@ def run_key(args: argparse.Namespace) -> int:
     if not args.nfc:
         return 0
     from station.emulator.key import Finger, VirtualKey
+    from station.emulator.key.profiles import parse_quirks
     from station.emulator.key.vpcd import serve
 
     finger = Finger.never() if args.touch_delay is None else Finger.after(args.touch_delay)
-    key = VirtualKey(args.profile, aaguid=args.aaguid, state_path=args.state, finger=finger)
+    key = VirtualKey(args.profile, aaguid=args.aaguid, state_path=args.state, finger=finger,
+                     quirks=parse_quirks(args.quirk))
     log.info("serving %r on vpcd %s:%d", key, args.vpcd_host, args.vpcd_port)
     serve(key, args.vpcd_host, args.vpcd_port)
     return 0

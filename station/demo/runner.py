@@ -27,7 +27,7 @@ from station.daemon import Daemon
 from station.demo.technician import GOOD_PROFILE, Technician
 from station.emulator.entra import EntraEmulator
 from station.emulator.entra.seed import GROUP_NAME
-from station.emulator.key.profiles import get_profile
+from station.emulator.key.profiles import get_profile, parse_quirks
 from station.entra import EntraClient
 from station.events import EnrolmentDone, EnrolmentFailed, Event, KeyRejected, PersonClaimed, TouchRequired
 from station.hid.virtual import VirtualKeySource
@@ -49,6 +49,8 @@ class DemoOptions:
     state_dir: Path | None = None
     timeout: float = 900.0
     dashboard: bool = False
+    profile: str = GOOD_PROFILE
+    quirks: tuple[str, ...] = ()
 
 
 @dataclass
@@ -137,7 +139,7 @@ def dashboard_runner() -> Callable[[Daemon], object] | None:
     return show
 
 
-def prepare_state(emulator: EntraEmulator, state_dir: Path) -> Config:
+def prepare_state(emulator: EntraEmulator, state_dir: Path, profile: str = GOOD_PROFILE) -> Config:
     """Write the demo's configuration (as ``config init --emulator`` does) and load it."""
     info = state_dir / "emulator.json"
     emulator.write_info(info)
@@ -148,8 +150,15 @@ def prepare_state(emulator: EntraEmulator, state_dir: Path) -> Config:
     cfg.station.name = STATION_NAME
     cfg.station.state_dir = state_dir
     cfg.station.runtime_dir = state_dir / "run"
-    cfg.enrolment.allowed_aaguids = [str(get_profile(GOOD_PROFILE).default_aaguid)]
+    cfg.enrolment.allowed_aaguids = [str(get_profile(profile).default_aaguid)]
     return cfg
+
+
+def _profile_label(options: DemoOptions) -> str:
+    profile = get_profile(options.profile)
+    label = f"{profile.name} ({profile.product_name}"
+    label += f", firmware {profile.firmware_label})" if profile.firmware_label else ")"
+    return label + (f" with {', '.join(options.quirks)}" if options.quirks else "")
 
 
 def import_group(cfg: Config, store: Store) -> int:
@@ -183,7 +192,7 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout,
 
 def _run(options: DemoOptions, emulator: EntraEmulator, state_dir: Path, out: TextIO,
          on_ready: Callable[[Daemon], None] | None) -> DemoResult:
-    cfg = prepare_state(emulator, state_dir)
+    cfg = prepare_state(emulator, state_dir, options.profile)
     source = VirtualKeySource()
     daemon = Daemon(cfg, watchers=[source], notifier=Notifier(None), keep_log_level=True)
     started = time.monotonic()
@@ -192,8 +201,8 @@ def _run(options: DemoOptions, emulator: EntraEmulator, state_dir: Path, out: Te
         store, engine = daemon.store, daemon.engine
         assert store is not None and engine is not None
         people = import_group(cfg, store)
-        out.write(f"Station demo: {people} people in '{GROUP_NAME}', {options.keys} key slot(s), "
-                  f"speed ×{options.speed:g}\n"
+        out.write(f"Station demo: {people} people in '{GROUP_NAME}', {options.keys} key slot(s) of "
+                  f"{_profile_label(options)}, speed ×{options.speed:g}\n"
                   f"state in {state_dir}; while it runs: station --config {cfg.source} status\n")
         out.flush()
         show_dashboard = dashboard_runner() if options.dashboard else None
@@ -208,7 +217,8 @@ def _run(options: DemoOptions, emulator: EntraEmulator, state_dir: Path, out: Te
 
         technician = Technician(source, keys=options.keys, speed=options.speed, seed=options.seed,
                                 waiting=lambda: store.queue.counts().get("queued", 0), done=done,
-                                allowed_aaguid=cfg.enrolment.allowed_aaguids[0])
+                                allowed_aaguid=cfg.enrolment.allowed_aaguids[0], profile=options.profile,
+                                quirks=parse_quirks(options.quirks))
         daemon.bus.subscribe(technician.on_event)
         technician.start()
         if on_ready is not None:

@@ -4,7 +4,8 @@ It keeps up to ``keys`` slots busy while people wait in the queue. Each key is t
 pause once the station asks for a touch, and pulled out a moment after the station is done with it (a fresh
 key goes in after that). Now and then it picks up a key that was used before (its PIN is set) or a model the
 policy does not allow, to show how the station refuses them; nobody is claimed for such a key, so the next
-good key serves the person who would have had it. Pauses are divided by ``speed``.
+good key serves the person who would have had it. Its keys are all of one ``profile`` (a real model's, with
+optional ``quirks``). Pauses are divided by ``speed``.
 
 The technician reacts to events on its own thread (``Technician.run``); the bus listener only queues them.
 """
@@ -26,6 +27,8 @@ from fido2.ctap2 import ClientPin, Ctap2
 
 from station.emulator.key import Finger, VirtualKey
 from station.emulator.key.ctaphid import open_virtual_device
+from station.emulator.key.profiles import Quirk
+from station.enroll.pin_protocol import client_pin_for
 from station.events import EnrolmentDone, EnrolmentFailed, Event, KeyRejected, PersonClaimed, TouchRequired
 from station.hid.virtual import VirtualKeySource
 
@@ -61,12 +64,13 @@ class _Action:
     run: Callable[[], None] = field(compare=False)
 
 
-def used_key(serial: str) -> VirtualKey:
+def used_key(serial: str, profile: str = GOOD_PROFILE, quirks: frozenset[Quirk] = frozenset()) -> VirtualKey:
     """A good model that someone already gave a PIN (a key handed back, or a spare taken from a drawer)."""
-    key = VirtualKey(GOOD_PROFILE, serial=serial, finger=Finger.manual(timeout=TOUCH_TIMEOUT))
+    key = VirtualKey(profile, serial=serial, quirks=quirks, finger=Finger.manual(timeout=TOUCH_TIMEOUT))
     device = open_virtual_device(key, path=f"virtual:prepare-{serial}")
     try:
-        ClientPin(Ctap2(device)).set_pin(f"{random.randrange(10**6):06d}")
+        client_pin: ClientPin = client_pin_for(Ctap2(device))
+        client_pin.set_pin(f"{random.randrange(10**8):08d}")
     finally:
         device.close()
     return key
@@ -77,7 +81,8 @@ class Technician:
 
     def __init__(self, source: VirtualKeySource, *, keys: int, speed: float, seed: int,
                  waiting: Callable[[], int], done: Callable[[], bool],
-                 allowed_aaguid: str | None = None) -> None:
+                 allowed_aaguid: str | None = None, profile: str = GOOD_PROFILE,
+                 quirks: frozenset[Quirk] = frozenset()) -> None:
         self.source = source
         self.keys = max(1, keys)
         self.speed = max(0.01, speed)
@@ -85,6 +90,8 @@ class Technician:
         self.waiting = waiting
         self.done = done
         self.allowed_aaguid = allowed_aaguid
+        self.profile = profile
+        self.quirks = quirks
         self.slots: dict[str, SlotState] = {}
         self.inserted = 0
         self.bad_keys = 0
@@ -166,12 +173,13 @@ class Technician:
         kind = self._next_kind()
         serial = f"DEMO{next(self._serials):05d}"
         if kind is KeyKind.USED:
-            key = used_key(serial)
+            key = used_key(serial, self.profile, self.quirks)
         elif kind is KeyKind.DISALLOWED:
-            key = VirtualKey(GOOD_PROFILE, serial=serial, aaguid=uuid.UUID(int=self.rng.getrandbits(128), version=4),
-                             finger=Finger.manual(timeout=TOUCH_TIMEOUT))
+            key = VirtualKey(self.profile, serial=serial, aaguid=uuid.UUID(int=self.rng.getrandbits(128), version=4),
+                             quirks=self.quirks, finger=Finger.manual(timeout=TOUCH_TIMEOUT))
         else:
-            key = VirtualKey(GOOD_PROFILE, serial=serial, finger=Finger.manual(timeout=TOUCH_TIMEOUT))
+            key = VirtualKey(self.profile, serial=serial, quirks=self.quirks,
+                             finger=Finger.manual(timeout=TOUCH_TIMEOUT))
         self.inserted += 1
         self.slots[slot] = SlotState(key, kind)
         self.source.insert(key, slot=slot)

@@ -20,8 +20,7 @@ from station.config import EnrolmentSection
 from station.enroll import request_fit
 from station.enroll.attestation_checks import check_answer
 from station.enroll.ports import Options
-from station.enroll.reasons import failure
-from station.errors import Reason
+from station.errors import Reason, StationError
 
 CRED_PROTECT = {
     "userVerificationOptional": 1,
@@ -71,8 +70,12 @@ def build_request(options: Options, ctap: Ctap2, policy: EnrolmentSection) -> Cr
     if policy_name in CRED_PROTECT:
         if "credProtect" in supported:
             extensions["credProtect"] = CRED_PROTECT[policy_name]
-        elif wanted.get("enforceCredentialProtectionPolicy"):
-            raise failure(Reason.FEATURE_MISSING, "Entra ID requires credential protection, which this key lacks")
+        elif wanted.get("enforceCredentialProtectionPolicy") and policy_name != "userVerificationOptional":
+            # Without credProtect a credential has level 1 (userVerificationOptional): only more needs the key's help.
+            raise StationError(f"Entra ID requires credential protection {policy_name}, which this key lacks",
+                               reason=Reason.FEATURE_MISSING, retryable=False,
+                               remedy="The tenant's passkey options ask for credential protection this key model "
+                                      "cannot give (no credProtect). Take a key model with credProtect.")
     if "minPinLength" in supported and rp_id in policy.min_pin_length_rp_ids:
         extensions["minPinLength"] = True
     fitted_user, key_params, exclude_list = request_fit.fit(

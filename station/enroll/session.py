@@ -498,10 +498,7 @@ class Session:
         self._set_step("rejected")
         self.ctx.bus.publish(KeyRejected(slot=self.slot, reason=str(error.reason), message=error.message,
                                          remedy=error.remedy or remedy_for(error.reason)))
-        try:
-            self.ctx.audit.record("key_rejected", slot=self.slot, reason=str(error.reason), message=error.message)
-        except StationError as e:  # e.g. the store is full: the refusal itself must still reach the technician
-            log.warning("key in %s rejected; its audit entry was not written: %s", self.slot, e.message)
+        self.ctx.audit.record("key_rejected", slot=self.slot, reason=str(error.reason), message=error.message)
         log.info("key in %s rejected: %s", self.slot, error.message)
 
     def _delete_orphan(self, ctap: Ctap2, client_pin: ClientPin, pin: str, credential_id: bytes) -> None:

@@ -40,3 +40,27 @@ def test_headless_demo_enrols_everyone_and_summarises(tmp_path: Path) -> None:
         assert all(r.state == "done" for r in rows), "refused keys never opened a journal row"
     finally:
         store.close()
+
+
+def test_demo_with_a_real_key_model_enrols_everyone_and_hands_the_pin_change_to_the_letter(tmp_path: Path) -> None:
+    state = tmp_path / "demo-yk54"
+    result = subprocess.run(
+        [sys.executable, "-m", "station.cli", "demo", "--headless", "--users", "6", "--keys", "2", "--seed", "2",
+         "--speed", "10", "--profile", "yubikey5-5.4", "--quirk", "pin-protocol-2-fails", "--state-dir", str(state)],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "enrolled: 6 of 6" in result.stdout and "yubikey5-5.4" in result.stdout
+    store = open_store(f"sqlite:///{state / 'station.db'}", "check")
+    try:
+        done = [r for r in store.journal.recent(100) if r.state == "done"]
+        assert len(done) == 6
+        assert all("cannot force a PIN change" in (r.pin_rules or "") for r in done), "no authenticatorConfig"
+        assert all(r.model.startswith("YubiKey 5") for r in done)
+    finally:
+        store.close()
+
+
+def test_demo_refuses_an_unknown_profile_in_one_line() -> None:
+    result = subprocess.run([sys.executable, "-m", "station.cli", "demo", "--profile", "yubikey9"],
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2 and "unknown key profile 'yubikey9'" in result.stderr
