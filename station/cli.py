@@ -97,7 +97,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         ("--config", dict(metavar="PATH", help="configuration file (default: $STATION_CONFIG or "
                                                "/etc/station/station.toml)")),
         ("--store", dict(metavar="URL", help="store URL, overriding the configuration "
-                                             "(sqlite:///PATH or postgresql://…)")),
+                                             "(sqlite:////ABSOLUTE/PATH — four slashes — or "
+                                             "postgresql://…)")),
         ("--log-json", dict(action="store_true", help="log as JSON lines on stderr")),
         ("--verbose", dict(action="store_true", help="debug logging")),
     ]

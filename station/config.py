@@ -92,8 +92,21 @@ class StoreSection(_Section):
     @classmethod
     def _scheme(cls, v: str) -> str:
         if v and not v.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
-            raise ValueError("expected sqlite:///PATH or postgresql://USER@HOST/DB")
+            raise ValueError("expected sqlite:////ABSOLUTE/PATH or postgresql://USER@HOST/DB")
+        relative = relative_sqlite_path(v)
+        if relative is not None:
+            raise ValueError(f"names the relative path {relative!r} (three slashes), which depends on the directory "
+                             f"a command runs in; for an absolute path write four slashes: sqlite:////{relative}")
         return v
+
+
+def relative_sqlite_path(url: str) -> str | None:
+    """The path of a SQLite URL when it is relative (``sqlite:///x.db``: SQLAlchemy reads it from the current
+    directory); None for an absolute path (``sqlite:////var/…``), an in-memory database or another scheme."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///"):].split("?", 1)[0]
+    return None if not path or path == ":memory:" or path.startswith("/") else path
 
 
 class EnrolmentSection(_Section):
@@ -171,7 +184,7 @@ class Config(_Section):
 
     @property
     def store_url(self) -> str:
-        return self.store.url or f"sqlite:///{self.station.state_dir / 'station.db'}"
+        return self.store.url or f"sqlite:///{self.station.state_dir.absolute() / 'station.db'}"
 
     def redacted(self) -> dict[str, Any]:
         """The configuration as plain data for display. It holds secret *paths* only, never secrets."""
@@ -273,6 +286,8 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, s
 
 def _resolve_relative_paths(cfg: Config, base: Path) -> None:
     """Relative file names in the config are relative to the config file (credential names excepted)."""
+    if not cfg.station.state_dir.is_absolute():
+        cfg.station.state_dir = base.absolute() / cfg.station.state_dir
     t = cfg.tenant
     for name in ("certificate_file", "private_key_file", "ca_file", "client_secret_file"):
         value = getattr(t, name)

@@ -7,14 +7,22 @@ import json
 import sys
 from typing import Any
 
-from station.config import Config, load_config
+from pydantic import ValidationError
+
+from station.config import Config, format_validation_error, load_config
+from station.errors import ConfigError
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
     cfg = load_config(getattr(args, "config", None))
     store = getattr(args, "store", None)
     if store:
-        cfg.store.url = store
+        try:
+            cfg.store.url = store
+        except ValidationError as e:
+            problems = [f"--store{line.removeprefix('url')}" for line in format_validation_error(e)]
+            raise ConfigError("--store is not a store URL", problems=problems,
+                              remedy="Pass --store sqlite:////ABSOLUTE/PATH or postgresql://USER@HOST/DB.") from None
     return cfg
 
 

@@ -34,7 +34,7 @@ graph_version = "v1.0"        # or "beta" (longer creation-options challenges)
 {ca_line}
 
 [store]
-url = "{store_url}"           # sqlite:///PATH (one station) or postgresql://USER@HOST/DB (a fleet)
+url = "{store_url}"   # sqlite:////ABSOLUTE/PATH (one station; four slashes) or postgresql://USER@HOST/DB
 
 [enrolment]
 pin_length = 8
@@ -161,6 +161,7 @@ def emulator_config(info_path: Path, directory: Path) -> str:
     except (OSError, ValueError, KeyError, AttributeError) as e:
         raise ConfigError(f"{info_path} is not an emulator info file ({e})",
                           remedy="Write one with 'station emulate entra --info-json FILE'.") from None
+    directory = directory.absolute()
     directory.mkdir(parents=True, exist_ok=True)
     secret = directory / "client-secret"
     fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

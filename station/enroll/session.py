@@ -498,7 +498,10 @@ class Session:
         self._set_step("rejected")
         self.ctx.bus.publish(KeyRejected(slot=self.slot, reason=str(error.reason), message=error.message,
                                          remedy=error.remedy or remedy_for(error.reason)))
-        self.ctx.audit.record("key_rejected", slot=self.slot, reason=str(error.reason), message=error.message)
+        try:
+            self.ctx.audit.record("key_rejected", slot=self.slot, reason=str(error.reason), message=error.message)
+        except StationError as e:  # e.g. the store is full: the refusal itself must still reach the technician
+            log.warning("key in %s rejected; its audit entry was not written: %s", self.slot, e.message)
         log.info("key in %s rejected: %s", self.slot, error.message)
 
     def _delete_orphan(self, ctap: Ctap2, client_pin: ClientPin, pin: str, credential_id: bytes) -> None:

@@ -38,7 +38,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql+psycopg://"):
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
     raise StoreError(f"unsupported store URL scheme in {url.split(':', 1)[0]!r}",
-                     remedy="Use sqlite:///PATH or postgresql://USER@HOST/DB.")
+                     remedy="Use sqlite:////ABSOLUTE/PATH or postgresql://USER@HOST/DB.")
 
 
 def _sqlite_engine(url: str) -> Engine:

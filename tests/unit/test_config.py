@@ -26,10 +26,10 @@ def test_embedded_defaults_use_sqlite_under_state_dir(tmp_path: Path) -> None:
 
 def test_file_values_and_env_override(tmp_path: Path) -> None:
     p = write(tmp_path, '[enrolment]\npin_length = 10\n[station]\nid = "kiosk-1"\n')
-    cfg = load_config(p, environ={"STATION_ENROLMENT_PIN_LENGTH": "12", "STATION_STORE_URL": "sqlite:///x.db"})
+    cfg = load_config(p, environ={"STATION_ENROLMENT_PIN_LENGTH": "12", "STATION_STORE_URL": "sqlite:////x/s.db"})
     assert cfg.enrolment.pin_length == 12
     assert cfg.station.id == "kiosk-1"
-    assert cfg.store_url == "sqlite:///x.db"
+    assert cfg.store_url == "sqlite:////x/s.db"
 
 
 def test_env_lists_parse_as_toml(tmp_path: Path) -> None:
@@ -44,7 +44,10 @@ def test_env_lists_parse_as_toml(tmp_path: Path) -> None:
         ('[enrolment]\npin_length = "eight"\n', "enrolment.pin_length: 'eight' is not valid"),
         ('[tenant]\ngraph_version = "v2"\n', "tenant.graph_version: 'v2' is not valid"),
         ('[tenant]\nauthority_host = "http://x"\n', "expected an https:// URL"),
-        ('[store]\nurl = "mysql://x"\n', "expected sqlite:///PATH or postgresql://"),
+        ('[store]\nurl = "mysql://x"\n', "expected sqlite:////ABSOLUTE/PATH or postgresql://"),
+        ('[store]\nurl = "sqlite:///var/lib/station/station.db"\n',
+         "names the relative path 'var/lib/station/station.db' (three slashes), which depends on the directory a "
+         "command runs in; for an absolute path write four slashes: sqlite:////var/lib/station/station.db"),
         ('[enrolment]\nallowed_aaguids = ["nope"]\n', "not an AAGUID: nope"),
         ('[enrolment]\nrequired_features = ["teleport"]\n', "unknown feature(s) teleport"),
         ('[enrolment]\npin_alphabet = "0011"\n', "characters repeat"),
@@ -59,6 +62,22 @@ def test_each_problem_is_one_line_naming_key_value_and_expectation(tmp_path: Pat
     assert info.value.exit_code == 2
     assert any(expected in line for line in info.value.problems), info.value.problems
     assert all("\n" not in line for line in info.value.problems)
+
+
+@pytest.mark.parametrize("url", ["sqlite:////var/lib/station/station.db", "sqlite:///:memory:", "sqlite://",
+                                 "postgresql://station_app@db.example.org/station_fleet"])
+def test_absolute_and_in_memory_store_urls_are_accepted(tmp_path: Path, url: str) -> None:
+    assert load_config(write(tmp_path, f'[store]\nurl = "{url}"\n'), environ={}).store_url == url
+
+
+def test_the_default_store_is_an_absolute_path_under_the_state_directory(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(write(tmp_path, '[station]\nstate_dir = "state"\n'), environ={})
+    assert cfg.store_url == f"sqlite:///{tmp_path / 'state' / 'station.db'}"
+    assert cfg.store_url.startswith("sqlite:////"), "four slashes: the same store from any directory"
+    monkeypatch.setenv("STATION_STATE_DIR", "relative-state")
+    assert load_config(None, environ={}).store_url == f"sqlite:///{tmp_path / 'relative-state' / 'station.db'}"
 
 
 def test_several_problems_are_all_reported(tmp_path: Path) -> None:
