@@ -7,7 +7,7 @@
   ``@odata.nextLink``;
 - **a deadline for the whole call** (``tenant.call_deadline``): the headers and the body must all have arrived
   by then, however slowly a server drips them. The per-read ``read_timeout`` never fires while a byte arrives
-  every few seconds; here a timer shuts the call's socket down when the deadline passes, and the call fails
+  every few seconds; here one watchdog thread shuts a call's socket down when its deadline passes, and the call fails
   with ``CallDeadlineExceeded`` (a ``requests.Timeout``: for a POST the outcome is unknown);
 - **a size cap** (``tenant.max_response_bytes``, 16 MiB by default): the body is read in chunks and refused
   with ``ResponseTooLarge`` as soon as it passes the cap, or at once when its Content-Length says it will.
@@ -16,8 +16,11 @@
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import socket
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any, Final
 from urllib.parse import urljoin, urlsplit
@@ -80,6 +83,40 @@ class _Call:
         with self._lock:
             self._finished = True
             self._sockets.clear()
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+
+class _Watchdog:
+    """One thread that expires every call whose deadline has passed (a timer thread per call would cost a
+    thread start, and a wait for the scheduler, on every call)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: list[tuple[float, int, _Call]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, call: _Call, seconds: float) -> None:
+        with self._cond:
+            heapq.heappush(self._due, (time.monotonic() + seconds, next(self._order), call))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="graph call deadlines", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                while self._due and (self._due[0][2].finished or self._due[0][0] <= now):
+                    heapq.heappop(self._due)[2].expire()
+                self._cond.wait(self._due[0][0] - now if self._due else None)
+
+
+_watchdog = _Watchdog()
 
 
 def _shut(sock: socket.socket) -> None:
@@ -150,10 +187,8 @@ class GuardedSession(requests.Session):
                 **kwargs: Any) -> requests.Response:
         kwargs["stream"] = True
         call = _Call()
-        timer = threading.Timer(self.deadline, call.expire)
-        timer.daemon = True
         _current.call = call
-        timer.start()
+        _watchdog.watch(call, self.deadline)
         try:
             response = super().request(method, url, *args, **kwargs)
             self._read_body(response)
@@ -164,7 +199,6 @@ class GuardedSession(requests.Session):
                                            "(tenant.call_deadline)") from None
             raise
         finally:
-            timer.cancel()
             call.finish()
             _current.call = None
 
