@@ -10,6 +10,7 @@ part that can be known at insertion, before any PIN is set: the model has no MDS
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Final
 
@@ -57,7 +58,7 @@ def untrusted_attestation(catalogue: KeyCatalogue, aaguid: str, attestation_obje
 def _verifier(facts: ModelFacts) -> MdsAttestationVerifier:
     cached = _VERIFIERS.get(facts.aaguid)
     if cached is None or cached[0] is not facts:
-        entry = MetadataBlobPayloadEntry.from_dict(facts.entry)
+        entry = MetadataBlobPayloadEntry.from_dict(json.loads(facts.entry_json))
         payload = MetadataBlobPayload(legal_header="", no=0, next_update=date.max, entries=[entry])
         cached = (facts, MdsAttestationVerifier(payload))
         _VERIFIERS[facts.aaguid] = cached

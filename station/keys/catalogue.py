@@ -40,13 +40,15 @@ class StatusReport:
 
 @dataclass(frozen=True)
 class ModelFacts:
-    """One model as the metadata describes it. ``entry`` is the MDS entry without its icons (for fido2)."""
+    """One model as the metadata describes it. ``entry_json`` is its MDS entry without icons, as JSON text
+    (parsed only when an attestation is checked: one string per model keeps the garbage collector's work
+    the same with or without metadata)."""
 
     aaguid: str
     name: str
     status_reports: tuple[StatusReport, ...] = ()
     roots: tuple[bytes, ...] = ()
-    entry: Any = None
+    entry_json: str = ""
 
     @property
     def certification(self) -> str:
@@ -89,7 +91,7 @@ class KeyCatalogue:
                                                   str(r.get("url") or ""))
                                      for r in entry.get("statusReports") or []),
                 roots=tuple(b64decode(c) for c in statement.get("attestationRootCertificates") or []),
-                entry={**entry, "metadataStatement": statement} if statement else entry,
+                entry_json=json.dumps({**entry, "metadataStatement": statement} if statement else entry),
             )
         return cls(models, source=source, loaded=True)
 
