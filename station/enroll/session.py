@@ -76,7 +76,7 @@ STALLED_REMEDY = ("The key stopped answering (it kept saying it was busy). Remov
 PERSON_FAILURES = {Reason.USER_NOT_FOUND, Reason.GRAPH_DENIED}
 # Failures of the station's surroundings, not of a person or key: they do not count towards max_attempts.
 NOT_AN_ATTEMPT = frozenset({Reason.GRAPH_THROTTLED, Reason.GRAPH_UNAVAILABLE, Reason.GRAPH_UNCERTAIN,
-                            Reason.AUTH_FAILED, Reason.STORE_UNAVAILABLE})
+                            Reason.AUTH_FAILED, Reason.STORE_UNAVAILABLE, Reason.RP_ID_MISMATCH})
 
 
 # How long a key error waits for the removal event that usually explains it.
