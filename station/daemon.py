@@ -1,6 +1,7 @@
 """The station daemon: wiring and lifecycle.
 
-``Daemon.start`` brings the parts up in order — store → Entra client (token check and policy preflight) →
+``Daemon.start`` brings the parts up in order — the station's lock (one daemon per station id, taken before
+anything reads the store) → store → Entra client (token check and policy preflight) →
 LED/sound feedback → engine (reconciliation of unfinished enrolments) → key watchers → control socket —
 and tells systemd READY=1. ``serve`` runs the daemon's loop: engine housekeeping (every second while a
 key is in, every ten seconds while none is, and at once when a key arrives or intake is paused or
@@ -38,7 +39,7 @@ from station.keys.persist import load_catalogue
 from station.reload import LOG_LEVELS, apply_reload, uses_systemd_credential
 from station.sdnotify import Notifier, watchdog_interval
 from station.status import EntraHealth, MeteredPasskeys, StatusBoard
-from station.store import Store, open_store
+from station.store import Store, open_store, station_lock
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class Daemon:
         self._summary = "starting"
         self._last_heartbeat = 0.0
         self._store_problem: str | None = None
+        self._station_lock: station_lock.StationLock | None = None
         self._shut_down = False
 
     # -- start ----------------------------------------------------------------------------------
@@ -117,6 +119,7 @@ class Daemon:
 
     def _start_store(self) -> None:
         cfg = self.cfg
+        self._station_lock = station_lock.acquire(cfg.store_url, cfg.station.id)
         self.store = open_store(cfg.store_url, cfg.station.id)
         self.store.stations.register(cfg.station.id, cfg.station.name)
 
@@ -364,6 +367,8 @@ class Daemon:
         self.bus.close()
         if self.store is not None:
             self.store.close()
+        if self._station_lock is not None:
+            self._station_lock.release()
         self.notifier.close()
 
     # -- `station run` --------------------------------------------------------------------------
