@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.remote_keys import KeyHost, RemoteKeys
 from bench.report import Section
@@ -35,8 +36,10 @@ def touch_to_done(run: Run) -> float:
     return (run.finished - (run.prompt + TOUCH_AFTER)) * 1000
 
 
-def measure(info: dict[str, str], socket_path: Path, workdir: Path, n: int, skip: int) -> list[Run]:
-    station = build_station(info, workdir, people=n, skip=skip)
+def measure(info: dict[str, str], socket_path: Path, workdir: Path, n: int, skip: int,
+            **setup: Any) -> list[Run]:
+    """``n`` timed enrolments; ``setup`` goes to ``build_station`` (key models, enrolment policy)."""
+    station = build_station(info, workdir, people=n, skip=skip, **setup)
     keys = RemoteKeys(socket_path, station.engine.key_attached, station.engine.key_removed)
     runs = []
     try:

@@ -69,9 +69,11 @@ def _timed(meter: Meter, name: str, fn: Callable[..., Any]) -> Callable[..., Any
     return call
 
 
-def measure(info: dict[str, str], socket_path: Path, workdir: Path, n: int, skip: int) -> dict[str, float]:
+def measure(info: dict[str, str], socket_path: Path, workdir: Path, n: int, skip: int,
+            **setup: Any) -> dict[str, float]:
+    """CPU and wall time per enrolment; ``setup`` goes to ``build_station`` (key models, enrolment policy)."""
     meter = Meter()
-    station = build_station(info, workdir, people=n + WARMUP, skip=skip, wrap=meter.wrap)
+    station = build_station(info, workdir, people=n + WARMUP, skip=skip, wrap=meter.wrap, **setup)
     keys = RemoteKeys(socket_path, station.engine.key_attached, station.engine.key_removed)
     try:
         for i in range(WARMUP):

@@ -22,6 +22,7 @@ from station.enroll.engine import Engine
 from station.enroll.escrow import Escrow, generate_keypair
 from station.entra import EntraClient
 from station.events import EnrolmentDone, EnrolmentFailed, Event, EventBus, KeyAttached, KeyRejected, TouchRequired
+from station.keys.catalogue import KeyCatalogue
 from station.store import NewPerson, Store, open_store
 
 # Realistic latencies (issue 10): Graph 150 ms per call; the key 150 ms in setPIN, 250 ms in makeCredential.
@@ -148,10 +149,12 @@ class BenchStation:
 
 
 def build_station(info: dict[str, str], workdir: Path, *, people: int, skip: int = 0,
-                  wrap: Callable[[str, Any], Any] | None = None, **enrolment: Any) -> BenchStation:
+                  wrap: Callable[[str, Any], Any] | None = None, models: KeyCatalogue | None = None,
+                  **enrolment: Any) -> BenchStation:
     """A started station on a fresh SQLite store queueing ``people`` members of the rollout group (after
     the first ``skip``, so that repeated runs enrol different people). ``wrap(name, port)`` may replace
-    the engine's queue, journal, audit and passkeys ports (to meter them)."""
+    the engine's queue, journal, audit and passkeys ports (to meter them); ``models`` is the key-model
+    catalogue (FIDO metadata) the engine uses."""
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = station_config(info, workdir, **enrolment)
     db = workdir / "station.db"
@@ -175,7 +178,7 @@ def build_station(info: dict[str, str], workdir: Path, *, people: int, skip: int
     if wrap is not None:
         ports = {name: wrap(name, port) for name, port in ports.items()}
     engine = Engine(policy=cfg.enrolment, station_id="bench", station_name="Bench", **ports, bus=bus,
-                    escrow=Escrow.from_file(cfg.enrolment.escrow_public_key))
+                    escrow=Escrow.from_file(cfg.enrolment.escrow_public_key), models=models)
     engine.start()
     return BenchStation(store, entra, bus, engine, tracker, cfg)
 

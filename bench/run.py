@@ -19,6 +19,7 @@ BENCHMARKS = {
     "idle": "bench.idle",
     "queue": "bench.queue_claims",
     "import": "bench.directory_import",
+    "mds": "bench.metadata",
 }
 
 
