@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,12 +114,9 @@ class Reconciler:
         Refused (InvalidStateError) while a station works on the row (its lease lives); when Entra cannot be
         asked, the row goes back to its station unresolved and the error is raised: nothing is concluded."""
         now = self.clock.time()
-        until = time.strftime("%H:%M:%S", time.localtime(row.lease_expires or now))
         busy = InvalidStateError(
-            f"enrolment {row.id} is held by station {row.station_id} until {until} (it is working on it, or "
-            "stopped without finishing)",
-            remedy="Try again after that time, or start that station again: a starting station settles its own "
-                   "unfinished enrolments first.")
+            f"enrolment {row.id} is being worked on by station {row.station_id} right now",
+            remedy="Wait for that station to finish it (see 'station status'), then try again.")
         if row.lease_expires is not None and row.lease_expires > now:
             raise busy
         if not self.journal.take_over(row.id, owner, now + self.lease_seconds, row.lease_expires):

@@ -178,7 +178,7 @@ def test_an_operator_resolves_a_row_no_station_works_on(store: Store) -> None:
     fake = FakePasskeys()
     fake.fail_list = AuthError("the authority refused a token: invalid_client", code="invalid_client")
     rec = reconciler(store, fake)
-    with pytest.raises(InvalidStateError, match="held by station s1 until"):
+    with pytest.raises(InvalidStateError, match="worked on by station s1"):
         rec.resolve_now(row, "resolve@s1")
     rec.run()
     idle = store.journal.get(row.id)
