@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from station.commands.common import config_from_args
 from station.config import read_secret
-from station.enroll.escrow import context_for, generate_keypair, load_private_key, open_sealed
+from station.enroll.escrow import (
+    EscrowError,
+    context_for,
+    generate_keypair,
+    load_private_key,
+    open_sealed,
+    private_key_is_encrypted,
+)
 from station.enroll.handout import Handout, to_csv, to_html
+from station.files import refuse_symlink, write_private_atomically
+from station.hardening import disable_core_dumps
 from station.store import open_store
 
 log = logging.getLogger(__name__)
@@ -26,8 +35,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     k = ps.add_parser("keygen", help="create an escrow key pair",
                       description="Write a new X25519 escrow key pair to DIR: escrow-public.pem (set "
                                   "enrolment.escrow_public_key to it) and escrow-private.pem (mode 0600; keep it "
-                                  "off the station).")
+                                  "off the station). With --passphrase or --passphrase-file the private key is "
+                                  "encrypted (PKCS#8); 'pins export' then asks for the passphrase.")
     k.add_argument("--out", type=Path, required=True, metavar="DIR")
+    secret = k.add_mutually_exclusive_group()
+    secret.add_argument("--passphrase", action="store_true",
+                        help="encrypt the private key with a passphrase typed twice on this terminal")
+    secret.add_argument("--passphrase-file", type=Path, metavar="FILE",
+                        help="encrypt the private key with the passphrase in FILE (first line, mode 0600)")
     k.set_defaults(func=cmd_keygen)
 
     e = ps.add_parser("export", help="decrypt escrowed PINs for hand-out",
@@ -35,22 +50,67 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                                   "or as printable letters (one per person). Only finished enrolments unless "
                                   "--all. The output holds PINs: write it to a protected place.")
     e.add_argument("--private-key", type=Path, required=True, metavar="FILE", help="escrow private key (PEM, 0600)")
+    e.add_argument("--passphrase-file", type=Path, metavar="FILE",
+                   help="the private key's passphrase (first line of FILE, mode 0600); an encrypted key is "
+                        "otherwise asked for it on the terminal")
     e.add_argument("--format", choices=["csv", "html"], default="csv")
-    e.add_argument("--out", type=Path, metavar="FILE", help="write here (mode 0600) instead of standard output")
+    e.add_argument("--out", type=Path, metavar="FILE",
+                   help="write here instead of standard output: mode 0600, replaced whole (never half-written), "
+                        "never through a symbolic link")
     e.add_argument("--all", action="store_true", help="also keys left needing a reset (their escrowed PIN)")
     e.add_argument("--organisation", default="", help="sender line on each letter")
     e.set_defaults(func=cmd_export)
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
-    public, private = generate_keypair(args.out)
-    print(f"public key:  {public}\nprivate key: {private} (mode 0600; keep it off the station)")
+    disable_core_dumps()
+    passphrase = None
+    if args.passphrase_file is not None:
+        passphrase = passphrase_from_file(args.passphrase_file)
+    elif args.passphrase:
+        passphrase = _prompt("Passphrase for the escrow private key: ", "--passphrase")
+        if _prompt("The same passphrase again: ", "--passphrase") != passphrase:
+            raise EscrowError("the two passphrases differ; no key was written",
+                              remedy="Run 'station pins keygen --passphrase' again and type the same one twice.")
+    public, private = generate_keypair(args.out, passphrase)
+    sealed = "encrypted with the passphrase, " if passphrase else ""
+    print(f"public key:  {public}\nprivate key: {private} ({sealed}mode 0600; keep it off the station)")
     return 0
 
 
+def passphrase_from_file(path: Path) -> bytes:
+    """The first line of a passphrase file (0600, like every secret file); an empty one is refused."""
+    lines = read_secret(str(path), "passphrase").splitlines()
+    if not lines or not lines[0]:
+        raise EscrowError(f"the passphrase file {path} is empty", remedy="Put the passphrase on its first line.")
+    return lines[0]
+
+
+def _prompt(text: str, option: str) -> bytes:
+    if not sys.stdin.isatty():
+        raise EscrowError(f"{option} asks on a terminal, and standard input is not one",
+                          remedy="Run it on a terminal, or use --passphrase-file FILE.")
+    typed = getpass.getpass(text)
+    if not typed:
+        raise EscrowError("an empty passphrase", remedy="Type a passphrase (it protects every escrowed PIN).")
+    return typed.encode("utf-8")
+
+
+def _private_key(args: argparse.Namespace) -> tuple[bytes, bytes | None]:
+    pem = read_secret(str(args.private_key), "escrow private key")
+    if args.passphrase_file is not None:
+        return pem, passphrase_from_file(args.passphrase_file)
+    if private_key_is_encrypted(pem):
+        return pem, _prompt(f"Passphrase for {args.private_key}: ", "an encrypted escrow private key")
+    return pem, None
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    disable_core_dumps()
     cfg = config_from_args(args)
-    private_key = load_private_key(read_secret(str(args.private_key), "escrow private key"))
+    if args.out is not None:
+        refuse_symlink(args.out)
+    private_key = load_private_key(*_private_key(args))
     store = open_store(cfg.store_url, cfg.station.id)
     try:
         states = {"done", "needs_reset"} if args.all else {"done"}
@@ -75,9 +135,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stdout.write(text)
     else:
-        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(args.out, 0o600)
+        write_private_atomically(args.out, text)
     print(f"station: {len(entries)} PIN(s) exported", file=sys.stderr)
     return 0

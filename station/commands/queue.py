@@ -1,16 +1,22 @@
-"""`station queue …`: add, import, list, show, retry, skip and export the people waiting for a key."""
+"""`station queue …`: add, import, list, show, retry, skip, resolve and export the people waiting for a key."""
 
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
+import threading
 from pathlib import Path
 
+from station import csv_out
 from station.commands.common import config_from_args, print_json
+from station.enroll.ports import SystemClock
+from station.enroll.reconcile import Reconciler
+from station.entra import EntraClient
+from station.events import EventBus
 from station.store import NewPerson, Store, open_store
 from station.store.csv_import import read_people_csv
 from station.store.models import PersonState
+from station.unresolved import resolve_person
 
 STATES = [s.value for s in PersonState]
 
@@ -54,7 +60,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--note", default="skipped by operator", help="why (kept with the person)")
     p.set_defaults(func=cmd_skip)
 
-    p = qs.add_parser("export", help="export the queue as CSV or JSON")
+    p = qs.add_parser("resolve", help="settle a person's unfinished enrolment by asking Entra ID",
+                      description="Ask Entra ID whether the passkey of the person's unfinished (unresolved) "
+                                  "enrolment was registered: if it was, the enrolment is finished and the person "
+                                  "enrolled; if not, the person is queued again (a key that holds the credential "
+                                  "must be reset). Refused, changing nothing, while Entra ID cannot be asked or "
+                                  "a station is working on the person. A person a stopped station left claimed "
+                                  "without an enrolment is queued again.")
+    p.add_argument("upn", help="UPN or object id")
+    p.set_defaults(func=cmd_resolve)
+
+    p = qs.add_parser("export", help="export the queue as CSV or JSON",
+                      description="Write every person in the queue to standard output as CSV or JSON. In the CSV, "
+                                  "a text cell starting with =, +, -, @, a tab or a carriage return is written "
+                                  "with a leading ' so that a spreadsheet shows it instead of running it.")
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.set_defaults(func=cmd_export)
 
@@ -129,13 +148,25 @@ def cmd_skip(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resolve(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    store = open_store(cfg.store_url, cfg.station.id)
+    try:
+        with EntraClient.from_config(cfg) as client:
+            reconciler = Reconciler(cfg.station.id, store.queue, store.journal, store.audit, client.passkeys,
+                                    EventBus(), SystemClock(), threading.Semaphore(1), cfg.enrolment.lease_seconds)
+            for line in resolve_person(store, reconciler, args.upn, preflight=client.tokens.token):
+                print(line)
+    finally:
+        store.close()
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     people = [p.to_dict() for p in _store(args).queue.list()]
     if args.format == "json":
         print_json(people)
         return 0
     fields = ["upn", "display_name", "object_id", "state", "attempts", "priority", "source", "note"]
-    writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(people)
+    csv_out.write_rows(sys.stdout, fields, people)
     return 0

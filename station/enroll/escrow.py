@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from station.errors import StationError
+from station.files import private_dir, write_private_atomically
 
 _X25519 = "x25519:v1:"
 _RSA = "rsa-oaep:v1:"
@@ -101,31 +102,44 @@ def load_public_key(pem: bytes) -> PublicKey:
     return key
 
 
+def private_key_is_encrypted(pem: bytes) -> bool:
+    """Whether a PEM private key needs a passphrase (PKCS#8 encrypted, or a traditional encrypted PEM)."""
+    return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in pem or b"Proc-Type: 4,ENCRYPTED" in pem
+
+
 def load_private_key(pem: bytes, password: bytes | None = None) -> PrivateKey:
+    encrypted = private_key_is_encrypted(pem)
+    if encrypted and not password:
+        raise EscrowError("the escrow private key is encrypted and no passphrase was given",
+                          remedy="Give its passphrase: on a terminal when asked, or with --passphrase-file FILE.")
     try:
-        key = serialization.load_pem_private_key(pem, password=password)
+        key = serialization.load_pem_private_key(pem, password=password if encrypted else None)
     except (ValueError, TypeError) as e:
+        if encrypted:
+            raise EscrowError("the passphrase does not open the escrow private key",
+                              remedy="Give the passphrase the key was made with "
+                                     "('station pins keygen --passphrase').") from None
         raise EscrowError(f"the escrow private key could not be loaded: {e}") from None
     if not isinstance(key, x25519.X25519PrivateKey | rsa.RSAPrivateKey):
         raise EscrowError(f"escrow keys must be X25519 or RSA, not {type(key).__name__}")
     return key
 
 
-def generate_keypair(out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """Write a new X25519 key pair to ``out_dir``: the public key (for the station), the private key (0600)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def generate_keypair(out_dir: str | os.PathLike[str], passphrase: bytes | None = None) -> tuple[Path, Path]:
+    """Write a new X25519 key pair to ``out_dir`` (made 0700 if new), both files 0600 and never overwriting:
+    the public key (for the station) and the private key, PKCS#8 encrypted under ``passphrase`` when given."""
+    out = private_dir(out_dir)
     pub_path, priv_path = out / PUBLIC_KEY_NAME, out / PRIVATE_KEY_NAME
     for p in (pub_path, priv_path):
-        if p.exists():
+        if p.exists() or p.is_symlink():
             raise EscrowError(f"{p} already exists", remedy="Choose an empty directory; keys are never overwritten.")
     private = x25519.X25519PrivateKey.generate()
-    fd = os.open(priv_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
-    pub_path.write_bytes(private.public_key().public_bytes(serialization.Encoding.PEM,
-                                                           serialization.PublicFormat.SubjectPublicKeyInfo))
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption())
+    write_private_atomically(priv_path, private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption), replace=False)
+    write_private_atomically(pub_path, private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), replace=False)
     return pub_path, priv_path
 
 

@@ -8,12 +8,11 @@ Built from opened escrow entries; the caller decides where they go (never a log)
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
+from station import csv_out
 from station.enroll.pin_rules import PIN_CHANGE_BY_LETTER
 
 CSV_FIELDS = ["upn", "display_name", "key_model", "passkey_name", "pin", "state", "enrolment_id", "enrolled_at",
@@ -49,12 +48,8 @@ class Handout:
 
 
 def to_csv(entries: Iterable[Handout]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for e in entries:
-        writer.writerow({f: getattr(e, f) for f in CSV_FIELDS})
-    return out.getvalue()
+    """One row per person; a cell a spreadsheet would run as a formula is written as text."""
+    return csv_out.to_csv(CSV_FIELDS, (asdict(e) for e in entries))
 
 
 def to_html(entries: Iterable[Handout], organisation: str = "") -> str:

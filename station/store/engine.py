@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
 from sqlmodel import create_engine
 
-from station.errors import StoreError
+from station.errors import StationError, StoreError
+from station.files import create_private_file, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,13 @@ def _sqlite_engine(url: str) -> Engine:
     path = url.split("///", 1)[1] if "///" in url else ""
     if path and path != ":memory:":
         try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise StoreError(f"cannot create the store directory for {path}: {e.strerror}",
+            # The database is made 0600 (its directory 0700) before SQLite opens it: SQLite gives the -wal and
+            # -shm files the database's mode, so none of the three is readable by others whatever the umask.
+            private_dir(Path(path).parent)
+            create_private_file(path)
+        except (OSError, StationError) as e:
+            why = e.strerror if isinstance(e, OSError) else e.message
+            raise StoreError(f"cannot create the store {path}: {why}",
                              remedy="Set STATION_STATE_DIR or store.url to a writable place.") from None
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
                            poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)

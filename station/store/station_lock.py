@@ -25,6 +25,7 @@ from sqlalchemy.pool import NullPool
 
 from station.config import redact_url
 from station.errors import Reason, StationError, StoreError
+from station.files import private_dir
 from station.store.engine import normalise_url
 from station.store.health import sqlite_path
 
@@ -75,8 +76,8 @@ def acquire(url: str, station_id: str) -> StationLock:
 def _sqlite_lock(db: Path, station_id: str) -> StationLock:
     path = lock_file(db, station_id)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        private_dir(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as e:
         raise StoreError(f"cannot open the station lock {path}: {e.strerror}",
                          remedy="Set STATION_STATE_DIR or store.url to a writable place.") from None

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from textual.app import App
 
+from station.files import create_private_file, private_dir
 from station.logsetup import mask_secrets
 from station.tui.messages import EventArrived
 
@@ -46,8 +47,9 @@ def _writes_to_terminal(handler: logging.Handler) -> bool:
 
 
 def file_handler(path: Path) -> logging.Handler:
-    """Every record, with its time, into ``path`` (created with its directory)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Every record, with its time, into ``path`` (created 0600, its directory 0700)."""
+    private_dir(path.parent)
+    create_private_file(path)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     return handler
