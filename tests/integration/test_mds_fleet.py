@@ -31,7 +31,7 @@ def _blob(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.realstack
-def test_one_load_serves_every_station_on_the_shared_store(pg_url: str, tmp_path: Path) -> None:
+def test_one_load_serves_every_station_on_the_shared_store(pg_url: str, tmp_path: Path) -> None:  # noqa: F811
     blob, root = _blob(tmp_path)
     assert main(["mds", "load", str(blob), "--trust-root", str(root), "--store", pg_url]) == 0
     for station in ("kiosk-1", "kiosk-2"):
