@@ -51,7 +51,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from station.daemon import Daemon
+    from station.hardening import disable_core_dumps
 
+    disable_core_dumps()
     cfg = config_from_args(args)
     return Daemon(cfg, keep_log_level=bool(args.verbose)).run()
 

@@ -53,8 +53,10 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 def cmd_kiosk(args: argparse.Namespace) -> int:
     from station.daemon import Daemon
+    from station.hardening import disable_core_dumps
     from station.tui.log_capture import file_handler, terminal_logs_replaced
 
+    disable_core_dumps()
     cfg = config_from_args(args)
     log_file = cfg.station.state_dir / "kiosk.log"
     print(f"station kiosk: starting; the log is in {log_file}", file=sys.stderr)

@@ -82,6 +82,12 @@ def test_the_daemon_unit_keeps_what_the_station_needs() -> None:
     assert "STATION_TENANT_CLIENT_SECRET_FILE=tenant-secret" in s["Environment"][0].split()
     assert "PrivateDevices" not in s and "PrivateNetwork" not in s
     assert s["StateDirectory"] == s["RuntimeDirectory"] == s["ConfigurationDirectory"] == ["station"]
+    assert s["StateDirectoryMode"] == ["0700"] and s["UMask"] == ["0077"]
+
+
+@pytest.mark.parametrize("name", UNITS)
+def test_no_unit_writes_a_core_file(name: str) -> None:
+    assert unit_settings(name)["LimitCORE"] == ["0"]
 
 
 def test_install_system_into_a_staging_root(tmp_path: Path) -> None:
