@@ -27,7 +27,7 @@ from fido2.hid import CAPABILITY
 from fido2.utils import websafe_encode
 
 from station.config import EnrolmentSection
-from station.enroll import ceremony, cleanup, pin_protocol, pin_rules, policy
+from station.enroll import ceremony, cleanup, pin_protocol, pin_rules, policy, recognise
 from station.enroll.display_name import NameFacts, render_display_name
 from station.enroll.escrow import context_for
 from station.enroll.pin import effective_pin_length, generate_pin
@@ -208,6 +208,8 @@ class Session:
         if inspection is None:
             return
         if inspection.pin_set:
+            if self._enrolled_earlier(ctap, inspection):
+                return
             if not self._reset_used_key(ctap, inspection):
                 return
             ctap = Ctap2(device)
@@ -259,6 +261,21 @@ class Session:
             self._reject(inspection.refusals[0])
             return None
         return inspection
+
+    def _enrolled_earlier(self, ctap: Ctap2, inspection: policy.Inspection) -> bool:
+        """A key with a PIN that holds the credential of a recent enrolment (e.g. resolved after a restart) is
+        done: the technician is told to remove it, not that it was used."""
+        row = recognise.enrolled_earlier(ctap, self.ctx.journal, inspection.aaguid, self.ctx.clock.time())
+        if row is None:
+            return False
+        person = self.ctx.queue.get_by_id(row.person_id)
+        self._set_step(Step.DONE)
+        self.outcome = "done"
+        self.ctx.bus.publish(EnrolmentDone(slot=self.slot, enrolment_id=row.id, upn=person.upn if person else "",
+                                           display_name=row.display_name or "",
+                                           note=f"enrolled earlier (enrolment {row.id})"))
+        log.info("the key in %s holds the passkey of enrolment %s: done earlier", self.slot, row.id)
+        return True
 
     def _reset_used_key(self, ctap: Ctap2, inspection: policy.Inspection) -> bool:
         """Reset a used key when policy allows and this is the asked-for re-insertion; else refuse it."""

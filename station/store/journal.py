@@ -179,6 +179,14 @@ class Journal:
             q = select(Enrolment).order_by(col(Enrolment.id).desc()).limit(limit)
             return [JournalRow.of(r) for r in s.exec(q).all()]
 
+    def recently_done(self, aaguid: str, since: float, limit: int) -> list[JournalRow]:
+        """Done rows of keys of this model (AAGUID) with a credential, finished at or after ``since``; newest first."""
+        with Session(self.engine) as s:
+            q = select(Enrolment).where(Enrolment.state == JournalState.DONE.value, Enrolment.aaguid == aaguid,
+                                        col(Enrolment.credential_id).is_not(None),
+                                        col(Enrolment.updated_at) >= since)
+            return [JournalRow.of(r) for r in s.exec(q.order_by(col(Enrolment.id).desc()).limit(limit)).all()]
+
     def count_done_since(self, since: float) -> int:
         with Session(self.engine) as s:
             q = select(Enrolment.id).where(Enrolment.state == JournalState.DONE.value,
