@@ -75,7 +75,10 @@ def verify_blob(data: bytes, trust_root: bytes, *, today: date | None = None) ->
     except (InvalidSignature, InvalidChain):
         raise MdsError("the MDS BLOB's signature or certificate chain does not verify against the trusted root; "
                        "it was not loaded", remedy=DOWNLOAD_REMEDY) from None
-    except (ValueError, KeyError, TypeError) as e:
+    except NotImplementedError:
+        raise MdsError(f"the MDS BLOB is signed with an unsupported algorithm ({header.get('alg')!r}); "
+                       "it was not loaded", remedy=DOWNLOAD_REMEDY) from None
+    except Exception as e:  # anything else a malformed BLOB makes the parsers raise (untrusted input)
         raise MdsError(f"the MDS BLOB cannot be read: {e}; it was not loaded", remedy=DOWNLOAD_REMEDY) from None
     chain = [x509.load_der_x509_certificate(b64decode(c)) for c in header.get("x5c", [])]
     _check_dates(chain, datetime.now(UTC))

@@ -4,9 +4,11 @@ signer and a non-JWT are refused with one line and change nothing; a past nextUp
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from fido2.utils import websafe_encode
 from mds_blob import REVOKED_AAGUID, YUBIKEY_5_AAGUID, TestMds, real_payload
 
 from station.cli import main
@@ -99,3 +101,18 @@ def test_a_file_that_is_no_blob_gets_one_clear_line(tmp_path: Path, root_file: P
         "station: not an MDS3 BLOB: expected a JWT (three base64url parts separated by dots)")
     assert main(["mds", "load", str(tmp_path / "missing.jwt")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("header", "says"), [
+    ({"alg": "none"}, "the MDS BLOB is signed with an unsupported algorithm ('none')"),
+    ({"alg": "RS256", "x5c": ["AAAA"]}, "the MDS BLOB cannot be read"),
+    ({"alg": "RS256", "x5c": 5}, "the MDS BLOB cannot be read"),
+])
+def test_a_forged_header_is_refused_with_one_line(tmp_path: Path, mds: TestMds, root_file: Path,
+                                                  header: dict[str, object], says: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    _, payload, signature = mds.blob(_small_payload(nextUpdate=FUTURE)).split(b".")
+    forged = websafe_encode(json.dumps(header).encode()).encode() + b"." + payload + b"." + signature
+    assert _load(tmp_path, forged, "--trust-root", str(root_file)) == 2
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith(f"station: {says}") and first.endswith("it was not loaded")
