@@ -8,19 +8,23 @@ Secrets are never in this file: it names files (or systemd credentials) that hol
 
 from __future__ import annotations
 
+import errno
+import math
 import os
+import pwd
 import re
 import socket
 import stat
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from station.errors import ConfigError, Reason, StationError
 
 DEFAULT_CONFIG_PATH = Path("/etc/station/station.toml")
+MIN_PIN_ENTROPY_BITS: Final = 20
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 CTAP_FEATURES = ("clientPin", "pinUvAuthToken", "authnrCfg", "credMgmt", "setMinPINLength", "rk", "ep")
 
@@ -162,6 +166,19 @@ class EnrolmentSection(_Section):
     def _alphabet(cls, v: str) -> str:
         if len(set(v)) != len(v):
             raise ValueError("characters repeat; list each allowed character once")
+        return v
+
+    @field_validator("pin_alphabet")
+    @classmethod
+    def _entropy(cls, v: str, info: ValidationInfo) -> str:
+        """A PIN must be one of at least 2^20 (about a million) equally likely ones: alphabet size ^ length."""
+        length = info.data.get("pin_length")
+        if isinstance(length, int) and length * math.log2(len(v)) < MIN_PIN_ENTROPY_BITS:
+            needed = math.ceil(MIN_PIN_ENTROPY_BITS / math.log2(len(v)))
+            raise ValueError(f"with enrolment.pin_length = {length}, {len(v)} characters give "
+                             f"{length * math.log2(len(v)):.1f} bits of PIN entropy; at least "
+                             f"{MIN_PIN_ENTROPY_BITS} are needed: set enrolment.pin_length to {needed} or more, "
+                             f"or allow more characters")
         return v
 
 
@@ -308,23 +325,60 @@ def secret_path(name: str) -> Path:
 
 
 def read_secret(name: str, what: str) -> bytes:
-    """Read a secret file, refusing one that group or others can read."""
+    """Read a secret file. It is opened first, without following a symbolic link, and the open file is then
+    checked (what is checked is what is read): a regular file owned by this user or root that group and others
+    cannot read — the mode is not checked in the systemd credentials directory, whose files systemd makes."""
     path = secret_path(name)
     try:
-        st = path.stat()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise StationError(
-            f"{what} file {path} does not exist",
-            reason=Reason.SECRET_MISSING,
-            remedy=f"Put the {what} in {path} (mode 0600), or fix the path in the configuration.",
-        ) from None
-    in_creds_dir = bool(os.environ.get("CREDENTIALS_DIRECTORY")) and str(path).startswith(
-        os.environ.get("CREDENTIALS_DIRECTORY", "\0")
-    )
-    if not in_creds_dir and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise StationError(f"{what} file {path} does not exist", reason=Reason.SECRET_MISSING,
+                           remedy=f"Put the {what} in {path} (mode 0600), or fix the path in the configuration.") \
+            from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise StationError(f"{what} file {path} is a symbolic link", reason=Reason.SECRET_INSECURE,
+                               remedy=f"Name the file itself ({os.path.realpath(path)}) in the configuration, "
+                                      f"not a link to it.") from None
+        raise StationError(f"cannot read the {what} file {path}: {e.strerror}", reason=Reason.SECRET_MISSING,
+                           remedy="Run as the user that owns it, or as root.") from None
+    try:
+        _check_secret_file(os.fstat(fd), path, what)
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _check_secret_file(st: os.stat_result, path: Path, what: str) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        raise StationError(f"{what} file {path} is not a regular file", reason=Reason.SECRET_INSECURE,
+                           remedy=f"Put the {what} in a plain file (mode 0600).")
+    me = os.geteuid()
+    if st.st_uid not in (0, me):
+        raise StationError(f"{what} file {path} belongs to uid {st.st_uid}, not to this user or root",
+                           reason=Reason.SECRET_INSECURE, remedy=f"Run: chown {_user_name(me)} {path}")
+    if not _in_credentials_directory(path) and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise StationError(
             f"{what} file {path} is readable by group or others (mode {stat.S_IMODE(st.st_mode):04o})",
             reason=Reason.SECRET_INSECURE,
             remedy=f"Run: chmod 600 {path}",
         )
-    return path.read_bytes()
+
+
+def _in_credentials_directory(path: Path) -> bool:
+    """Whether ``path`` lies in $CREDENTIALS_DIRECTORY, both resolved (not a string prefix: /run/creds-x is not
+    in /run/creds)."""
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not creds:
+        return False
+    return Path(os.path.realpath(path.parent)).is_relative_to(os.path.realpath(creds))
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
