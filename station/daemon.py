@@ -33,7 +33,7 @@ from station.entra import EntraClient
 from station.errors import AuthError, ConfigError, StationError, StoreNotWritableError
 from station.events import Event, EventBus, IntakeChanged, KeyAttached
 from station.feedback import FeedbackController
-from station.fleet import fleet_view
+from station.fleet import STOPPED, fleet_view
 from station.hid.candidate import KeyWatcher
 from station.keys.persist import load_catalogue
 from station.reload import LOG_LEVELS, apply_reload, uses_systemd_credential
@@ -360,7 +360,7 @@ class Daemon:
             self.feedback.stop()
         if self.store is not None:
             with contextlib.suppress(StationError, Exception):
-                self.store.stations.heartbeat(self.cfg.station.id, "stopped", [])
+                self.store.stations.heartbeat(self.cfg.station.id, STOPPED, [])
         if self.entra is not None:
             self.entra.close()
         self.bus.flush()

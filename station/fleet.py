@@ -2,7 +2,8 @@
 
 A running station writes a heartbeat to the station registry every few seconds (the daemon's
 ``HEARTBEAT_SECONDS``); one whose last heartbeat is older than ``stale_after`` is *stale* — stopped,
-crashed, or cut off from the database. A station that stopped cleanly says so in its status ("stopped").
+crashed, or cut off from the database. A station that stopped cleanly wrote a last heartbeat saying so, and
+is *stopped* — never alive, however recent that heartbeat.
 Stale stations' leases run out and their unfinished enrolments are adopted by a live station
 (``station.enroll.reconcile``); the view also counts those unfinished rows per station.
 """
@@ -19,6 +20,7 @@ from station.store import Store
 log = logging.getLogger(__name__)
 
 STALE_AFTER_SECONDS = 60.0
+STOPPED = "stopped"  # the status a station's last heartbeat carries when it stops cleanly
 SLOT_FIELDS = ("slot", "transport", "step", "model", "upn", "enrolment_id")
 
 
@@ -63,10 +65,17 @@ def fleet_view(store: Store, *, now: float | None = None, stale_after: float = S
         age = max(0.0, at - rec.heartbeat_at)
         stations.append(StationState(
             id=rec.id, name=rec.name, host=rec.host, version=rec.version,
-            state="alive" if age <= stale_after else "stale", status=rec.status, heartbeat_age=round(age, 1),
+            state=liveness(rec.status, age, stale_after), status=rec.status, heartbeat_age=round(age, 1),
             started_at=rec.started_at, slots=[_slot(s) for s in rec.slots], unfinished=unfinished.get(rec.id, 0)))
     return FleetView(at=at, stale_after=stale_after, stations=stations, queue=store.queue.counts(),
                      unfinished=unfinished)
+
+
+def liveness(status: str, heartbeat_age: float, stale_after: float) -> str:
+    """"stopped" (its last heartbeat said so), "alive" (a recent heartbeat) or "stale"."""
+    if status == STOPPED:
+        return "stopped"
+    return "alive" if heartbeat_age <= stale_after else "stale"
 
 
 def _slot(snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +99,7 @@ def render(view: FleetView) -> str:
         lines.append("no station has registered with this store yet")
     for st in view.stations:
         busy = [s for s in st.slots if s.get("slot")]
-        lines.append(f"{st.id:<20} {st.state:<5}  heartbeat {format_age(st.heartbeat_age)} ago  "
+        lines.append(f"{st.id:<20} {st.state:<7}  heartbeat {format_age(st.heartbeat_age)} ago  "
                      f"v{st.version}  {st.host}  {len(busy)} slot(s) busy"
                      + (f"  {st.unfinished} unfinished" if st.unfinished else "")
                      + (f"  — {st.status}" if st.status else ""))

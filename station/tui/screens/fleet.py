@@ -67,10 +67,13 @@ class FleetScreen(ModalScreen[None]):
         fleet = message.fleet
         stations = [st for st in fleet.get("stations") or [] if isinstance(st, dict)]
         alive = sum(1 for st in stations if st.get("state") == "alive")
+        stopped = sum(1 for st in stations if st.get("state") == "stopped")
         bar = Text(" Fleet ", style="bold")
         bar.append(f" {len(stations)} station{'' if len(stations) == 1 else 's'} · {alive} alive", style="reverse")
-        if len(stations) > alive:
-            bar.append(f" · {len(stations) - alive} stale ", style="reverse bold")
+        if stopped:
+            bar.append(f" · {stopped} stopped", style="reverse")
+        if len(stations) > alive + stopped:
+            bar.append(f" · {len(stations) - alive - stopped} stale ", style="reverse bold")
         else:
             bar.append(" ", style="reverse")
         at = fleet.get("at")

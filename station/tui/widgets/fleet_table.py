@@ -36,7 +36,7 @@ class FleetTable(Static):
 
 
 def station_row(st: dict[str, Any]) -> list[Text]:
-    """One station's cells. A stale station says so in words (and why, when it stopped cleanly)."""
+    """One station's cells. A stale or cleanly stopped station says so in words."""
     alive = st.get("state") == "alive"
     muted = "" if alive else "dim"
     ident = str(st.get("id", ""))
@@ -46,10 +46,10 @@ def station_row(st: dict[str, Any]) -> list[Text]:
         name.append(f"\n{where}", style="dim")
     if alive:
         state = Text("● alive", style="bold")
+    elif st.get("state") == "stopped":
+        state = Text("■ stopped", style="dim")
     else:
         state = Text("✘ stale", style="bold reverse")
-        if st.get("status") == "stopped":
-            state.append("\nstopped", style="dim")
     unfinished = int(st.get("unfinished") or 0)
     return [name, state, Text(f"{age_text(float(st.get('heartbeat_age') or 0.0))} ago", style=muted),
             Text(visible(st.get("version") or "?"), style=muted), slots_text(st.get("slots") or [], alive),
