@@ -215,7 +215,9 @@ def redact_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
-def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, Any]]:
+def _env_overrides(environ: dict[str, str],
+                   names: dict[tuple[str, str], str] | None = None) -> dict[str, dict[str, Any]]:
+    """The ``[section] key`` values STATION_* variables set; ``names`` learns which variable set each."""
     out: dict[str, dict[str, Any]] = {}
     sections = {name: model for name, model in Config.model_fields.items() if name != "source"}
     for key, value in environ.items():
@@ -226,6 +228,8 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, Any]]:
             if rest.startswith(section + "_"):
                 field_name = rest[len(section) + 1 :]
                 out.setdefault(section, {})[field_name] = _env_value(value)
+                if names is not None:
+                    names[(section, field_name)] = key
                 break
     return out
 
@@ -246,11 +250,14 @@ def _merge(base: dict[str, Any], over: dict[str, dict[str, Any]]) -> dict[str, A
     return merged
 
 
-def format_validation_error(err: ValidationError) -> list[str]:
-    """One line per problem: the key, the bad value, and what is expected."""
+def format_validation_error(err: ValidationError, env_names: dict[tuple[str, str], str] | None = None) -> list[str]:
+    """One line per problem: the key (or the environment variable that set it), the bad value, what is expected."""
     lines = []
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"])
+        variable = (env_names or {}).get((str(e["loc"][0]), str(e["loc"][1]))) if len(e["loc"]) >= 2 else None
+        if variable:
+            key = f"{variable} (environment variable, for {key})"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key; remove it or check its spelling")
@@ -288,13 +295,20 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, s
             raise ConfigError(f"{cfg_path} is not valid TOML: {e}", problems=[f"{cfg_path}: {e}"]) from None
         except OSError as e:
             raise ConfigError(f"cannot read {cfg_path}: {e.strerror}", problems=[f"{cfg_path}: {e}"]) from None
-    data = _merge(data, _env_overrides(env))
+    env_names: dict[tuple[str, str], str] = {}
+    data = _merge(data, _env_overrides(env, env_names))
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
-        problems = format_validation_error(e)
-        where = str(cfg_path) if cfg_path else "environment"
-        raise ConfigError(f"{len(problems)} problem(s) in {where}", problems=problems) from None
+        problems = format_validation_error(e, env_names)
+        from_env = sum(1 for line in problems if line.startswith("STATION_"))
+        if not from_env:
+            raise ConfigError(f"{len(problems)} problem(s) in {cfg_path or 'the embedded defaults'}",
+                              problems=problems) from None
+        where = "the environment" if from_env == len(problems) else f"{cfg_path} and the environment"
+        raise ConfigError(f"{len(problems)} problem(s) in {where}", problems=problems,
+                          remedy="Fix the STATION_* environment variable named (for the service: "
+                                 "systemctl edit station), or unset it.") from None
     cfg.source = cfg_path
     if cfg_path is not None:
         _resolve_relative_paths(cfg, cfg_path.parent)
@@ -347,7 +361,11 @@ def read_secret(name: str, what: str) -> bytes:
         chunks = []
         while chunk := os.read(fd, 65536):
             chunks.append(chunk)
-        return b"".join(chunks)
+        secret = b"".join(chunks)
+        if not secret.strip():
+            raise StationError(f"{what} file {path} is empty", reason=Reason.SECRET_MISSING,
+                               remedy=f"Put the {what} in {path} (mode 0600).")
+        return secret
     finally:
         os.close(fd)
 

@@ -96,7 +96,8 @@ def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
 def test_bad_env_value_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(None, environ={"STATION_ENROLMENT_PIN_LENGTH": "lots"})
-    assert info.value.problems[0].startswith("enrolment.pin_length: 'lots'")
+    assert info.value.problems[0].startswith(
+        "STATION_ENROLMENT_PIN_LENGTH (environment variable, for enrolment.pin_length): 'lots'")
 
 
 def test_secret_readable_by_others_is_refused_with_chmod(tmp_path: Path) -> None:
