@@ -64,12 +64,17 @@ def write_private_atomically(path: str | os.PathLike[str], data: bytes | str, *,
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     refuse_symlink(target)
-    with contextlib.suppress(FileNotFoundError):
-        mode = os.lstat(target).st_mode
-        if not replace:
-            raise StationError(f"{target} already exists", remedy="Choose another name; it is never overwritten.")
-        if not stat.S_ISREG(mode):
-            raise StationError(f"{target} is not a regular file", remedy="Choose a file name to write to.")
+    try:
+        existing: int | None = os.lstat(target).st_mode
+    except FileNotFoundError:
+        existing = None
+    except OSError as e:
+        raise StationError(f"cannot write {target}: {e.strerror}",
+                           remedy="Write to a directory this user may create files in.") from None
+    if existing is not None and not replace:
+        raise StationError(f"{target} already exists", remedy="Choose another name; it is never overwritten.")
+    if existing is not None and not stat.S_ISREG(existing):
+        raise StationError(f"{target} is not a regular file", remedy="Choose a file name to write to.")
     try:
         directory = private_dir(target.parent)
         temporary = directory / f".{target.name}.{secrets.token_hex(6)}.tmp"
