@@ -140,12 +140,12 @@ def test_u2f_only_key(make_station: Any) -> None:
     rejected(station, "u2f_only")
 
 
-def test_fido20_key_when_policy_needs_21(make_station: Any) -> None:
-    station = make_station()
+def test_fido20_key_when_policy_requires_a_forced_pin_change(make_station: Any) -> None:
+    station = make_station(pin_change="require")
     users(station)
     station.keys.insert(VirtualKey("fido20"))
     event = rejected(station, "feature_missing")
-    assert "FIDO 2.0" in event.message
+    assert "FIDO 2.0" in event.message and 'pin_change = "require"' in event.remedy
 
 
 def test_key_full(make_station: Any) -> None:
