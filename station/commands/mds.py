@@ -88,16 +88,19 @@ def cmd_show(args: argparse.Namespace) -> int:
     finally:
         store.close()
     facts = catalogue.get(args.aaguid)
-    view = _view(args.aaguid, catalogue.name(args.aaguid), facts, catalogue.source)
+    source = catalogue.source
+    if catalogue.loaded and info is not None:
+        source += f", loaded {info['loaded_at']}, signed by {info['signer']}"
+    view = _view(args.aaguid, catalogue.name(args.aaguid), facts, source)
     if args.json:
         print_json(view)
-        return 0 if facts is not None or info is None else 1
+        return 0 if facts is not None or not catalogue.loaded else 1
     print(f"{view['name']}  (AAGUID {args.aaguid})")
     print(f"  source         {view['source']}")
     if facts is None:
-        print("  not in the loaded metadata" if info is not None else "  load a BLOB for statuses and roots: "
+        print("  not in the loaded metadata" if catalogue.loaded else "  load a BLOB for statuses and roots: "
               "station mds load FILE")
-        return 1 if info is not None else 0
+        return 1 if catalogue.loaded else 0
     print(f"  certification  {view['certification']}")
     print(f"  roots          {view['attestation_roots']} attestation root certificate(s)")
     if view["refused"]:

@@ -37,20 +37,20 @@ def load_info(meta: MetaStore) -> dict[str, Any] | None:
 
 
 def load_catalogue(meta: MetaStore) -> KeyCatalogue:
-    """The catalogue from the stored BLOB, else the built-in names."""
-    info = load_info(meta)
-    if info is None:
+    """The catalogue from the stored BLOB, else the built-in names. Everything comes from the one payload row
+    (read in one statement), so a BLOB being loaded meanwhile is seen whole or not at all."""
+    text = meta.get(PAYLOAD_KEY)
+    if text is None:
         return KeyCatalogue.builtin()
     started = time.monotonic()
-    text = meta.get(PAYLOAD_KEY)
     try:
-        payload = json.loads(text or "")
-    except ValueError:
+        payload = json.loads(text)
+        number, next_update = int(payload["no"]), date.fromisoformat(payload["nextUpdate"])
+    except (ValueError, KeyError, TypeError):
         raise StoreError("the stored FIDO metadata cannot be read", remedy=RELOAD_REMEDY) from None
-    catalogue = KeyCatalogue.from_payload(payload, f"FIDO MDS BLOB no. {info['no']} "
-                                                   f"(nextUpdate {info['next_update']})")
+    catalogue = KeyCatalogue.from_payload(payload, f"FIDO MDS BLOB no. {number} (nextUpdate {next_update})")
     log.info("FIDO metadata: %s, %d models, indexed in %.0f ms", catalogue.source, len(catalogue),
              (time.monotonic() - started) * 1000)
-    if date.fromisoformat(info["next_update"]) < datetime.now(UTC).date():
-        log.warning("the stored FIDO metadata's nextUpdate (%s) has passed: %s", info["next_update"], RELOAD_REMEDY)
+    if next_update < datetime.now(UTC).date():
+        log.warning("the stored FIDO metadata's nextUpdate (%s) has passed: %s", next_update, RELOAD_REMEDY)
     return catalogue

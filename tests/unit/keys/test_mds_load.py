@@ -50,7 +50,8 @@ def test_the_real_payload_loads_and_every_model_can_be_shown(tmp_path: Path, mds
     assert main(["mds", "show", YUBIKEY_5_AAGUID]) == 0
     out = capsys.readouterr().out
     assert out.startswith("YubiKey 5 Series  (AAGUID cb69481e-8ff7-4039-93ec-0a2729a154a8)")
-    assert "FIDO MDS BLOB no. 163" in out
+    assert "FIDO MDS BLOB no. 163 (nextUpdate 2099-01-01), loaded 20" in out
+    assert "signed by CN=mds.test.invalid,O=Station Tests" in out
     assert "certification  FIDO_CERTIFIED_L1" in out
     assert "1 attestation root certificate(s)" in out
     assert "REFUSED" not in out
