@@ -22,6 +22,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from station.errors import ConfigError, Reason, StationError
+from station.metrics.settings import MetricsSection
 
 DEFAULT_CONFIG_PATH = Path("/etc/station/station.toml")
 MIN_PIN_ENTROPY_BITS: Final = 20
@@ -197,6 +198,7 @@ class Config(_Section):
     store: StoreSection = Field(default_factory=StoreSection)
     enrolment: EnrolmentSection = Field(default_factory=EnrolmentSection)
     feedback: FeedbackSection = Field(default_factory=FeedbackSection)
+    metrics: MetricsSection = Field(default_factory=MetricsSection)
     source: Path | None = None
 
     @property

@@ -36,6 +36,7 @@ from station.feedback import FeedbackController
 from station.fleet import STOPPED, fleet_view
 from station.hid.candidate import KeyWatcher
 from station.keys.persist import load_catalogue
+from station.metrics.service import MetricsService
 from station.reload import LOG_LEVELS, apply_reload, uses_systemd_credential
 from station.sdnotify import Notifier, watchdog_interval
 from station.status import EntraHealth, MeteredPasskeys, StatusBoard
@@ -68,6 +69,7 @@ class Daemon:
         self.notifier = notifier or Notifier.from_environment()
         self.bus = EventBus()
         self.health = EntraHealth()
+        self.metrics = MetricsService(cfg.metrics, cfg.station.id, self.bus)
         self._watchers = list(watchers) if watchers is not None else None
         self._want_control = control
         self._keep_log_level = keep_log_level
@@ -102,6 +104,7 @@ class Daemon:
             self._start_entra()
             self._start_engine()
             self._start_watchers()
+            self.metrics.start()
             if self._want_control:
                 self.control = ControlServer(socket_path(cfg.station.runtime_dir), status=self.status,
                                              controls=self._engine(), bus=self.bus, fleet=self.fleet,
@@ -125,6 +128,7 @@ class Daemon:
 
     def _start_entra(self) -> None:
         self.entra = EntraClient.from_config(self.cfg)
+        self.metrics.watch(self.entra.session, self.cfg.tenant.graph_host)
         started = time.monotonic()
         try:
             self.entra.tokens.token()
@@ -155,12 +159,13 @@ class Daemon:
         self._watcher_notes += [f"Feedback: {problem.message}" for problem in self.feedback.problems]
         self.engine = Engine(policy=cfg.enrolment, station_id=cfg.station.id, station_name=cfg.station.name,
                              queue=store.queue, journal=store.journal, audit=store.audit,
-                             passkeys=MeteredPasskeys(entra.passkeys, self.health), bus=self.bus, escrow=escrow,
+                             passkeys=MeteredPasskeys(self.metrics.passkeys(entra.passkeys), self.health),
+                             bus=self.bus, escrow=escrow,
                              heartbeat=self._heartbeat, on_success=self.feedback.on_key_success,
                              models=load_catalogue(store.meta))
         self.board = StatusBoard(station_id=cfg.station.id, station_name=cfg.station.name, store=store,
                                  engine=self.engine, health=self.health, watchers=[],
-                                 notes=lambda: list(self._watcher_notes))
+                                 notes=lambda: list(self._watcher_notes) + self.metrics.problems)
         report = self.engine.start()
         if report.resolved or report.unresolved:
             log.info("reconciled unfinished enrolments: %s", report.to_dict())
@@ -219,8 +224,11 @@ class Daemon:
             if self._store_writable():
                 self._engine().loop_tick()
             assert self.board is not None
-            self._summary = self.board.snapshot()["summary"]
+            snapshot = self.board.snapshot()
+            self._summary = snapshot["summary"]
+            self.metrics.observe(snapshot)
         except StoreNotWritableError as e:
+            self.metrics.store_error()
             self._note_store(e.message)
             self._summary = e.message
         except Exception:
@@ -258,6 +266,7 @@ class Daemon:
             return
         self._last_heartbeat = now
         self._store().stations.heartbeat(self.cfg.station.id, self._summary, snapshot.get("sessions", []))
+        self.metrics.heartbeat_written()
 
     def status(self) -> dict[str, Any]:
         if self.board is None:
@@ -364,6 +373,7 @@ class Daemon:
         if self.entra is not None:
             self.entra.close()
         self.bus.flush()
+        self.metrics.stop()
         self.bus.close()
         if self.store is not None:
             self.store.close()
