@@ -32,3 +32,22 @@ def test_bad_arguments_are_refused(args: list[str], capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit) as e:
         main(["emulate", "key", "--nfc", *args])
     assert e.value.code == 2
+
+
+@pytest.mark.parametrize("args", [["--quirk", "teleports"], ["--profile", "yubikey9"]])
+def test_unknown_quirks_and_models_are_refused(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["emulate", "key", "--nfc", *args])
+    assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_every_profile_and_quirk_is_offered(capsys: pytest.CaptureFixture[str]) -> None:
+    from station.emulator.key.profiles import PROFILES, Quirk
+
+    with pytest.raises(SystemExit):
+        main(["emulate", "key", "--help"])
+    help_text = "".join(capsys.readouterr().out.split())  # argparse wraps lines, also at hyphens
+    for name in PROFILES:
+        assert f"{name}(" in help_text
+    for quirk in Quirk:
+        assert quirk.value in help_text
