@@ -62,9 +62,8 @@ def load_root(pem: bytes, name: str) -> bytes:
         raise MdsError(f"{name}: not a PEM certificate", remedy="pass the root certificate as PEM") from None
 
 
-def verify_blob(data: bytes, trust_root: bytes, *, today: date | None = None) -> VerifiedBlob:
+def verify_blob(data: bytes, trust_root: bytes) -> VerifiedBlob:
     """Verify ``data`` (the BLOB as downloaded) against ``trust_root`` (DER); MdsError when it does not hold."""
-    today = today or datetime.now(UTC).date()
     text = data.strip()
     if text.count(b".") != 2:
         raise MdsError("not an MDS3 BLOB: expected a JWT (three base64url parts separated by dots)",
@@ -85,7 +84,7 @@ def verify_blob(data: bytes, trust_root: bytes, *, today: date | None = None) ->
     payload = json.loads(websafe_decode(text.split(b".")[1]))
     next_update = date.fromisoformat(payload["nextUpdate"])
     warnings = []
-    if next_update < today:
+    if next_update < datetime.now(UTC).date():
         warnings.append(f"this BLOB's nextUpdate ({next_update}) has passed: newer metadata exists; "
                         f"loaded anyway — {DOWNLOAD_REMEDY}")
     signer = chain[0].subject.rfc4514_string() if chain else "?"
