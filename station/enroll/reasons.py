@@ -32,8 +32,8 @@ REMEDIES: dict[Reason, str] = {
                             "Reset it before using it again; its escrowed PIN is kept.",
     Reason.RESET_WINDOW: "A reset only works right after the key is plugged in. Remove it, insert it "
                          "again and touch it within 10 seconds.",
-    Reason.ALREADY_REGISTERED: "This key is already registered to this person. Hand it to them, "
-                               "or use another key.",
+    Reason.ALREADY_REGISTERED: "This key already holds this person's own passkey (Entra ID listed it as "
+                               "theirs). Hand it to them, or use another key.",
     Reason.KEY_RP_MISMATCH: UNTRUSTED_ANSWER,
     Reason.KEY_NO_PRESENCE: UNTRUSTED_ANSWER,
     Reason.KEY_NO_VERIFICATION: UNTRUSTED_ANSWER,
@@ -91,6 +91,17 @@ def remedy_for(reason: Reason | str) -> str:
         return REMEDIES[Reason(reason)]
     except (KeyError, ValueError):
         return REMEDIES[Reason.INTERNAL]
+
+
+def nobody_waiting(queued: int) -> StationError:
+    """No claim for this key: the queue is empty, or the ``queued`` people left each wait for a key of their own."""
+    if not queued:
+        return failure(Reason.QUEUE_EMPTY, "nobody is waiting in the queue")
+    people = "1 person waits" if queued == 1 else f"{queued} people wait"
+    return StationError(f"nobody is waiting for this key: {people} for a key of their own (pre-assigned)",
+                        reason=Reason.QUEUE_EMPTY, retryable=True,
+                        remedy="Insert the key pre-assigned to one of them ('station queue list' shows who waits), "
+                               "or import people for this key.")
 
 
 def failure(reason: Reason, message: str, *, retryable: bool | None = None) -> StationError:

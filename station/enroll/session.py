@@ -43,7 +43,7 @@ from station.enroll.ports import (
     Step,
 )
 from station.enroll.prefetch import Prefetcher, user_key
-from station.enroll.reasons import failure, from_ctap, malformed_answer, remedy_for
+from station.enroll.reasons import failure, from_ctap, malformed_answer, nobody_waiting, remedy_for
 from station.enroll.reset import RESET_PROMPT, ResetBook
 from station.errors import GraphError, GraphUncertainError, KeyOperationError, Reason, StationError
 from station.events import (
@@ -304,7 +304,7 @@ class Session:
         pol = self.ctx.policy
         person = self.ctx.queue.claim_next(self.ctx.station_id, pol.lease_seconds, self._identities(device))
         if person is None:
-            self._reject(failure(Reason.QUEUE_EMPTY, "nobody is waiting in the queue"))
+            self._reject(nobody_waiting(self.ctx.queue.counts().get("queued", 0)))
             return None
         self.person = person
         row = self.ctx.journal.open(

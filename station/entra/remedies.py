@@ -35,7 +35,8 @@ ATTESTATION_REFUSED = (
     "metadata service, or turn off 'Enforce attestation' in the FIDO2 policy."
 )
 ALREADY_REGISTERED = (
-    "This key already holds a passkey for this user: remove that passkey in Entra ID or use another key."
+    "Entra ID already has this key's passkey, perhaps for someone else: do not hand the key out. Set it aside "
+    "for the administrator, who finds its owner in Entra ID and resets the key; use another key for this person."
 )
 CHALLENGE_EXPIRED = "The challenge expired before registration; Station fetches fresh creation options and tries again."
 USER_NOT_FOUND = (

@@ -19,6 +19,14 @@ from station.tui.widgets.slot_card import SlotCardView
 CARD_MIN_WIDTH = 52
 
 
+def waiting_for_own_keys(queued: int) -> str:
+    """The idle hint when nobody is next in line: the queue is empty, or everyone left waits for their own key."""
+    if not queued:
+        return "Nobody is waiting in the queue."
+    people = "1 person waits" if queued == 1 else f"{queued} people wait"
+    return f"{people} for a key of their own (pre-assigned): insert one of those keys."
+
+
 class IdlePrompt(Vertical):
     """What the empty station asks for."""
 
@@ -36,7 +44,7 @@ class IdlePrompt(Vertical):
             banner.text = "INSERT A KEY"
             upn, name = model.next_up[0] if model.next_up else ("", "")
             hint.update(Text(f"Next up: {visible(name or upn)} ({visible(upn)})" if upn
-                             else "Nobody is waiting in the queue."))
+                             else waiting_for_own_keys(model.queue.queued)))
 
 
 class CardDeck(ScrollableContainer):
