@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from station.commands.common import config_from_args, print_json
 from station.config import Config, read_secret
 from station.errors import ConfigError, StationError
+from station.files import write_private_atomically
 
 EXAMPLE = '''\
 # Station configuration. Every key may also be set by an environment variable
@@ -162,12 +162,7 @@ def emulator_config(info_path: Path, directory: Path) -> str:
         raise ConfigError(f"{info_path} is not an emulator info file ({e})",
                           remedy="Write one with 'station emulate entra --info-json FILE'.") from None
     directory = directory.absolute()
-    directory.mkdir(parents=True, exist_ok=True)
-    secret = directory / "client-secret"
-    fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(info["client_secret"])
-    os.chmod(secret, 0o600)
+    secret = write_private_atomically(directory / "client-secret", info["client_secret"])
     public = directory / PUBLIC_KEY_NAME
     if not public.exists():
         public, _private = generate_keypair(directory)
