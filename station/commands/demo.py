@@ -77,6 +77,7 @@ def _fleet_demo(args: argparse.Namespace) -> int:
     from station.demo.fleet import run_fleet_demo
 
     result = run_fleet_demo(DemoOptions(users=args.users, keys=args.keys, speed=args.speed, seed=args.seed,
-                                        state_dir=args.state_dir, timeout=args.timeout), args.stations, args.store)
+                                        state_dir=args.state_dir, timeout=args.timeout, profile=args.profile,
+                                        quirks=tuple(args.quirk)), args.stations, args.store)
     print("\n".join(["", "Summary", *result.lines()]))
     return 0 if result.completed else 1

@@ -24,10 +24,10 @@ from typing import TextIO
 from station.config import load_config
 from station.daemon import Daemon
 from station.demo.runner import DemoOptions, DemoResult, Progress, import_group, prepare_state, queue_finished
-from station.demo.technician import GOOD_PROFILE, Technician
+from station.demo.technician import Technician
 from station.emulator.entra import EntraEmulator
 from station.emulator.entra.seed import GROUP_NAME
-from station.emulator.key.profiles import get_profile
+from station.emulator.key.profiles import get_profile, parse_quirks
 from station.hid.virtual import VirtualKeySource
 from station.sdnotify import Notifier
 from station.store import open_store
@@ -77,7 +77,7 @@ def run_station(plan: StationPlan) -> None:
     cfg.station.state_dir = station_dir
     cfg.station.runtime_dir = station_dir / "run"
     cfg.store.url = plan.store_url
-    cfg.enrolment.allowed_aaguids = [str(get_profile(GOOD_PROFILE).default_aaguid)]
+    cfg.enrolment.allowed_aaguids = [str(get_profile(plan.options.profile).default_aaguid)]
     source = VirtualKeySource()
     daemon = Daemon(cfg, watchers=[source], notifier=Notifier(None), keep_log_level=True)
     try:
@@ -93,7 +93,8 @@ def run_station(plan: StationPlan) -> None:
         opts = plan.options
         technician = Technician(source, keys=opts.keys, speed=opts.speed, seed=opts.seed * 1000 + plan.index,
                                 waiting=lambda: store.queue.counts().get("queued", 0), done=done,
-                                allowed_aaguid=cfg.enrolment.allowed_aaguids[0])
+                                allowed_aaguid=cfg.enrolment.allowed_aaguids[0], profile=opts.profile,
+                                quirks=parse_quirks(opts.quirks))
         daemon.bus.subscribe(technician.on_event)
         technician.start()
         deadline = time.monotonic() + opts.timeout
@@ -122,7 +123,7 @@ def run_fleet_demo(options: DemoOptions, stations: int, store_url: str | None = 
 
 def _run(options: DemoOptions, stations: int, store_url: str, emulator: EntraEmulator, state_dir: Path,
          out: TextIO) -> DemoResult:
-    cfg = prepare_state(emulator, state_dir)
+    cfg = prepare_state(emulator, state_dir, options.profile)
     cfg.store.url = store_url
     store = open_store(store_url, "demo-fleet")
     started = time.monotonic()
