@@ -188,11 +188,12 @@ def test_key_removed_mid_touch_ends_within_a_second(make_station: Any) -> None:
     assert person_state(station, user) == "queued"
 
 
-def test_graph_throttling_deletes_the_orphan_and_returns_the_person(make_station: Any) -> None:
+@pytest.mark.parametrize("profile", ["fido21", "yubikey5-5.4"])  # credMgmt, and FIDO_2_1_PRE's preview command
+def test_graph_throttling_deletes_the_orphan_and_returns_the_person(make_station: Any, profile: str) -> None:
     station = make_station()
     (user,) = users(station)
     station.emu.faults.inject(429, count=50, path=r"fido2Methods$", method="POST", retry_after=0)
-    key = VirtualKey("fido21")
+    key = VirtualKey(profile)
     station.keys.insert(key)
     event = failed(station, "graph_throttled")
     assert event.retryable
