@@ -48,7 +48,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     e = ps.add_parser("export", help="decrypt escrowed PINs for hand-out",
                       description="Open the escrowed PINs with the operator's private key and write them as CSV "
                                   "or as printable letters (one per person). Only finished enrolments unless "
-                                  "--all. The output holds PINs: write it to a protected place.")
+                                  "--all. The output holds PINs: write it to a protected place. In the CSV, a "
+                                  "cell a spreadsheet would run as a formula (=, +, -, @, tab, carriage return "
+                                  "first) is written with a leading '.")
     e.add_argument("--private-key", type=Path, required=True, metavar="FILE", help="escrow private key (PEM, 0600)")
     e.add_argument("--passphrase-file", type=Path, metavar="FILE",
                    help="the private key's passphrase (first line of FILE, mode 0600); an encrypted key is "
