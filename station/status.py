@@ -11,7 +11,11 @@ Snapshot shape (version 1)::
      "paused": bool, "queue": {queued, claimed, enrolled, failed, skipped}, "today": {"enrolled", "failed"},
      "slots": [session snapshots], "finished": [...], "next_up": [{"upn", "display_name"}],
      "entra": {"last_latency_ms", "throttled", "token_ok", "last_error"}, "watchers": ["USB: …"],
+     "unresolved": [{"enrolment_id", "upn", "station", "state", "why", "checks", "next_check_at"}],
      "summary": "…"}
+
+``unresolved`` lists every enrolment of the store whose outcome Entra ID could not tell yet (the person
+stays claimed; ``station.unresolved``); the summary then says how many.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from station import __version__
 from station.enroll.ports import PasskeysPort
 from station.errors import AuthError, Reason, StationError
 from station.store import JournalState, Store
+from station.unresolved import unresolved
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +165,7 @@ class StatusBoard:
                         for p in self.store.queue.peek_next(NEXT_UP)],
             "entra": self.health.snapshot(),
             "watchers": [w.status() for w in self.watchers] + self.notes(),
+            "unresolved": unresolved(self.store),
         }
         status["summary"] = summary_line(status)
         return status
@@ -196,4 +202,7 @@ def summary_line(status: Mapping[str, Any]) -> str:
         parts.append("Entra token failing")
     elif entra.get("throttled"):
         parts.append("Entra throttling")
+    waiting = len(status.get("unresolved") or [])
+    if waiting:
+        parts.append(f"{waiting} unresolved enrolment{'s' if waiting != 1 else ''} (station queue resolve)")
     return " · ".join(parts)

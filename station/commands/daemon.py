@@ -17,6 +17,7 @@ from station.commands.common import config_from_args, print_json
 from station.control import socket_path
 from station.control_client import ControlClient
 from station.errors import StationError
+from station.unresolved_words import REMEDY, describe
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
 UNIT_BINARY = "/usr/bin/station"
@@ -95,6 +96,11 @@ def format_status(status: dict[str, Any]) -> str:
     if entra.get("last_error"):
         entra_parts.append(f"last error: {entra['last_error']}")
     lines.append("Entra ID: " + " · ".join(entra_parts))
+    waiting = status.get("unresolved") or []
+    if waiting:
+        lines.append("unresolved (Entra ID could not tell the outcome; the person stays claimed):")
+        lines += [f"  {describe(item)}" for item in waiting]
+        lines.append(f"  → {REMEDY}")
     lines += [f"{w}" for w in status.get("watchers", [])]
     return "\n".join(line for line in lines if line)
 

@@ -13,11 +13,13 @@ from email.utils import parsedate_to_datetime
 import requests
 
 from station.commands.common import config_from_args
+from station.config import Config
 from station.entra import DirectoryUser, EntraClient, Finding
 from station.entra.remedies import GRANT_DIRECTORY
 from station.errors import GraphError, ImportRejectedError, StationError
 from station.store import AddResult, NewPerson, PersonState, Store, open_store
 from station.text import UPN_MAX, visible
+from station.unresolved import doctor_finding
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     p = sub.add_parser("doctor", help="check the tenant: token, permissions, FIDO2 policy, clock",
                        description="Check everything Station needs from Entra ID, one OK/FAIL line each with "
-                                   "its remedy. Exit status 0 only when every check passes.")
+                                   "its remedy, and that no enrolment in the store is unresolved (Entra ID could "
+                                   "not tell whether its passkey was registered). Exit status 0 only when every "
+                                   "check passes.")
     p.set_defaults(func=cmd_doctor)
 
 
@@ -201,6 +205,18 @@ def doctor_findings(client: EntraClient) -> list[Finding]:
     return findings
 
 
+def _enrolments(cfg: Config) -> Finding:
+    """Unresolved enrolments in the store: the person stays claimed until Entra ID tells their outcome."""
+    try:
+        store = open_store(cfg.store_url, cfg.station.id)
+    except StationError as e:
+        return Finding("enrolments", False, f"cannot read the store: {e.message}", e.remedy)
+    try:
+        return doctor_finding(store)
+    finally:
+        store.close()
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     try:
@@ -210,6 +226,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return 1
     with client:
         findings = doctor_findings(client)
+    findings.append(_enrolments(cfg))
     for finding in findings:
         print(finding.line())
     failed = [f for f in findings if not f.ok]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,9 +115,12 @@ class Reconciler:
         Refused (InvalidStateError) while a station works on the row (its lease lives); when Entra cannot be
         asked, the row goes back to its station unresolved and the error is raised: nothing is concluded."""
         now = self.clock.time()
+        until = time.strftime("%H:%M:%S", time.localtime(row.lease_expires or now))
         busy = InvalidStateError(
-            f"enrolment {row.id} is being worked on by station {row.station_id} right now",
-            remedy="Wait for that station to finish it (see 'station status'), then try again.")
+            f"enrolment {row.id} is held by station {row.station_id} until {until} (it is working on it, or "
+            "stopped without finishing)",
+            remedy="Try again after that time, or start that station again: a starting station settles its own "
+                   "unfinished enrolments first.")
         if row.lease_expires is not None and row.lease_expires > now:
             raise busy
         if not self.journal.take_over(row.id, owner, now + self.lease_seconds, row.lease_expires):
@@ -134,11 +138,16 @@ class Reconciler:
         return outcome
 
     def _unresolved(self, row: Any, error: StationError, *, owner: str) -> None:
-        """Keep the row as it is, note why, and hand its lease back until the next check is due."""
+        """Keep the row as it is, note why, and hand its lease back until the next check is due (when even
+        that cannot be written, the row stays as it was and is checked again next time)."""
         checks = row.checks + 1
         now = self.clock.time()
-        self.journal.check_failed(row.id, f"{error.reason}: {error.message}", now + recheck_delay(checks),
-                                  station_id=owner, lease_expires=now)
+        try:
+            self.journal.check_failed(row.id, f"{error.reason}: {error.message}", now + recheck_delay(checks),
+                                      station_id=owner, lease_expires=now)
+        except StationError as e:
+            log.warning("enrolment %s stays unresolved; recording why failed too: %s", row.id, e.message)
+            return
         log.warning("enrolment %s stays unresolved (check %d failed, next in %.0f s): %s", row.id, checks,
                     recheck_delay(checks), error.message)
 

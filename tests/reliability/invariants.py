@@ -13,7 +13,9 @@ private key, ``check`` proves — or lists what breaks:
   and its retry counter is unchanged afterwards);
 * no credential is left on a key that Entra does not know, unless the journal sends that key to be reset;
 * the audit log holds every step each journal row went through (a crash may lose only the audit line of the
-  step it interrupted, and then the reconciliation line names that step).
+  step it interrupted, and then the reconciliation line names that step);
+* liveness, once the fault has cleared and the station settled: every queued person ends enrolled (with
+  the one passkey above), nobody failed, skipped or lost from the store.
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ class Verdict:
 
 
 def check(store: Store, emu: EntraEmulator, keys: Iterable[VirtualKey], private_key: Any,
-          lease_seconds: float) -> Verdict:
+          lease_seconds: float, expected_people: Iterable[str] = ()) -> Verdict:
+    """The invariants; ``expected_people`` (UPNs) must each end enrolled."""
     v = Verdict()
     people = store.queue.list()
     by_id = {p.id: p for p in people}
@@ -84,7 +87,19 @@ def check(store: Store, emu: EntraEmulator, keys: Iterable[VirtualKey], private_
         _pin_escrowed(v, key, rows, private_key)
         _no_orphan(v, key, rows, emu)
     _audit(v, store, rows)
+    _everyone_enrolled(v, store, expected_people)
     return v
+
+
+def _everyone_enrolled(v: Verdict, store: Store, upns: Iterable[str]) -> None:
+    states = {p.upn: p for p in store.queue.list()}
+    for upn in upns:
+        person = states.get(upn.lower())
+        if person is None:
+            v.violations.append(f"{upn} is gone from the store")
+        elif person.state != "enrolled":
+            v.violations.append(f"{upn} ends {person.state}, not enrolled" + (f" ({person.note})" if person.note
+                                                                             else ""))
 
 
 def _rows_terminal(v: Verdict, rows: list[JournalRow]) -> None:

@@ -2,7 +2,8 @@
 
 ``StepTrigger`` fires a fault at one precise step of an enrolment — right after a journal write, when the
 key asks for the touch, when Graph receives the registration POST, or while the key applies the final PIN
-policy. ``DaemonProcess`` runs ``station_proc.py`` (the real ``Daemon``) against the same emulator and store.
+policy. ``DaemonProcess`` runs ``station_proc.py`` (the real ``Daemon``) against the same emulator and store;
+``cut_power`` leaves of its SQLite store what a power cut would.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from station.entra.retry import RetryPolicy
 from station.events import Event, EventBus, StepChanged, TouchRequired
 from station.hid.virtual import VirtualKeySource
 from station.store import open_store
+from station.store.engine import make_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 from enrol_harness import Recorder, Station
 
-__all__ = ["DaemonProcess", "Station", "StepTrigger", "in_process_station", "station_config", "write_toml"]
+__all__ = ["SYNCHRONOUS_FULL", "DaemonProcess", "Station", "StepTrigger", "cut_power", "in_process_station",
+           "station_config", "synchronous_level", "write_toml"]
 
 HERE = Path(__file__).resolve().parent
 JOURNAL_STEPS = {"claimed", "pin_escrowed", "pin_set", "credential_made", "registered"}
@@ -69,7 +72,7 @@ def write_toml(cfg: Config, path: Path) -> Path:
     lines: list[str] = []
     for section in ("station", "tenant", "store", "enrolment"):
         lines.append(f"[{section}]")
-        for name, value in getattr(cfg, section).model_dump(mode="json").items():
+        for name, value in getattr(cfg, section).model_dump(mode="json", exclude_none=True).items():
             lines.append(f"{name} = {_toml(value)}")
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -210,6 +213,36 @@ class DaemonProcess:
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+# SQLite's PRAGMA synchronous levels: from FULL on, a WAL-mode commit syncs the WAL before it returns.
+SYNCHRONOUS_FULL = 2
+
+
+def synchronous_level(scratch: Path) -> int:
+    """The ``PRAGMA synchronous`` level the product's engine factory sets on a SQLite store (probed on a
+    scratch database in ``scratch``)."""
+    probe = make_engine(f"sqlite:///{scratch / 'synchronous-probe.db'}")
+    try:
+        with probe.connect() as conn:
+            return int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
+    finally:
+        probe.dispose()
+
+
+def cut_power(db: Path) -> str:
+    """Leave of the SQLite store at ``db`` (its process already SIGKILLed) what survives a power cut.
+
+    In WAL mode SQLite syncs the WAL at every commit only with ``synchronous`` FULL or EXTRA; with NORMAL or
+    OFF only what the last checkpoint synced into the database file is certain, so the WAL (and its index)
+    is dropped. The level is the product's own: read from a connection made by its engine factory.
+    Returns what was left, for the log."""
+    level = synchronous_level(db.parent)
+    if level >= SYNCHRONOUS_FULL:
+        return f"synchronous={level}: every committed write kept"
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return f"synchronous={level}: the WAL since the last checkpoint lost"
 
 
 def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:

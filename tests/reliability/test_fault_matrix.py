@@ -4,28 +4,38 @@ Steps: after claim, after PIN escrow, after setPIN, during makeCredential, after
 during the registration POST (its answer lost), after registration, during the final PIN-policy step.
 Faults: kill -9 of the station process then a restart (the real ``Daemon`` in a child process, SIGKILLed at
 that step); the key pulled out; Graph answering 429 or 503 beyond the retry budget (8 in a row); Graph
-slower than the read timeout for 1.5 s; every access token revoked.
+slower than the read timeout for 1.5 s; every access token revoked; Graph refusing every passkey lookup
+with 403; the client secret rotated (401 on Graph, the token refused) until the station re-reads its secret
+file; the station killed and kept down longer than the challenge's lifetime; a power cut (kill -9, then the
+store as a power cut leaves it: ``rig.cut_power``).
 
-After the fault the station settles the way it would on its own (the running station's periodic
-reconciliation, or the restart's), a fresh key is offered to whoever is back in the queue, and
-``invariants.check`` proves nothing was lost or let through. The run writes the matrix to README.md.
+A lasting fault (403, 401) outlives the session: the running station's reconciliation runs while it lasts
+and must conclude nothing. After the fault the station settles the way it would on its own (the running
+station's periodic reconciliation, or the restart's), a fresh key is offered to whoever is back in the
+queue, and ``invariants.check`` proves nothing was lost or let through, and that the person ends enrolled
+(liveness). A full run writes the matrix to build/reliability/fault-matrix.md; ``python
+tests/reliability/readme.py`` copies it into README.md.
 """
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from invariants import Verdict, check
-from readme import update_section
+from readme import write_result
 from rig import (
+    SYNCHRONOUS_FULL,
     DaemonProcess,
     Station,
     StepTrigger,
+    cut_power,
     in_process_station,
     station_config,
+    synchronous_level,
     wait_until,
     write_toml,
 )
@@ -58,13 +68,23 @@ FAULTS = [
     ("503", "Graph 503"),
     ("timeout", "Graph timeout"),
     ("revoked", "token revoked"),
+    ("403", "lookup refused (403)"),
+    ("401", "secret rotated (401), then reload"),
+    ("expired", "down past the challenge lifetime"),
+    ("powercut", "power cut"),
 ]
+# Faults that last until someone fixes them; the running station reconciles while they last.
+LASTING = {"403", "401"}
+# Faults that stop the station process: it is SIGKILLed at the step and started again.
+PROCESS_FAULTS = {"kill", "expired", "powercut"}
+# Graph's creation options live at least 5 minutes; the station stays down a minute longer.
+DOWN_PAST_CHALLENGE = 6 * 60.0
+LOOKUPS = r"/authentication/fido2Methods$"
 BURST = 8
 SLOW_MS = 800
 SLOW_FOR = 1.5
 READ_TIMEOUT = 0.3
 RESULTS: dict[tuple[str, str], str] = {}
-README = Path(__file__).resolve().parent / "README.md"
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +92,7 @@ def emu() -> Iterator[EntraEmulator]:
     with EntraEmulator(users=len(STEPS) * len(FAULTS) + 4, seed=1111) as e:
         yield e
     if len(RESULTS) == len(STEPS) * len(FAULTS):
-        write_readme()
+        write_matrix()
 
 
 def user_for(emu: EntraEmulator, step: str, fault: str) -> dict[str, object]:
@@ -81,7 +101,7 @@ def user_for(emu: EntraEmulator, step: str, fault: str) -> dict[str, object]:
     return users[index]
 
 
-def graph_fault(emu: EntraEmulator, fault: str) -> Callable[[], None]:
+def graph_fault(emu: EntraEmulator, fault: str, rotated: dict[str, str]) -> Callable[[], None]:
     def throttle() -> None:
         emu.faults.inject(429, count=BURST, retry_after=0)
 
@@ -97,18 +117,40 @@ def graph_fault(emu: EntraEmulator, fault: str) -> Callable[[], None]:
     def revoke() -> None:
         emu.faults.revoke_tokens()
 
-    return {"429": throttle, "503": unavailable, "timeout": slow, "revoked": revoke}[fault]
+    def refuse_lookups() -> None:
+        emu.faults.inject(403, count=10**6, path=LOOKUPS, method="GET")
+
+    def rotate() -> None:
+        rotated["secret"] = emu.faults.rotate_secret()
+
+    return {"429": throttle, "503": unavailable, "timeout": slow, "revoked": revoke, "403": refuse_lookups,
+            "401": rotate}[fault]
 
 
-CASES = [(s, f) for s, _ in STEPS for f, _ in FAULTS]
+def _durable() -> bool:
+    with tempfile.TemporaryDirectory() as scratch:
+        return synchronous_level(Path(scratch)) >= SYNCHRONOUS_FULL
 
 
-@pytest.mark.parametrize(("step", "fault"), CASES, ids=[f"{s}-{f}" for s, f in CASES])
+# Below synchronous=FULL a power cut can lose the last commits (SQLite's documentation): once the key holds
+# a PIN the lost commits describe, those cells are expected to break the invariants, and must pass once the
+# store syncs every commit.
+POWER_CUT_LOSES_COMMITS = pytest.mark.xfail(not _durable(), strict=True,
+                                            reason="the SQLite store syncs the WAL only at checkpoints")
+KEY_STILL_BLANK = {"claimed", "pin_escrowed"}
+CASES = [pytest.param(s, f, id=f"{s}-{f}",
+                      marks=POWER_CUT_LOSES_COMMITS if f == "powercut" and s not in KEY_STILL_BLANK else ())
+         for s, _ in STEPS for f, _ in FAULTS]
+
+
+@pytest.mark.parametrize(("step", "fault"), CASES)
 def test_fault_at_step(emu: EntraEmulator, tmp_path: Path, step: str, fault: str) -> None:
     emu.faults.clear()
     try:
-        run = killed_at if fault == "kill" else lambda e, t, s: faulted_at(e, t, s, fault)
-        verdict = run(emu, tmp_path, step)
+        if fault in PROCESS_FAULTS:
+            verdict = killed_at(emu, tmp_path, step, fault)
+        else:
+            verdict = faulted_at(emu, tmp_path, step, fault)
     finally:
         emu.faults.clear()
     RESULTS[(step, fault)] = verdict.outcome()
@@ -122,12 +164,13 @@ def faulted_at(emu: EntraEmulator, tmp: Path, step: str, fault: str) -> Verdict:
     key = VirtualKey("fido21", finger=Finger.manual(timeout=10.0),
                      faults=Faults(latency={"CONFIG": 1.0}))
     holder: dict[str, object] = {}
+    rotated: dict[str, str] = {}
 
     def act() -> None:
         if fault == "removed":
             station.keys.remove(str(holder["slot"]))
         else:
-            graph_fault(emu, fault)()
+            graph_fault(emu, fault, rotated)()
 
     trigger = StepTrigger(step, act)
     station = in_process_station(emu, tmp, cfg, journal=trigger.journal)
@@ -141,9 +184,14 @@ def faulted_at(emu: EntraEmulator, tmp: Path, step: str, fault: str) -> Verdict:
         wait_until(trigger.fired.is_set, 20, f"the enrolment reaching {step}")
         assert station.engine.wait_idle(30), "the session did not end"
         undo()
+        if fault in LASTING:
+            # The running station checks its unresolved rows while Entra still refuses to tell.
+            station.engine.reconciler.run(only=LATE_STATES, due_only=False)
         emu.faults.clear()
-        # What the running station does every minute: settle rows whose registration outcome was unknown.
-        station.engine.reconciler.run(only=LATE_STATES)
+        if "secret" in rotated:
+            reload_secret(station, rotated["secret"])
+        # What the running station does when a row's next check is due: settle it from Entra's answer.
+        station.engine.reconciler.run(only=LATE_STATES, due_only=False)
         fresh = offer_fresh_key(station)
     finally:
         undo()
@@ -151,9 +199,16 @@ def faulted_at(emu: EntraEmulator, tmp: Path, step: str, fault: str) -> Verdict:
     private = load_private_key(station.private_key_pem)
     with_store = open_store(cfg.store_url, cfg.station.id)
     try:
-        return check(with_store, emu, [key, *fresh], private, cfg.enrolment.lease_seconds)
+        return check(with_store, emu, [key, *fresh], private, cfg.enrolment.lease_seconds,
+                     [str(user["userPrincipalName"])])
     finally:
         with_store.close()
+
+
+def reload_secret(station: Station, secret: str) -> None:
+    """The administrator puts the new secret in the station's secret file and reloads (what SIGHUP does)."""
+    Path(station.config.tenant.client_secret_file).write_text(secret)
+    assert station.entra.tokens.reload_credential(), "the new secret was not picked up"
 
 
 class Toucher:
@@ -182,11 +237,13 @@ def _new_person(user: dict[str, object]) -> NewPerson:
                      object_id=str(user["id"]), source="test")
 
 
-def killed_at(emu: EntraEmulator, tmp: Path, step: str) -> Verdict:
-    """The daemon as a process, SIGKILLed at ``step``; restarted with a fresh key; invariants."""
+def killed_at(emu: EntraEmulator, tmp: Path, step: str, fault: str) -> Verdict:
+    """The daemon as a process, SIGKILLed at ``step`` (then, for ``expired``, kept down past the challenge's
+    lifetime; for ``powercut``, its store cut as a power cut leaves it); restarted with a fresh key;
+    invariants."""
     cfg = station_config(emu, tmp)
     config = write_toml(cfg, tmp / "station.toml")
-    user = user_for(emu, step, "kill")
+    user = user_for(emu, step, fault)
     store = open_store(cfg.store_url, cfg.station.id)
     try:
         store.queue.add_people([_new_person(user)])
@@ -203,12 +260,16 @@ def killed_at(emu: EntraEmulator, tmp: Path, step: str) -> Verdict:
         undo()
         first.ensure_gone()
     emu.faults.clear()
+    if fault == "expired":
+        emu.advance_clock(DOWN_PAST_CHALLENGE)
+    if fault == "powercut":
+        print(cut_power(tmp / "station.db"))
     fresh = restart(cfg)
     store = open_store(cfg.store_url, cfg.station.id)
     try:
         keys = [VirtualKey(state_path=old), *fresh]
         private = load_private_key((tmp / "escrow" / "escrow-private.pem").read_bytes())
-        return check(store, emu, keys, private, cfg.enrolment.lease_seconds)
+        return check(store, emu, keys, private, cfg.enrolment.lease_seconds, [str(user["userPrincipalName"])])
     finally:
         store.close()
 
@@ -238,23 +299,31 @@ def settled(store: Store) -> bool:
         p.state not in ("claimed", "queued") for p in people)
 
 
-def write_readme() -> None:
+def write_matrix() -> None:
     head = "| step \\ fault | " + " | ".join(label for _, label in FAULTS) + " |"
     rule = "|---" * (len(FAULTS) + 1) + "|"
     rows = [f"| {label} | " + " | ".join(RESULTS[(s, f)] for f, _ in FAULTS) + " |" for s, label in STEPS]
-    update_section(README, "fault-matrix", README_TEXT.format(matrix="\n".join([head, rule, *rows])))
+    write_result("fault-matrix", README_TEXT.format(matrix="\n".join([head, rule, *rows])))
 
 
 README_TEXT = """## Fault matrix
 
-Written by `tests/reliability/test_fault_matrix.py`.
+Written by `tests/reliability/test_fault_matrix.py` (to build/reliability/fault-matrix.md; `python
+tests/reliability/readme.py` copies it here).
 Each cell is one enrolment (one person, one virtual key, the Entra emulator over HTTPS with real msal, a
 SQLite store) with one fault injected at one step. *kill -9* runs the real station daemon as a child process
-and SIGKILLs it at that step, then starts the daemon again on the same store; the other faults hit a running
+and SIGKILLs it at that step, then starts the daemon again on the same store; *down past the challenge
+lifetime* does the same and moves the emulator's clock 6 minutes on before the restart (creation options
+live 5); *power cut* SIGKILLs it and then leaves of the SQLite store what a power cut would (`rig.cut_power`:
+with `synchronous` below FULL the WAL since the last checkpoint is lost). The other faults hit a running
 station in the test process (*key removed*: the key is pulled out; *Graph 429/503*: 8 such answers in a row,
 more than the retry budget; *Graph timeout*: Graph answers slower than the read timeout for 1.5 s; *token
-revoked*: every access token is revoked). The station then settles on its own (periodic reconciliation, or the
-restart's), and a fresh key is offered to whoever is back in the queue.
+revoked*: every access token is revoked; *lookup refused (403)*: Graph refuses every passkey lookup with 403
+Authorization_RequestDenied; *secret rotated (401), then reload*: the app's client secret is replaced, so
+Graph answers 401 and the authority refuses a token, until the new secret is written to the station's
+secret file and re-read, as SIGHUP does). A lasting fault (403, 401) outlives the session: the running
+station's reconciliation runs while it lasts and must conclude nothing. The station then settles on its own
+(periodic reconciliation, or the restart's), and a fresh key is offered to whoever is back in the queue.
 
 A cell lists the final journal states of the person's enrolments (first the faulted key, then the fresh key
 if one was needed), the person's passkeys in Entra ID, the key PINs proven against their escrow, and orphan
@@ -262,7 +331,8 @@ credentials left on a key whose journal row asks for a reset. Every cell passed 
 (`invariants.py`): each passkey belongs to the person the journal says, nobody has two, no row unfinished
 and nobody claimed after leases expire, a person is enrolled exactly when Entra holds their passkey, every
 PIN on a key is escrowed (opened with the escrow private key and accepted by the key without costing a
-retry), no orphan credential on a key unless its row asks for a reset, and the audit log has every step.
+retry), no orphan credential on a key unless its row asks for a reset, the audit log has every step, and
+(liveness) the person ends enrolled.
 
 {matrix}
 """

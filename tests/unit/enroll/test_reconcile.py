@@ -17,7 +17,7 @@ from station.enroll.reconcile import (
     Reconciler,
     recheck_delay,
 )
-from station.errors import AuthError, GraphError, InvalidStateError, Reason
+from station.errors import AuthError, GraphError, InvalidStateError, Reason, StoreNotWritableError
 from station.events import EventBus
 from station.store import JournalRow, JournalState, NewPerson, Store
 
@@ -178,7 +178,7 @@ def test_an_operator_resolves_a_row_no_station_works_on(store: Store) -> None:
     fake = FakePasskeys()
     fake.fail_list = AuthError("the authority refused a token: invalid_client", code="invalid_client")
     rec = reconciler(store, fake)
-    with pytest.raises(InvalidStateError, match="worked on by station s1"):
+    with pytest.raises(InvalidStateError, match="held by station s1 until"):
         rec.resolve_now(row, "resolve@s1")
     rec.run()
     idle = store.journal.get(row.id)
@@ -191,3 +191,24 @@ def test_an_operator_resolves_a_row_no_station_works_on(store: Store) -> None:
     assert rec.resolve_now(again, "resolve@s1") == "done"
     assert store.queue.get("p@example.com").state == "enrolled" and fake.posts == ["oid-p@example.com"]
     assert [e.detail["by"] for e in store.audit.entries(enrolment_id=row.id) if e.kind == "reconciled"] == ["operator"]
+
+
+def test_a_store_that_cannot_record_the_failed_check_does_not_stop_the_run(store: Store) -> None:
+    """A full disk while Entra also refuses: the row stays as it was, the run goes on to the next row."""
+    first, second = row_in(store, JournalState.REGISTERING), row_in(store, JournalState.CLAIMED, upn="q@example.com")
+    fake = FakePasskeys()
+    fake.fail_list = UNCERTAIN
+
+    class FullJournal:
+        def __getattr__(self, name: str) -> object:
+            return getattr(store.journal, name)
+
+        def check_failed(self, *args: object, **kwargs: object) -> None:
+            raise StoreNotWritableError("store not writable: disk full (station.db)")
+
+    rec = Reconciler("s1", store.queue, FullJournal(), store.audit, fake, EventBus(), SystemClock(),  # type: ignore[arg-type]
+                     threading.Semaphore(1), 600)
+    report = rec.run()
+    assert report.unresolved == [first.id] and report.resolved == {second.id: "abandoned"}
+    after = store.journal.get(first.id)
+    assert after is not None and after.state == "registering" and after.checks == 0
