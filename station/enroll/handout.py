@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from station import csv_out
-from station.enroll.pin_rules import PIN_CHANGE_BY_LETTER
+from station.enroll.pin_rules import PIN_CHANGE_BY_LETTER, PIN_CHANGE_FORCED
 
 CSV_FIELDS = ["upn", "display_name", "key_model", "passkey_name", "pin", "state", "enrolment_id", "enrolled_at",
               "pin_rules"]
@@ -28,6 +28,8 @@ FIRST_USE_STEPS = [
 CHANGE_IT_YOURSELF = ("This key cannot force a PIN change — change it at first sign-in: right after you have "
                       "signed in, change the security key's PIN (on Windows: Settings, Accounts, Sign-in options, "
                       "Security key, Manage) to a new one you can remember. This PIN then stops working.")
+CHANGE_WHEN_YOU_LIKE = ("You may keep this PIN, or change it to one you can remember (on Windows: Settings, Accounts, "
+                        "Sign-in options, Security key, Manage).")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,18 @@ class Handout:
     @property
     def pin_change_by_letter(self) -> bool:
         return PIN_CHANGE_BY_LETTER in self.pin_rules
+
+    @property
+    def pin_change_step(self) -> str:
+        """What the letter says about changing the PIN: forced by the key, by the person, or up to them.
+
+        An enrolment journaled before the PIN rules were recorded (no ``pin_rules``) had the change forced.
+        """
+        if self.pin_change_by_letter:
+            return CHANGE_IT_YOURSELF
+        if self.pin_rules and PIN_CHANGE_FORCED not in self.pin_rules:
+            return CHANGE_WHEN_YOU_LIKE
+        return FIRST_USE_STEPS[3]
 
 
 def to_csv(entries: Iterable[Handout]) -> str:
@@ -66,8 +80,7 @@ def to_html(entries: Iterable[Handout], organisation: str = "") -> str:
 
 def _letter(e: Handout, organisation: str) -> str:
     esc = html.escape
-    steps = "".join(f"<li>{esc(CHANGE_IT_YOURSELF if e.pin_change_by_letter and i == 3 else s)}</li>"
-                    for i, s in enumerate(FIRST_USE_STEPS))
+    steps = "".join(f"<li>{esc(e.pin_change_step if i == 3 else s)}</li>" for i, s in enumerate(FIRST_USE_STEPS))
     sender = f"<p>{esc(organisation)}</p>" if organisation else ""
     return (
         f"<section class=\"letter\">{sender}<h1>Your security key</h1>"

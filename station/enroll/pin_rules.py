@@ -18,6 +18,7 @@ from fido2.ctap2 import ClientPin, Config, Ctap2, Info
 from station.config import EnrolmentSection
 
 PIN_CHANGE_BY_LETTER: Final = "this key cannot force a PIN change — change it at first sign-in"
+PIN_CHANGE_FORCED: Final = "PIN change forced at first use"
 
 
 def supports_pin_rules(info: Info) -> bool:
@@ -57,7 +58,7 @@ class PinRules:
         return PIN_CHANGE_BY_LETTER in self.not_enforced
 
     def applied(self) -> list[str]:
-        done = ["PIN change forced at first use"] if self.force_change else []
+        done = [PIN_CHANGE_FORCED] if self.force_change else []
         if self.min_length is not None:
             done.append(f"minimum PIN length {self.min_length}")
         if self.rp_ids:

@@ -17,6 +17,7 @@ from station.cli import main
 from station.emulator.entra import EntraEmulator
 from station.emulator.key import VirtualKey
 from station.emulator.key.ctaphid import open_virtual_device
+from station.enroll.escrow import context_for, open_sealed
 from station.events import EnrolmentDone
 
 
@@ -75,8 +76,9 @@ def test_html_letter_has_name_upn_model_pin_and_first_steps(
     pin = next(csv.DictReader(io.StringIO(export(tmp_path, "csv", capsys))))["pin"]
     letter = export(tmp_path, "html", capsys)
     for text in (user["displayName"], user["userPrincipalName"].lower(), "Virtual Key 2.1", pin,
-                 "You will be asked to change the PIN"):
+                 "You may keep this PIN"):
         assert text in letter, text
+    assert "You will be asked to change the PIN" not in letter, "pin_change = \"off\": nobody will ask"
     assert letter.count('class="letter"') == 1
 
 
@@ -90,3 +92,22 @@ def test_a_wrong_private_key_opens_nothing(enrolled: tuple[Station, VirtualKey, 
     assert code == 1
     out = capsys.readouterr()
     assert out.out == "" and "does not open" in out.err
+
+
+def test_the_generated_pin_is_never_shorter_than_the_keys_own_minimum(emu: EntraEmulator, tmp_path: Path) -> None:
+    station = build_station(emu, tmp_path, prefetch=0, pin_length=4, pin_change="off")
+    try:
+        station.queue_users(2, start=3)
+        for profile, minimum in (("token2-pinplus", 6), ("yubikey5-fips-5.7", 8)):
+            key = VirtualKey(profile)
+            slot = station.keys.insert(key).slot
+            station.events.wait_for(EnrolmentDone, slot=slot)
+            assert station.engine.wait_idle(5)
+            station.keys.remove(slot)
+            assert key.state.pin_length == minimum, profile
+        rows = station.store.journal.with_escrow()
+        assert len(rows) == 2
+        pins = [open_sealed(station.private_key(), r.pin_escrow or "", context_for(r.id)) for r in rows]
+        assert sorted(len(p) for p in pins) == [6, 8]
+    finally:
+        station.close()
