@@ -20,6 +20,7 @@ BENCHMARKS = {
     "queue": "bench.queue_claims",
     "import": "bench.directory_import",
     "mds": "bench.metadata",
+    "durability": "bench.durability",
 }
 
 

@@ -1,7 +1,10 @@
 """Database engines: SQLite in WAL mode (embedded default) or PostgreSQL (a fleet) by URL.
 
 On SQLite every transaction starts with ``BEGIN IMMEDIATE`` so that a read-then-write (a claim) is
-atomic across processes; a busy timeout makes concurrent writers wait instead of failing.
+atomic across processes; a busy timeout makes concurrent writers wait instead of failing. Commits are
+durable: ``synchronous=FULL`` syncs the WAL at every commit, so a power cut loses no committed journal
+write (with WAL, NORMAL syncs only at checkpoints and may lose the last commits — SQLite's documentation
+says so). Its cost is measured in bench/BENCHMARKS.md (section 8).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from station.files import create_private_file, private_dir
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_SYNCHRONOUS = "FULL"
 
 
 def normalise_url(url: str) -> str:
@@ -64,7 +68,7 @@ def _sqlite_engine(url: str) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
         cur.close()
         if path and path != ":memory:":
             match_directory_owner(Path(path))
