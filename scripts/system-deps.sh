@@ -3,12 +3,14 @@
 #   always     what building pyscard needs (PyPI has no Linux wheels of it: a C compiler, the Python
 #              headers, swig, PC/SC headers, pkg-config) and python3-venv for .venv;
 #   --test     also what building PyGObject and pycairo needs (cairo and gobject-introspection headers),
-#              the real PC/SC and umockdev stacks the tests run against, and ALSA's aplay.
+#              the real PC/SC and umockdev stacks the tests run against, ALSA's aplay, and chromium (the
+#              report's HTML is checked in it, headless).
 # As root with apt-get it installs what is missing; otherwise it prints the one apt-get line to run and fails.
 set -euo pipefail
 
 build=(gcc libc6-dev python3-dev python3-venv swig libpcsclite-dev pkg-config)
-realstack=(libcairo2-dev libgirepository1.0-dev pcscd vsmartcard-vpcd umockdev gir1.2-umockdev-1.0 alsa-utils)
+realstack=(libcairo2-dev libgirepository1.0-dev pcscd vsmartcard-vpcd umockdev gir1.2-umockdev-1.0 alsa-utils
+           chromium)
 want=("${build[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${realstack[@]}")
 

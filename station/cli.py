@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "station.commands.fleet",
     "station.commands.mds",
     "station.commands.tui",
+    "station.commands.report",
 ]
 
 # Which module defines each top-level command, so `station status` imports only what it needs (a command
@@ -50,6 +51,7 @@ COMMAND_HOME = {
     "mds": "station.commands.mds",
     "tui": "station.commands.tui",
     "kiosk": "station.commands.tui",
+    "report": "station.commands.report",
 }
 
 
