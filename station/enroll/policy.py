@@ -80,6 +80,7 @@ class Inspection:
     versions: tuple[str, ...]
     pin_set: bool
     refusals: list[StationError] = field(default_factory=list)
+    firmware: str = ""
 
     @property
     def fido21(self) -> bool:
@@ -100,7 +101,18 @@ def inspect(info: Info, policy: EnrolmentSection, models: KeyCatalogue | None = 
         refusals.append(missing)
     if info.remaining_disc_creds == 0:
         refusals.append(failure(Reason.KEY_FULL, f"{model} has no free slot for another passkey"))
-    return Inspection(aaguid, model, versions, info.options.get("clientPin") is True, refusals)
+    return Inspection(aaguid, model, versions, info.options.get("clientPin") is True, refusals,
+                      firmware_text(info.firmware_version))
+
+
+def firmware_text(version: int | None) -> str:
+    """getInfo's firmwareVersion as a person reads it: 0x050704 → "5.7.4" (YubiKey's encoding, which most
+    vendors share); a number that does not fit that shape as it is."""
+    if version is None:
+        return ""
+    if 0x10000 <= version < 0x1000000:
+        return f"{version >> 16}.{(version >> 8) & 0xFF}.{version & 0xFF}"
+    return str(version)
 
 
 def metadata_refusals(models: KeyCatalogue, aaguid: str, model: str, policy: EnrolmentSection) -> list[StationError]:

@@ -310,6 +310,7 @@ class Session:
         row = self.ctx.journal.open(
             person.id, self.ctx.station_id, slot=self.slot, transport=self.candidate.transport,
             key_fingerprint=self.candidate.fingerprint, aaguid=inspection.aaguid, model=inspection.model,
+            key_serial=device_serial(device), firmware=inspection.firmware,
             lease_expires=self.ctx.clock.time() + pol.lease_seconds,
         )
         self.enrolment_id = row.id

@@ -12,6 +12,7 @@ from station.errors import StoreError
 from station.store.audit import Audit
 from station.store.engine import make_engine
 from station.store.health import StoreHealth, WritableQueue, sqlite_path, watch
+from station.store.inventory import Inventory
 from station.store.journal import Journal, JournalRow
 from station.store.meta import MetaStore
 from station.store.migrations import migrate
@@ -34,6 +35,10 @@ class Store:
     meta: MetaStore
     stations: Stations
     health: StoreHealth
+
+    @property
+    def inventory(self) -> Inventory:
+        return Inventory(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

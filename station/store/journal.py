@@ -10,12 +10,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from station.errors import NotFoundError
+from station.store.inventory import record_enrolled
 from station.store.models import TERMINAL_JOURNAL_STATES, Enrolment, JournalState, now
 
 _WRITABLE = {
     "slot", "transport", "key_fingerprint", "aaguid", "model", "state", "credential_id", "attestation_object",
     "client_data_json", "display_name", "method_id", "pin_escrow", "error_reason", "error_message", "lease_expires",
-    "unresolved", "next_check_at", "pin_rules",
+    "unresolved", "next_check_at", "pin_rules", "key_serial", "firmware",
 }
 
 
@@ -45,6 +46,8 @@ class JournalRow:
     checks: int
     next_check_at: float | None
     pin_rules: str | None
+    key_serial: str | None
+    firmware: str | None
     created_at: float
     updated_at: float
 
@@ -76,7 +79,8 @@ class Journal:
         return JournalRow(**row)
 
     def advance(self, enrolment_id: int, state: JournalState | None = None, **fields: Any) -> JournalRow:
-        """Persist a step's outcome (and optionally the new state) in one committed write.
+        """Persist a step's outcome (and optionally the new state) in one committed write; reaching ``done``
+        adds the key to the inventory in that same transaction.
 
         One ``UPDATE … RETURNING`` statement rather than an ORM load-modify-refresh: a session writes
         this six times per enrolment, and the ORM round made it most of the station's CPU per enrolment.
@@ -92,6 +96,8 @@ class Journal:
                          f"RETURNING {_ROW_COLUMNS}")
         with self.engine.begin() as conn:
             row = conn.execute(statement, {**values, "enrolment_id": enrolment_id}).mappings().first()
+            if row is not None and state is JournalState.DONE and row["method_id"]:
+                record_enrolled(conn, dict(row), values["updated_at"])  # the inventory, in the same transaction
         if row is None:
             raise NotFoundError(f"no enrolment {enrolment_id}")
         return JournalRow(**row)

@@ -16,7 +16,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from station.errors import StoreError
-from station.store import models  # registers the tables; the v2 migration rebuilds its claim index
+from station.store import (
+    inventory,
+    models,  # registers the tables; the v2 migration rebuilds its claim index
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,20 @@ def _v3_pin_rules(conn: Connection) -> None:
     _add_columns(conn, "enrolment", {"pin_rules": "VARCHAR(512)"})
 
 
-MIGRATIONS: list[Migration] = [_v1_create_tables, _v2_unresolved_rows_and_failures, _v3_pin_rules]
+def _v4_key_inventory(conn: Connection) -> None:
+    """The key inventory, filled from the journal: every finished enrolment with a passkey in Entra ID; the
+    journal learns each key's serial and firmware from now on."""
+    _add_columns(conn, "enrolment", {"key_serial": "VARCHAR(128)", "firmware": "VARCHAR(32)"})
+    models.KeyRecord.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+    done = conn.execute(text("SELECT id, person_id, station_id, aaguid, model, credential_id, method_id, "
+                             "key_serial, firmware, updated_at FROM enrolment WHERE state = 'done' "
+                             "AND method_id IS NOT NULL ORDER BY id")).mappings().all()
+    for row in done:
+        inventory.record_enrolled(conn, dict(row), row["updated_at"])
+
+
+MIGRATIONS: list[Migration] = [_v1_create_tables, _v2_unresolved_rows_and_failures, _v3_pin_rules,
+                               _v4_key_inventory]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -12,9 +12,9 @@ import time
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel, col
 
-from station.states import JournalState, PersonState
+from station.states import JournalState, KeyState, PersonState
 
-__all__ = ["JournalState", "PersonState"]
+__all__ = ["JournalState", "KeyState", "PersonState"]
 
 
 def now() -> float:
@@ -82,9 +82,36 @@ class Enrolment(SQLModel, table=True):
     unresolved: str | None = Field(default=None, max_length=2048)
     # The PIN rules the key got, and those it could not enforce (pin_rules.PinRules.summary).
     pin_rules: str | None = Field(default=None, max_length=512)
+    # The serial printed on the key (or its USB serial) where the key tells it, and its firmware version.
+    key_serial: str | None = Field(default=None, max_length=128)
+    firmware: str | None = Field(default=None, max_length=32)
     checks: int = 0
     next_check_at: float | None = None
     created_at: float = Field(default_factory=now, index=True)
+    updated_at: float = Field(default_factory=now)
+
+
+class KeyRecord(SQLModel, table=True):
+    """The inventory: one row per key Station enrolled (written with the enrolment's ``done``), and what
+    has become of it since. ``identity`` is the key's serial, else a fingerprint of its passkey."""
+
+    __tablename__ = "key_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    enrolment_id: int = Field(foreign_key="enrolment.id", unique=True)
+    identity: str = Field(index=True, max_length=256)
+    serial: str | None = Field(default=None, index=True, max_length=128)
+    aaguid: str = Field(default="", max_length=36)
+    model: str = Field(default="", max_length=128)
+    firmware: str = Field(default="", max_length=32)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    method_id: str | None = Field(default=None, max_length=1024)
+    credential_id: str | None = Field(default=None, max_length=1024)
+    station_id: str = Field(default="", max_length=64)
+    state: str = Field(default=KeyState.ACTIVE.value, index=True, max_length=16)
+    reason: str | None = Field(default=None, max_length=32)
+    enrolled_at: float = Field(default_factory=now)
+    revoked_at: float | None = None
     updated_at: float = Field(default_factory=now)
 
 
