@@ -1,4 +1,5 @@
-"""A full disk or a read-only store, on a real filesystem: a small tmpfs, filled up, and a read-only bind mount.
+"""A full disk or a read-only store, for real: a small tmpfs filled up, a read-only bind mount, and a PostgreSQL
+database set read-only.
 
 What an operator relies on: every command says so in one line (no traceback) and stores nothing half; the
 daemon's status says "store not writable: …" instead of "idle", a key inserted meanwhile is refused before
@@ -16,9 +17,11 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from daemon_harness import write_config
 from enrol_harness import Recorder
+from pg import ADMIN_URL, pg_url
 from realstack import require
 
 from station.config import load_config
@@ -28,6 +31,8 @@ from station.emulator.key import Finger, VirtualKey
 from station.events import EnrolmentDone, KeyRejected
 from station.hid.virtual import VirtualKeySource
 from station.store import NewPerson, open_store
+
+__all__ = ["pg_url"]
 
 TMPFS_SIZE = "8m"
 
@@ -148,3 +153,13 @@ def test_the_daemon_refuses_keys_while_the_disk_is_full_and_recovers_by_itself(s
             assert done.upn == users[0]["userPrincipalName"]
         finally:
             daemon.shutdown(grace=5.0)
+
+
+def test_a_read_only_postgresql_store_says_so_in_one_line(pg_url: str) -> None:
+    store = open_store(pg_url, "cli")
+    store.close()
+    name = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    result = station("queue", "add", "--upn", "kim@contoso.com", "--name", "Kim", "--store", pg_url, env={})
+    assert_one_line(result, f"store not writable: read-only ({pg_url})")
