@@ -4,7 +4,7 @@ What an operator relies on: systemd learns READY=1 only once the station serves,
 that follows what happens, WATCHDOG=1 keeps coming while the loop is healthy, STOPPING=1 then exit 0 on
 SIGTERM; SIGHUP applies the safe part of an edited configuration and names what needs a restart; SIGUSR1
 puts every thread's stack in the log; a refused tenant secret stops the daemon with a reason, not READY;
-a rotated client secret is picked up by SIGHUP (`systemctl reload`) without a restart.
+a rotated client secret or certificate is picked up by SIGHUP (`systemctl reload`) without a restart.
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from daemon_harness import kill, queue_people, start_daemon, write_config
 
 from station.emulator.entra import EntraEmulator
+from station.emulator.entra.certs import make_client_certificate
 
 
 @pytest.fixture(scope="module")
@@ -109,35 +111,67 @@ def _wait_token_request(emu: EntraEmulator, since: int, status: int, timeout: fl
         time.sleep(0.05)
 
 
-def test_sighup_picks_up_a_rotated_client_secret(tmp_path: Path) -> None:
-    with EntraEmulator(users=4, seed=11) as emu:
-        config = write_config(emu, tmp_path)
-        daemon = start_daemon(config)
-        try:
-            emu.tenant.app.client_secret = "rotated-" + "x" * 32
-            emu.faults.revoke_tokens()
-            queue_people(tmp_path, emu, 2)
-            since = len(emu.request_log)
-            daemon.client().command("pause")
-            daemon.client().command("resume")  # prefetches options for the two people: a Graph call
-            _wait_token_request(emu, since, 401)
-            assert 200 not in _token_requests(emu, since), "the old secret no longer gets a token"
+def _write_private(path: Path, data: str | bytes) -> None:
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.chmod(path, 0o600)
 
-            secret = tmp_path / "client-secret"
-            secret.write_text(emu.tenant.app.client_secret)
-            os.chmod(secret, 0o600)
-            since = len(emu.request_log)
-            daemon.signal(signal.SIGHUP)
-            log = daemon.wait_log("reload: client credential re-read; a token was issued with it")
-            _wait_token_request(emu, since, 200)
-            assert emu.tenant.app.client_secret not in log, "the secret never reaches the log"
-            daemon.client().command("pause")
-            daemon.client().command("resume")
-            deadline = time.monotonic() + 20
-            while daemon.client().status()["entra"].get("token_ok") is not True or \
-                    not any(r.status == 200 and "/creationOptions" in r.path for r in emu.request_log[since:]):
-                assert time.monotonic() < deadline, emu.request_log[since:]
-                time.sleep(0.1)
-            assert daemon.stop() == 0
-        finally:
-            kill(daemon)
+
+def _check_rotation(emu: EntraEmulator, tmp_path: Path, env: dict[str, str], rotate: Callable[[], None],
+                    install: Callable[[], None], secret_text: str) -> None:
+    """Rotate the credential in the tenant (old one refused: 401), install the new files, SIGHUP: next token OK."""
+    config = write_config(emu, tmp_path)
+    daemon = start_daemon(config, env=env)
+    try:
+        rotate()
+        emu.faults.revoke_tokens()
+        queue_people(tmp_path, emu, 2)
+        since = len(emu.request_log)
+        daemon.client().command("pause")
+        daemon.client().command("resume")  # prefetches options for the two people: a Graph call
+        _wait_token_request(emu, since, 401)
+        assert 200 not in _token_requests(emu, since), "the old credential no longer gets a token"
+
+        install()
+        since = len(emu.request_log)
+        daemon.signal(signal.SIGHUP)
+        log = daemon.wait_log("reload: client credential re-read; a token was issued with it")
+        _wait_token_request(emu, since, 200)
+        assert secret_text not in log, "the secret never reaches the log"
+        daemon.client().command("pause")
+        daemon.client().command("resume")
+        deadline = time.monotonic() + 20
+        while daemon.client().status()["entra"].get("token_ok") is not True or \
+                not any(r.status == 200 and "/creationOptions" in r.path for r in emu.request_log[since:]):
+            assert time.monotonic() < deadline, emu.request_log[since:]
+            time.sleep(0.1)
+        assert daemon.stop() == 0
+    finally:
+        kill(daemon)
+
+
+def test_sighup_picks_up_a_rotated_client_secret(tmp_path: Path) -> None:
+    new_secret = "rotated-" + "x" * 32
+    with EntraEmulator(users=4, seed=11) as emu:
+        def rotate() -> None:
+            emu.tenant.app.client_secret = new_secret
+
+        _check_rotation(emu, tmp_path, {}, rotate, lambda: _write_private(tmp_path / "client-secret", new_secret),
+                        new_secret)
+
+
+def test_sighup_picks_up_a_rotated_certificate(tmp_path: Path) -> None:
+    new = make_client_certificate("rotated")
+    with EntraEmulator(users=4, seed=13) as emu:
+        cert, key = tmp_path / "app.crt", tmp_path / "app.key"
+        cert.write_bytes(Path(emu.info.client_certificate_file).read_bytes())
+        _write_private(key, Path(emu.info.client_key_file).read_bytes())
+        env = {"STATION_TENANT_CERTIFICATE_FILE": str(cert), "STATION_TENANT_PRIVATE_KEY_FILE": str(key)}
+
+        def rotate() -> None:
+            emu.tenant.app.certificates = [x509.load_pem_x509_certificate(new.cert_pem)]
+
+        def install() -> None:
+            cert.write_bytes(new.cert_pem)
+            _write_private(key, new.key_pem)
+
+        _check_rotation(emu, tmp_path, env, rotate, install, new.key_pem.decode().splitlines()[1])
