@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,10 +15,13 @@ from station.commands.common import config_from_args
 
 if TYPE_CHECKING:
     from station.daemon import Daemon
+    from station.tui.app import StationApp
 
 log = logging.getLogger(__name__)
 
 STOP_WAIT_SECONDS = 10.0
+# After the dashboard fails, it comes back after these pauses (the last repeats); enrolment never stops.
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,8 +38,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("kiosk", help="run the station and its dashboard in this terminal",
                        description="Run the enrolment daemon in this process with the dashboard in this terminal. "
                                    "Quitting the dashboard stops the station (enrolments past the touch finish "
-                                   "first). The log goes to kiosk.log in station.state_dir; warnings also "
-                                   "appear in the dashboard's event log.")
+                                   "first). Should the dashboard fail, the station keeps enrolling and the "
+                                   "dashboard starts again (after 1 s, then up to 30 s). The log goes to "
+                                   "kiosk.log in station.state_dir; warnings also appear in the dashboard's "
+                                   "event log.")
     p.set_defaults(func=cmd_kiosk)
 
 
@@ -69,28 +75,60 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
             daemon.shutdown()
 
 
-def _run_kiosk(daemon: Daemon, title: str) -> int:
-    """The dashboard in the foreground, the daemon's loop behind it; SIGTERM or quitting ends both."""
+def _run_kiosk(daemon: Daemon, title: str, *, make_app: Callable[..., StationApp] | None = None,
+               headless: bool = False) -> int:
+    """The dashboard in the foreground, the daemon's loop behind it; SIGTERM or quitting ends both. A dashboard
+    that fails is started again (``RESTART_DELAYS``) while the daemon goes on enrolling. ``make_app`` and
+    ``headless`` serve tests."""
     from station.daemon import install_signal_handlers
     from station.tui.app import create_app, run_app
     from station.tui.source import EngineSource
 
-    assert daemon.engine is not None
-    app = create_app(EngineSource(daemon.engine, daemon.bus, daemon.status, fleet_fn=daemon.fleet), title=title,
-                     mode="kiosk")
+    engine = daemon.engine
+    assert engine is not None
+    build = make_app or create_app
+    current: list[StationApp] = []
+    stopped = threading.Event()
 
     def serve() -> None:
-        daemon.serve()
-        if app.is_running:
-            app.call_from_thread(app.exit, 0)
+        try:
+            daemon.serve()
+        finally:
+            stopped.set()
+            for app in current:
+                if app.is_running:
+                    app.call_from_thread(app.exit, 0)
+
+    def dashboard() -> StationApp:
+        source = EngineSource(engine, daemon.bus, daemon.status, fleet_fn=daemon.fleet)
+        app = build(source, title=title, mode="kiosk", keep_running=lambda: not stopped.is_set())
+        current[:] = [app]
+        return app
 
     previous = install_signal_handlers(daemon)
     loop = threading.Thread(target=serve, name="daemon-loop", daemon=True)
     loop.start()
     try:
-        return run_app(app)
+        return _dashboard_until_quit(dashboard, stopped, lambda app: run_app(app, headless=headless))
     finally:
         daemon.request_stop()
         loop.join(STOP_WAIT_SECONDS)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _dashboard_until_quit(dashboard: Callable[[], StationApp], stopped: threading.Event,
+                          run: Callable[[StationApp], int]) -> int:
+    """Run dashboards one after the other until one ends without failing or the daemon stops."""
+    failures = 0
+    while True:
+        app = dashboard()
+        code = run(app)
+        if app.failure is None or stopped.is_set():
+            return code
+        delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
+        failures += 1
+        log.error("the dashboard failed (%s); the station goes on enrolling and the dashboard starts again in "
+                  "%g s", type(app.failure).__name__, delay)
+        if stopped.wait(delay):
+            return code

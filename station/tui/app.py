@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -68,8 +69,10 @@ class StationApp(App[int]):
     ]
 
     def __init__(self, source: DashboardSource, *, title: str, mode: str, clock: Callable[[], float],
-                 tz: tzinfo | None, poll_seconds: float, fleet_seconds: float) -> None:
+                 tz: tzinfo | None, poll_seconds: float, fleet_seconds: float,
+                 keep_running: Callable[[], bool] | None = None) -> None:
         super().__init__()
+        self.keep_running = keep_running
         self.source = source
         self.title = title
         self.mode = mode
@@ -80,6 +83,33 @@ class StationApp(App[int]):
         self._unsubscribe: Callable[[], None] | None = None
         self._polled = float("-inf")
         self._shown_status: dict[str, Any] | None = None
+        self.failure: BaseException | None = None
+        self.quitting = False
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An error the dashboard did not handle: logged once with its traceback, then Textual stops the app
+        with exit code 1 (``station kiosk`` then restarts the dashboard; the daemon never stops for it). Once
+        the dashboard is closing, a widget that finds its children gone is no failure: it is only logged."""
+        if self.quitting:
+            log.debug("while the dashboard closes: %s: %s", type(error).__name__, error)
+            return
+        if self.failure is None:
+            self.failure = error
+            log.error("the dashboard failed: %s: %s", type(error).__name__, error, exc_info=error)
+        super()._handle_exception(error)
+
+    def exit(self, result: int | None = None, return_code: int = 0, message: Any = None) -> None:
+        """Close the dashboard; from now on nothing is drawn (the widgets are being taken down)."""
+        self.quitting = True
+        super().exit(result, return_code, message)
+
+    def _fatal_error(self) -> None:
+        """Textual would print the traceback with every frame's local variables (names and UPNs among them)
+        to the terminal, and so to the journal; the log has the traceback without them, so say only that."""
+        name = type(self.failure).__name__ if self.failure is not None else "error"
+        self._exit_renderables.append(Text(f"station: the dashboard stopped after an error ({name}); "
+                                           "the station log has the traceback"))
+        self._close_messages_no_wait()
 
     def compose(self) -> ComposeResult:
         yield StationBar(mode=self.mode, read_only=self.source.read_only, id="station-bar")
@@ -186,14 +216,17 @@ class StationApp(App[int]):
         self._redraw()
 
     def _tick(self) -> None:
-        if not self.is_running:
+        if not self.is_running or self.quitting:
             return  # shutting down: the screen and its widgets may be gone already
+        if self.keep_running is not None and not self.keep_running():
+            self.exit(0)
+            return
         self.query_one(CardDeck).tick(self.model)
         self.query_one(StationBar).show(self.model)
         self.query_one(ThroughputPanel).show(self.model)
 
     def _redraw(self) -> None:
-        if not self.is_running:
+        if not self.is_running or self.quitting:
             return  # shutting down: the screen and its widgets may be gone already
         self.query_one(StationBar).show(self.model)
         self.query_one(CardDeck).show(self.model)
@@ -281,11 +314,13 @@ class StationApp(App[int]):
 
 def create_app(source: DashboardSource, *, title: str = "Station", mode: str = "kiosk",
                clock: Callable[[], float] = time.time, tz: tzinfo | None = None,
-               poll_seconds: float = 2.0, fleet_seconds: float = FLEET_SECONDS) -> StationApp:
+               poll_seconds: float = 2.0, fleet_seconds: float = FLEET_SECONDS,
+               keep_running: Callable[[], bool] | None = None) -> StationApp:
     """The dashboard for ``source``. ``mode`` is "kiosk" or "monitor"; ``clock``/``tz`` fix time in tests;
-    the status is read every ``poll_seconds``, the fleet (while its screen is open) every ``fleet_seconds``."""
+    the status is read every ``poll_seconds``, the fleet (while its screen is open) every ``fleet_seconds``;
+    the app closes itself within a second once ``keep_running()`` is false."""
     return StationApp(source, title=title, mode=mode, clock=clock, tz=tz, poll_seconds=poll_seconds,
-                      fleet_seconds=fleet_seconds)
+                      fleet_seconds=fleet_seconds, keep_running=keep_running)
 
 
 def run_dashboard(source: DashboardSource, *, title: str = "Station", mode: str = "kiosk",
@@ -294,9 +329,9 @@ def run_dashboard(source: DashboardSource, *, title: str = "Station", mode: str 
     return run_app(create_app(source, title=title, mode=mode), log_file=log_file)
 
 
-def run_app(app: StationApp, *, log_file: Path | None = None) -> int:
-    """Run a built dashboard. Meanwhile log records go to its event log (warnings and errors) and to
-    ``log_file``, never over the screen."""
+def run_app(app: StationApp, *, log_file: Path | None = None, headless: bool = False) -> int:
+    """Run a built dashboard (``headless``: without drawing, for tests). Meanwhile log records go to its event
+    log (warnings and errors) and to ``log_file``, never over the screen."""
     with captured_logs(app, log_file):
-        app.run()
+        app.run(headless=headless)
     return app.return_code or 0
