@@ -13,6 +13,7 @@ from typing import Any
 from station import __version__
 from station.errors import ConfigError, StationError
 from station.logsetup import setup_logging
+from station.text import visible_lines
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ COMMAND_MODULES = [
     "station.commands.fleet",
     "station.commands.mds",
     "station.commands.tui",
+    "station.commands.keys",
     "station.commands.report",
 ]
 
@@ -51,6 +53,7 @@ COMMAND_HOME = {
     "mds": "station.commands.mds",
     "tui": "station.commands.tui",
     "kiosk": "station.commands.tui",
+    "keys": "station.commands.keys",
     "report": "station.commands.report",
 }
 
@@ -131,8 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  → {e.remedy}", file=sys.stderr)
         return e.exit_code
     except StationError as e:
-        print(f"station: {e.message}", file=sys.stderr)
-        print(f"  → {e.remedy}", file=sys.stderr)
+        print(f"station: {visible_lines(e.message)}", file=sys.stderr)
+        print(f"  → {visible_lines(e.remedy)}", file=sys.stderr)
         return e.exit_code
     except OSError as e:
         if e.errno not in NO_ROOM:

@@ -131,6 +131,14 @@ class Inventory:
                             "AND k.credential_id IS NOT NULL", {"aaguid": aaguid})
         return views[::-1][:limit]
 
+    def requeue_ahead(self, person_id: int, note: str) -> None:
+        """Queue a person again ahead of everyone waiting (priority above the highest), attempts restored."""
+        with self.engine.begin() as conn:
+            top = conn.execute(text("SELECT COALESCE(MAX(priority), 0) FROM person")).scalar_one()
+            conn.execute(text("UPDATE person SET state = 'queued', priority = :priority, failures = 0, note = :note, "
+                              "lease_station = NULL, lease_expires = NULL, updated_at = :at WHERE id = :id"),
+                         {"priority": int(top) + 1, "note": note[:1024], "at": now(), "id": person_id})
+
     def begin_revoke(self, key_id: int, reason: str) -> KeyView:
         """Record the intent to revoke (before Graph is called); a row already ``revoking`` keeps its reason."""
         with self.engine.begin() as conn:
