@@ -11,6 +11,7 @@ releases either lock when the process dies — a crashed station's id is free ag
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import socket
@@ -24,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from station.config import redact_url
-from station.errors import Reason, StationError, StoreError
+from station.errors import Reason, StationError, StoreError, StoreNotWritableError
 from station.files import private_dir
 from station.store.engine import normalise_url
 from station.store.health import sqlite_path
@@ -79,6 +80,8 @@ def _sqlite_lock(db: Path, station_id: str) -> StationLock:
         private_dir(path.parent)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise StoreNotWritableError(f"store not writable: {e.strerror} ({path})") from None
         raise StoreError(f"cannot open the station lock {path}: {e.strerror}",
                          remedy="Set STATION_STATE_DIR or store.url to a writable place.") from None
     try:
@@ -88,8 +91,9 @@ def _sqlite_lock(db: Path, station_id: str) -> StationLock:
         os.close(fd)
         raise StationRunningError(f"station {station_id} is already running on this store ({holder} holds "
                                   f"{path})") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+    with contextlib.suppress(OSError):  # who holds it, for a second daemon's message; a full disk leaves it out
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
     return StationLock(fd=fd)
 
 

@@ -163,3 +163,10 @@ def test_a_read_only_postgresql_store_says_so_in_one_line(pg_url: str) -> None:
         conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
     result = station("queue", "add", "--upn", "kim@contoso.com", "--name", "Kim", "--store", pg_url, env={})
     assert_one_line(result, f"store not writable: read-only ({pg_url})")
+
+
+def test_a_daemon_starting_on_a_full_disk_says_so_in_one_line(small_fs: Path, tmp_path: Path) -> None:
+    fill(small_fs)
+    result = station("run", env={"STATION_STORE_URL": f"sqlite:///{small_fs / 'station.db'}",
+                                 "STATION_STATION_ID": "desk-1", "STATION_RUNTIME_DIR": str(tmp_path / "run")})
+    assert_one_line(result, f"store not writable: disk full (0 KiB free) ({small_fs / 'station.db'})")
