@@ -21,6 +21,7 @@ BENCHMARKS = {
     "import": "bench.directory_import",
     "mds": "bench.metadata",
     "durability": "bench.durability",
+    "report": "bench.rollout_report",
 }
 
 

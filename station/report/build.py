@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 import time as clock
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -43,6 +44,11 @@ class DateRange:
 
     def days(self) -> list[date]:
         return [self.since + timedelta(days=i) for i in range((self.until - self.since).days + 1)]
+
+    def bounds(self) -> list[float]:
+        """Each day's local midnight, then the end: a time's day is found by bisection (DST-proof, and far
+        cheaper than a datetime per row)."""
+        return [datetime.combine(d, time()).timestamp() for d in self.days()] + [self.end]
 
 
 @dataclass
@@ -81,15 +87,14 @@ def default_range(rows: Rows, today: date | None = None) -> DateRange:
 
 def build(rows: Rows, span: DateRange) -> Report:
     start, end = span.start, span.end
-    days = span.days()
-    index = {d: i for i, d in enumerate(days)}
+    days, bounds = span.days(), span.bounds()
     done = first_done(rows.enrolments)
     in_range = {pid: e for pid, e in done.items() if start <= e.updated_at < end}
 
     stations = sorted({e.station_id for e in in_range.values()})
     per_day = {s: [0] * len(days) for s in stations}
     for e in in_range.values():
-        per_day[e.station_id][index[_day(e.updated_at)]] += 1
+        per_day[e.station_id][bisect_right(bounds, e.updated_at) - 1] += 1
 
     ended = [e for e in rows.enrolments if e.state in FAILED_ENDS and start <= e.updated_at < end]
     failures = Counter(e.error_reason or "unknown" for e in ended)
@@ -99,8 +104,8 @@ def build(rows: Rows, span: DateRange) -> Report:
         generated_at=datetime.now().astimezone().isoformat(timespec="seconds"),
         queue=_queue(rows.people), enrolled=len(in_range), failed_attempts=len(ended),
         refused_keys=len(rows.refusals), days=[d.isoformat() for d in days], stations=stations, per_day=per_day,
-        cumulative=_cumulative(done.values(), days),
-        rollout=_cumulative_people(rows.people, days),
+        cumulative=_running([e.updated_at for e in done.values()], bounds),
+        rollout=_running([p.created_at for p in rows.people if p.state != PersonState.SKIPPED.value], bounds),
         failures=[{"reason": r, "attempts": n, "remedy": remedy_for(r)} for r, n in failures.most_common()],
         refusals=[{"reason": r, "keys": n, "remedy": remedy_for(r)} for r, n in refusals.most_common()],
         timing=_timing(in_range.values()),
@@ -138,23 +143,19 @@ def _queue(people: Iterable[PersonRow]) -> dict[str, int]:
     return counts
 
 
-def _cumulative(done: Iterable[EnrolmentRow], days: list[date]) -> list[int]:
-    return _running([_day(e.updated_at) for e in done], days)
-
-
-def _cumulative_people(people: Iterable[PersonRow], days: list[date]) -> list[int]:
-    return _running([_day(p.created_at) for p in people if p.state != PersonState.SKIPPED.value], days)
-
-
-def _running(when: list[date], days: list[date]) -> list[int]:
-    """For each day, how many of ``when`` are on or before it."""
-    if not days:
-        return []
-    per_day: Counter[date] = Counter(when)
-    total = sum(n for d, n in per_day.items() if d < days[0])
+def _running(times: list[float], bounds: list[float]) -> list[int]:
+    """For each day (``bounds``: its midnights, then the end), how many of ``times`` are before its end."""
+    per_day = [0] * (len(bounds) - 1)
+    total = 0
+    for at in times:
+        i = bisect_right(bounds, at) - 1
+        if i < 0:
+            total += 1
+        elif i < len(per_day):
+            per_day[i] += 1
     out = []
-    for d in days:
-        total += per_day.get(d, 0)
+    for n in per_day:
+        total += n
         out.append(total)
     return out
 

@@ -5,11 +5,13 @@ written formula-safe (``station.csv_out``)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
-from station.csv_out import to_csv
+from station.csv_out import safe_cell
 from station.enroll.reasons import remedy_for
 from station.report.build import DateRange, Report, first_done
 from station.report.rows import Rows
@@ -20,23 +22,30 @@ CSV_FIELDS: Final = ("upn", "display_name", "state", "station", "enrolled_on", "
 
 
 def to_json(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(report.to_dict(), ensure_ascii=False) + "\n"
 
 
 def people_csv(rows: Rows, span: DateRange) -> str:
+    """One line per person covered; ``station.csv_out``'s rules (CRLF, formula-safe text) with a writer of
+    lists, not dicts, and station ids and models (a handful of values) made safe once each."""
     done = first_done(rows.enrolments)
     start, end = span.start, span.end
-    out: list[dict[str, Any]] = []
+    failed, enrolled = PersonState.FAILED.value, PersonState.ENROLLED.value
+    few: dict[str, object] = {}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_FIELDS)
     for p in rows.people:
-        row: dict[str, Any] = {"upn": p.upn, "display_name": p.display_name, "state": p.state}
+        person = [safe_cell(p.upn), safe_cell(p.display_name), p.state]
         e = done.get(p.id)
         if e is not None and start <= e.updated_at < end:
-            row.update(station=e.station_id, enrolled_on=datetime.fromtimestamp(e.updated_at).date().isoformat(),
-                       seconds=round(max(0.0, e.updated_at - e.created_at), 1), model=e.model)
-        elif p.state == PersonState.ENROLLED.value:
-            continue
-        elif p.state == PersonState.FAILED.value:
+            station = few.get(e.station_id) or few.setdefault(e.station_id, safe_cell(e.station_id))
+            model = few.get(e.model) or few.setdefault(e.model, safe_cell(e.model))
+            writer.writerow([*person, station, datetime.fromtimestamp(e.updated_at).date().isoformat(),
+                             round(max(0.0, e.updated_at - e.created_at), 1), model, "", ""])
+        elif p.state == failed:
             reason = p.note.split(":", 1)[0] or "unknown"
-            row.update(reason=reason, remedy=remedy_for(reason))
-        out.append(row)
-    return to_csv(CSV_FIELDS, out)
+            writer.writerow([*person, "", "", "", "", safe_cell(reason), remedy_for(reason)])
+        elif p.state != enrolled:
+            writer.writerow([*person, "", "", "", "", "", ""])
+    return out.getvalue()
