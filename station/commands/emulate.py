@@ -88,9 +88,9 @@ def run_key(args: argparse.Namespace) -> int:
         args.parser.error("choose --export-root FILE and/or --nfc")
     if args.export_root is not None:
         from station.emulator.key import attestation_root_pem
+        from station.files import write_private_atomically
 
-        args.export_root.parent.mkdir(parents=True, exist_ok=True)
-        args.export_root.write_bytes(attestation_root_pem())
+        write_private_atomically(args.export_root, attestation_root_pem())
         print(f"attestation root written to {args.export_root}")
     if not args.nfc:
         return 0

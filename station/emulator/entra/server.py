@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import random
 import re
 import secrets
@@ -41,6 +40,7 @@ from station.emulator.entra.seed import DOMAIN, GROUP_NAME, populate, seeded_uui
 from station.emulator.entra.tenant import AppRegistration, Tenant
 from station.emulator.entra.tokens import AuthError, TokenIssuer
 from station.emulator.entra.verify import load_roots
+from station.files import write_private_atomically
 
 log = logging.getLogger(__name__)
 
@@ -242,11 +242,7 @@ class EntraEmulator:
 
     def write_info(self, path: Path) -> None:
         """Write :attr:`info` as JSON, readable by its owner only (it holds the client secret)."""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(asdict(self.info), f, indent=2)
-            f.write("\n")
-        os.chmod(path, 0o600)
+        write_private_atomically(path, json.dumps(asdict(self.info), indent=2) + "\n")
 
     def clock(self) -> float:
         return self._clock() + self._clock_offset
