@@ -29,6 +29,7 @@ from fido2.hid import CtapHidDevice
 from fido2.hid.linux import get_descriptor, open_connection
 
 from station.errors import KeyOperationError
+from station.hid.cancel_guard import CancelGuard
 from station.hid.candidate import KeyCandidate
 from station.hid.rdesc import is_fido
 
@@ -214,7 +215,7 @@ class UsbWatcher:
         def open_key() -> CtapDevice:
             try:
                 descriptor = get_descriptor(node)
-                return CtapHidDevice(descriptor, open_connection(descriptor))
+                return CtapHidDevice(descriptor, CancelGuard(open_connection(descriptor)))
             except PermissionError as exc:
                 raise KeyOperationError(f"{node}: permission denied", remedy=access_remedy(group)) from exc
             except (OSError, ValueError) as exc:

@@ -25,6 +25,7 @@ from fido2.webauthn import AttestationObject
 
 from station.emulator.entra import EntraEmulator
 from station.emulator.key import Finger, VirtualKey
+from station.emulator.key.profiles import Quirk
 from station.emulator.key.umockdev_hid import HidrawHandle, HidrawTestbed
 from station.enroll.escrow import context_for, open_sealed
 from station.events import (
@@ -141,3 +142,24 @@ def test_key_pulled_while_waiting_for_touch_ends_the_session(usb: UsbStation) ->
     assert station.emu.tenant.methods_of(user["id"]) == []
     assert key.state.residents == []
     assert not station.events.of(EnrolmentDone)
+
+
+def test_a_key_deaf_to_the_cancel_frees_its_slot(usb: UsbStation) -> None:
+    """A key that ignores CTAPHID CANCEL (Trussed firmware) is given up a grace period after the station's
+    time limit cancels it, instead of holding the session until someone pulls it out."""
+    station = usb.station
+    (user,) = station.queue_users(1, start=2)
+    station.engine.ctx.stall_margin = 1.0
+    station.engine.ctx.policy.touch_timeout_seconds = 1.0
+    key = VirtualKey("yubikey5-5.7", quirks={Quirk.IGNORES_CANCEL}, finger=Finger.never(timeout=60.0))
+    handle = usb.testbed.add_fido_key(key, port="1-5")
+    try:
+        station.events.wait_for(TouchRequired, timeout=20)
+        touch = time.monotonic()
+        failed = station.events.wait_for(EnrolmentFailed, timeout=20)
+        assert time.monotonic() - touch < 15, "the session did not wait for the key's own 60 s"
+        assert failed.reason in ("touch_timeout", "key_error") and failed.upn == user["userPrincipalName"]
+        assert station.engine.wait_idle(5)
+        assert station.store.queue.get(user["userPrincipalName"]).state == "queued"
+    finally:
+        usb.testbed.remove(handle)
