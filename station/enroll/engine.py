@@ -56,6 +56,7 @@ OPTIONS_MARGIN_SECONDS = 30.0
 # Rows a live session may still be creating are never reconciled while the station runs: only rows whose
 # credential exists, which a session reaches long after its row is known to the engine.
 LATE_STATES = (Step.CREDENTIAL_MADE, Step.REGISTERING, Step.REGISTERED)
+TERMINAL_STEPS = frozenset(s.value for s in Step if s.terminal)
 
 
 class Engine:
@@ -111,6 +112,8 @@ class Engine:
         self._stopping = threading.Event()
         self._prefetch_thread: threading.Thread | None = None
         self._last_reconcile = 0.0
+        # Rows of this run's sessions that ended without a terminal journal state: settled whatever their step.
+        self._ended: set[int] = set()
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> ReconcileReport:
@@ -242,11 +245,8 @@ class Engine:
     # -- the daemon's loop ----------------------------------------------------------------------
     def loop_tick(self) -> None:
         """Housekeeping, called periodically by the daemon (its watchdog loop)."""
+        self._reap()
         with self._lock:
-            for fp, s in list(self._sessions.items()):
-                if s.finished.is_set():
-                    self._last[s.slot] = s.snapshot()
-                    del self._sessions[fp]
             running = [s for s in self._sessions.values() if s.person is not None]
         pol, now = self.policy, self.clock.time()
         for s in running:
@@ -260,12 +260,30 @@ class Engine:
         self.ctx.queue.expire_stale_leases()
         if time.monotonic() - self._last_reconcile >= RECONCILE_INTERVAL:
             self._last_reconcile = time.monotonic()
-            with self._lock:
-                busy = {s.enrolment_id for s in self._sessions.values()
-                        if s.enrolment_id is not None and not s.finished.is_set()}
-            self.reconciler.run(skip=busy, only=LATE_STATES)
+            self.reconcile_now()
         if self.heartbeat is not None:
             self.heartbeat(self.snapshot())
+
+    def reconcile_now(self, *, due_only: bool = True) -> ReconcileReport:
+        """The running station's reconciliation pass (every ``RECONCILE_INTERVAL``): rows whose registration
+        outcome is unknown, and rows of ended sessions left unfinished, never a live session's row."""
+        self._reap()
+        with self._lock:
+            busy = {s.enrolment_id for s in self._sessions.values()
+                    if s.enrolment_id is not None and not s.finished.is_set()}
+        report = self.reconciler.run(skip=busy, only=LATE_STATES, ended=self._ended, due_only=due_only)
+        self._ended -= set(report.resolved)
+        return report
+
+    def _reap(self) -> None:
+        """Forget finished sessions (keeping their last snapshot per slot); note rows they left unfinished."""
+        with self._lock:
+            for fp, s in list(self._sessions.items()):
+                if s.finished.is_set():
+                    self._last[s.slot] = s.snapshot()
+                    del self._sessions[fp]
+                    if s.enrolment_id is not None and s.step not in TERMINAL_STEPS:
+                        self._ended.add(s.enrolment_id)  # e.g. the store refused the session's last writes
 
     def _registering(self) -> bool:
         with self._lock:

@@ -77,24 +77,33 @@ class Reconciler:
     lease_seconds: float
     takeover_grace: float = TAKEOVER_GRACE_SECONDS
 
-    def run(self, skip: Iterable[int] = (), only: Iterable[Step] | None = None, *,
+    def run(self, skip: Iterable[int] = (), only: Iterable[Step] | None = None, *, ended: Iterable[int] = (),
             due_only: bool = True) -> ReconcileReport:
         """Resolve every unfinished row of this station (and stale rows of others), except ``skip``;
-        with ``only``, just this station's rows in those states (a stale row of another station has no
-        live session to race, so it is resolved whatever its state). A row that failed a check waits for
-        its next check time unless ``due_only`` is False."""
+        with ``only``, just this station's rows in those states, and those in ``ended`` (rows whose session
+        has ended, whatever their state; a stale row of another station has no live session to race, so it
+        is resolved whatever its state). A row that failed a check waits for its next check time unless
+        ``due_only`` is False. A store that cannot be written ends the pass: the rows stay for the next."""
         report = ReconcileReport()
-        skipped = set(skip)
+        skipped, settle = set(skip), set(ended)
         states = {s.value for s in only} if only is not None else None
         now = self.clock.time()
         for row in self.journal.unfinished(self.station_id, stale_before=now - self.takeover_grace):
             own = row.station_id == self.station_id
-            if row.id in skipped or (own and states is not None and row.state not in states):
+            if row.id in skipped or (own and states is not None and row.state not in states
+                                     and row.id not in settle):
                 continue
             if due_only and row.next_check_at is not None and row.next_check_at > now:
                 report.unresolved.append(row.id)
                 continue
-            if not self.journal.take_over(row.id, self.station_id, now + self.lease_seconds, row.lease_expires):
+            try:
+                taken = self.journal.take_over(row.id, self.station_id, now + self.lease_seconds,
+                                               row.lease_expires)
+            except StationError as e:
+                log.warning("reconciliation stops until the store takes writes again: %s", e.message)
+                report.unresolved.append(row.id)
+                break
+            if not taken:
                 continue
             try:
                 report.resolved[row.id] = self._settle(row)

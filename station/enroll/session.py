@@ -12,6 +12,7 @@ key_error: the key stopped answering.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -27,7 +28,7 @@ from fido2.hid import CAPABILITY
 from fido2.utils import websafe_encode
 
 from station.config import EnrolmentSection
-from station.enroll import ceremony, cleanup, pin_protocol, pin_rules, policy, recognise
+from station.enroll import ceremony, cleanup, pin_protocol, pin_rules, policy, recognise, returned
 from station.enroll.display_name import NameFacts, render_display_name
 from station.enroll.escrow import context_for
 from station.enroll.pin import effective_pin_length, generate_pin
@@ -35,6 +36,7 @@ from station.enroll.ports import (
     AuditPort,
     Clock,
     JournalPort,
+    KeyRecord,
     Options,
     PasskeysPort,
     Person,
@@ -45,7 +47,7 @@ from station.enroll.ports import (
 from station.enroll.prefetch import Prefetcher, user_key
 from station.enroll.reasons import failure, from_ctap, malformed_answer, nobody_waiting, remedy_for
 from station.enroll.reset import RESET_PROMPT, ResetBook
-from station.errors import GraphError, GraphUncertainError, KeyOperationError, Reason, StationError
+from station.errors import GraphError, GraphUncertainError, KeyOperationError, Reason, StationError, StoreError
 from station.events import (
     EnrolmentDone,
     EnrolmentFailed,
@@ -62,7 +64,7 @@ from station.events import (
 from station.hid.candidate import KeyCandidate
 from station.keys.attestation import untrusted_attestation
 from station.keys.catalogue import KeyCatalogue
-from station.states import PersonState
+from station.states import KeyState, PersonState
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +212,12 @@ class Session:
         if inspection.pin_set:
             if self._enrolled_earlier(ctap, inspection):
                 return
-            if not self._reset_used_key(ctap, inspection):
+            record = returned.identify(ctap, self.ctx.journal.keys, self.ctx.journal, inspection.aaguid,
+                                       device_serial(device))
+            if record is not None and KeyState(record.state).holds_live_passkey:
+                self._reject(returned.belongs_to(record))
+                return
+            if not self._reset_used_key(ctap, inspection, record):
                 return
             ctap = Ctap2(device)
             inspection = self._inspect(ctap)
@@ -277,8 +284,11 @@ class Session:
         log.info("the key in %s holds the passkey of enrolment %s: done earlier", self.slot, row.id)
         return True
 
-    def _reset_used_key(self, ctap: Ctap2, inspection: policy.Inspection) -> bool:
-        """Reset a used key when policy allows and this is the asked-for re-insertion; else refuse it."""
+    def _reset_used_key(self, ctap: Ctap2, inspection: policy.Inspection, record: KeyRecord | None) -> bool:
+        """Reset a used key when policy allows and this is the asked-for re-insertion; else refuse it. A key the
+        inventory knows (its passkey revoked) is marked ``returned``, and ``reset`` once reset."""
+        if record is not None:
+            self.ctx.journal.keys.mark(record.id, KeyState.RETURNED, only_from=(KeyState.REVOKED, KeyState.LOST))
         if self.ctx.policy.used_key != "reset":
             self._reject(failure(Reason.PIN_ALREADY_SET, f"{inspection.model} already has a PIN"))
             return False
@@ -296,7 +306,10 @@ class Session:
             return False
         finally:
             self._stop_touch_timer()
-        self._audit("key_reset", model=inspection.model, aaguid=inspection.aaguid)
+        if record is not None:
+            self.ctx.journal.keys.mark(record.id, KeyState.RESET)
+        self._audit("key_reset", model=inspection.model, aaguid=inspection.aaguid,
+                    key=record.identity if record is not None else None)
         return True
 
     def _claim(self, device: CtapDevice, inspection: policy.Inspection) -> Person | None:
@@ -470,20 +483,25 @@ class Session:
             self._reject(error)
             return
         self.outcome, self.reason = "failed", str(error.reason)
-        if error.reason is Reason.GRAPH_UNCERTAIN:
-            now = self.ctx.clock.time()
-            # Due for reconciliation at once; the lease is handed back so that an operator may resolve it.
-            self.ctx.journal.check_failed(self.enrolment_id, f"{error.reason}: {error.message}", now,
-                                          station_id=self.ctx.station_id, lease_expires=now)
-            self._set_step("uncertain")
-            self._note("warning", f"enrolment {self.enrolment_id}: Entra's answer is unknown; "
-                                  "it will be checked again before the person is retried")
-        else:
-            self._close_row(error)
+        try:
+            if error.reason is Reason.GRAPH_UNCERTAIN:
+                now = self.ctx.clock.time()
+                # Due for reconciliation at once; the lease is handed back so that an operator may resolve it.
+                self.ctx.journal.check_failed(self.enrolment_id, f"{error.reason}: {error.message}", now,
+                                              station_id=self.ctx.station_id, lease_expires=now)
+                self._set_step("uncertain")
+                self._note("warning", f"enrolment {self.enrolment_id}: Entra's answer is unknown; "
+                                      "it will be checked again before the person is retried")
+            else:
+                self._close_row(error)
+        except StoreError as e:
+            # The row stays as the journal has it; the running station settles it once the store takes writes.
+            log.warning("enrolment %s: its failure could not be recorded: %s", self.enrolment_id, e.message)
         self.ctx.bus.publish(EnrolmentFailed(slot=self.slot, enrolment_id=self.enrolment_id, upn=self.person.upn,
                                              reason=str(error.reason), message=error.message,
                                              remedy=error.remedy, retryable=error.retryable))
-        self._audit("failed", reason=str(error.reason), message=error.message, key_holds=self.holds.value)
+        with contextlib.suppress(StoreError):
+            self._audit("failed", reason=str(error.reason), message=error.message, key_holds=self.holds.value)
         log.warning("enrolment %s in %s failed: %s (%s)", self.enrolment_id, self.slot, error.message, error.reason)
 
     def _close_row(self, error: StationError) -> None:

@@ -3,20 +3,25 @@
 ``StepTrigger`` fires a fault at one precise step of an enrolment — right after a journal write, when the
 key asks for the touch, when Graph receives the registration POST, or while the key applies the final PIN
 policy. ``DaemonProcess`` runs ``station_proc.py`` (the real ``Daemon``) against the same emulator and store;
-``cut_power`` leaves of its SQLite store what a power cut would.
+``cut_power`` leaves of its SQLite store what a power cut would; ``small_filesystem`` and ``fill`` give a
+store a real filesystem that runs full.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
+
+from realstack import require
 
 from station.config import Config, EnrolmentSection, StationSection, StoreSection, TenantSection
 from station.emulator.entra import EntraEmulator
@@ -50,7 +55,7 @@ def escrow_keys(tmp: Path) -> tuple[Path, bytes]:
 
 
 def station_config(emu: EntraEmulator, tmp: Path, *, read_timeout: float = 10.0, log_level: LogLevel = "info",
-                   **enrolment: Any) -> Config:
+                   store_dir: Path | None = None, **enrolment: Any) -> Config:
     secret = tmp / "client-secret"
     secret.write_text(emu.info.client_secret)
     os.chmod(secret, 0o600)
@@ -64,7 +69,8 @@ def station_config(emu: EntraEmulator, tmp: Path, *, read_timeout: float = 10.0,
                            ca_file=emu.info.ca_file, read_timeout=read_timeout, connect_timeout=2.0)
     station = StationSection(id="station-1", name="Desk 1", state_dir=tmp / "state", runtime_dir=tmp / "run",
                              log_level=log_level)
-    return Config(station=station, tenant=tenant, store=StoreSection(url=f"sqlite:///{tmp / 'station.db'}"),
+    db = (store_dir or tmp) / "station.db"
+    return Config(station=station, tenant=tenant, store=StoreSection(url=f"sqlite:///{db}"),
                   enrolment=EnrolmentSection(**enrolment))
 
 
@@ -243,6 +249,39 @@ def cut_power(db: Path) -> str:
     for suffix in ("-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     return f"synchronous={level}: the WAL since the last checkpoint lost"
+
+
+SMALL_FS_SIZE = "8m"
+
+
+@contextlib.contextmanager
+def small_filesystem() -> Iterator[Path]:
+    """A fresh tmpfs of a few MiB (mounting needs root), unmounted afterwards."""
+    require(os.geteuid() == 0, "mounting a tmpfs needs root")
+    where = Path(tempfile.mkdtemp(prefix="st-matrix-fs-"))
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SMALL_FS_SIZE}", "tmpfs", str(where)],
+                             capture_output=True, text=True, timeout=30)
+    require(mounted.returncode == 0, f"cannot mount a tmpfs ({mounted.stderr.strip()})")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False, timeout=30)
+        with contextlib.suppress(OSError):
+            where.rmdir()
+
+
+def fill(fs: Path) -> Path:
+    """Fill ``fs`` to the last byte with one file; the file (delete it to free the space)."""
+    filler = fs / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (1 << 20, 1 << 12, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, b"\0" * size)
+    finally:
+        os.close(fd)
+    return filler
 
 
 def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:

@@ -7,9 +7,10 @@ that step); the key pulled out; Graph answering 429 or 503 beyond the retry budg
 slower than the read timeout for 1.5 s; every access token revoked; Graph refusing every passkey lookup
 with 403; the client secret rotated (401 on Graph, the token refused) until the station re-reads its secret
 file; the station killed and kept down longer than the challenge's lifetime; a power cut (kill -9, then the
-store as a power cut leaves it: ``rig.cut_power``).
+store as a power cut leaves it: ``rig.cut_power``); the store's filesystem (a small tmpfs) running full
+until space is freed.
 
-A lasting fault (403, 401) outlives the session: the running station's reconciliation runs while it lasts
+A lasting fault (403, 401, disk full) outlives the session: the running station's reconciliation runs while it lasts
 and must conclude nothing. After the fault the station settles the way it would on its own (the running
 station's periodic reconciliation, or the restart's), a fresh key is offered to whoever is back in the
 queue, and ``invariants.check`` proves nothing was lost or let through, and that the person ends enrolled
@@ -19,7 +20,6 @@ tests/reliability/readme.py`` copies it into README.md.
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,14 +28,14 @@ import pytest
 from invariants import Verdict, check
 from readme import write_result
 from rig import (
-    SYNCHRONOUS_FULL,
     DaemonProcess,
     Station,
     StepTrigger,
     cut_power,
+    fill,
     in_process_station,
+    small_filesystem,
     station_config,
-    synchronous_level,
     wait_until,
     write_toml,
 )
@@ -44,7 +44,6 @@ from station.config import Config
 from station.daemon import Daemon
 from station.emulator.entra import EntraEmulator
 from station.emulator.key import Faults, Finger, VirtualKey
-from station.enroll.engine import LATE_STATES
 from station.enroll.escrow import load_private_key
 from station.events import Event, TouchRequired
 from station.hid.virtual import VirtualKeySource
@@ -72,9 +71,10 @@ FAULTS = [
     ("401", "secret rotated (401), then reload"),
     ("expired", "down past the challenge lifetime"),
     ("powercut", "power cut"),
+    ("diskfull", "disk full"),
 ]
 # Faults that last until someone fixes them; the running station reconciles while they last.
-LASTING = {"403", "401"}
+LASTING = {"403", "401", "diskfull"}
 # Faults that stop the station process: it is SIGKILLed at the step and started again.
 PROCESS_FAULTS = {"kill", "expired", "powercut"}
 # Graph's creation options live at least 5 minutes; the station stays down a minute longer.
@@ -127,28 +127,18 @@ def graph_fault(emu: EntraEmulator, fault: str, rotated: dict[str, str]) -> Call
             "401": rotate}[fault]
 
 
-def _durable() -> bool:
-    with tempfile.TemporaryDirectory() as scratch:
-        return synchronous_level(Path(scratch)) >= SYNCHRONOUS_FULL
+CASES = [(s, f) for s, _ in STEPS for f, _ in FAULTS]
 
 
-# Below synchronous=FULL a power cut can lose the last commits (SQLite's documentation): once the key holds
-# a PIN the lost commits describe, those cells are expected to break the invariants, and must pass once the
-# store syncs every commit.
-POWER_CUT_LOSES_COMMITS = pytest.mark.xfail(not _durable(), strict=True,
-                                            reason="the SQLite store syncs the WAL only at checkpoints")
-KEY_STILL_BLANK = {"claimed", "pin_escrowed"}
-CASES = [pytest.param(s, f, id=f"{s}-{f}",
-                      marks=POWER_CUT_LOSES_COMMITS if f == "powercut" and s not in KEY_STILL_BLANK else ())
-         for s, _ in STEPS for f, _ in FAULTS]
-
-
-@pytest.mark.parametrize(("step", "fault"), CASES)
+@pytest.mark.parametrize(("step", "fault"), CASES, ids=[f"{s}-{f}" for s, f in CASES])
 def test_fault_at_step(emu: EntraEmulator, tmp_path: Path, step: str, fault: str) -> None:
     emu.faults.clear()
     try:
         if fault in PROCESS_FAULTS:
             verdict = killed_at(emu, tmp_path, step, fault)
+        elif fault == "diskfull":
+            with small_filesystem() as fs:
+                verdict = faulted_at(emu, tmp_path, step, fault, store_dir=fs)
         else:
             verdict = faulted_at(emu, tmp_path, step, fault)
     finally:
@@ -157,9 +147,9 @@ def test_fault_at_step(emu: EntraEmulator, tmp_path: Path, step: str, fault: str
     assert verdict.ok, verdict.violations
 
 
-def faulted_at(emu: EntraEmulator, tmp: Path, step: str, fault: str) -> Verdict:
+def faulted_at(emu: EntraEmulator, tmp: Path, step: str, fault: str, store_dir: Path | None = None) -> Verdict:
     """A station in this process; the fault is injected at ``step``; the station settles; invariants."""
-    cfg = station_config(emu, tmp, read_timeout=READ_TIMEOUT)
+    cfg = station_config(emu, tmp, read_timeout=READ_TIMEOUT, store_dir=store_dir)
     user = user_for(emu, step, fault)
     key = VirtualKey("fido21", finger=Finger.manual(timeout=10.0),
                      faults=Faults(latency={"CONFIG": 1.0}))
@@ -169,6 +159,9 @@ def faulted_at(emu: EntraEmulator, tmp: Path, step: str, fault: str) -> Verdict:
     def act() -> None:
         if fault == "removed":
             station.keys.remove(str(holder["slot"]))
+        elif fault == "diskfull":
+            assert store_dir is not None
+            holder["filler"] = fill(store_dir)
         else:
             graph_fault(emu, fault, rotated)()
 
@@ -185,13 +178,15 @@ def faulted_at(emu: EntraEmulator, tmp: Path, step: str, fault: str) -> Verdict:
         assert station.engine.wait_idle(30), "the session did not end"
         undo()
         if fault in LASTING:
-            # The running station checks its unresolved rows while Entra still refuses to tell.
-            station.engine.reconciler.run(only=LATE_STATES, due_only=False)
+            # The running station's reconciliation pass while the fault lasts.
+            station.engine.reconcile_now(due_only=False)
         emu.faults.clear()
         if "secret" in rotated:
             reload_secret(station, rotated["secret"])
-        # What the running station does when a row's next check is due: settle it from Entra's answer.
-        station.engine.reconciler.run(only=LATE_STATES, due_only=False)
+        if "filler" in holder:
+            free_space(station, Path(str(holder["filler"])))
+        # The running station's pass once a row's next check is due: settle it from Entra's answer.
+        station.engine.reconcile_now(due_only=False)
         fresh = offer_fresh_key(station)
     finally:
         undo()
@@ -203,6 +198,15 @@ def faulted_at(emu: EntraEmulator, tmp: Path, step: str, fault: str) -> Verdict:
                      [str(user["userPrincipalName"])])
     finally:
         with_store.close()
+
+
+def free_space(station: Station, filler: Path) -> None:
+    """The administrator frees space; the station's next health probe (a heartbeat write) finds the store
+    writable again, as the daemon's loop does."""
+    filler.unlink()
+    store = station.store
+    assert store.health.probe(lambda: store.stations.heartbeat(station.config.station.id, "")), \
+        f"the store stays not writable: {store.health.problem}"
 
 
 def reload_secret(station: Station, secret: str) -> None:
@@ -321,8 +325,10 @@ more than the retry budget; *Graph timeout*: Graph answers slower than the read 
 revoked*: every access token is revoked; *lookup refused (403)*: Graph refuses every passkey lookup with 403
 Authorization_RequestDenied; *secret rotated (401), then reload*: the app's client secret is replaced, so
 Graph answers 401 and the authority refuses a token, until the new secret is written to the station's
-secret file and re-read, as SIGHUP does). A lasting fault (403, 401) outlives the session: the running
-station's reconciliation runs while it lasts and must conclude nothing. The station then settles on its own
+secret file and re-read, as SIGHUP does; *disk full*: the SQLite store lives on an 8 MiB tmpfs that is
+filled to the last byte, until the filler is deleted and the station's store probe finds it writable).
+A lasting fault (403, 401, disk full) outlives the session: the running station's reconciliation runs
+while it lasts and must conclude nothing. The station then settles on its own
 (periodic reconciliation, or the restart's), and a fresh key is offered to whoever is back in the queue.
 
 A cell lists the final journal states of the person's enrolments (first the faulted key, then the fresh key
