@@ -5,7 +5,8 @@ before one) as a formula — a ``HYPERLINK`` formula in a display name could sen
 sheet is opened. Following OWASP's rule, such a text cell is written with a leading ``'``, which spreadsheets
 show as text and do not evaluate. Numbers (``int``/``float`` values) are written as they are: ``-3`` is a
 number, not a formula. Lines end in CRLF (RFC 4180), so that a carriage return inside a cell is quoted
-like a newline is.
+like a newline is. Other control characters (ESC, C1, bidi overrides, NUL) are written as visible escapes
+(``\\x1b``), so that a CSV printed on a terminal cannot drive it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from station.text import visible
+
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -22,7 +25,7 @@ def safe_cell(value: Any) -> Any:
     """The value as a spreadsheet cell that is never evaluated as a formula."""
     if value is None or isinstance(value, bool | int | float):
         return value
-    text = str(value)
+    text = visible(str(value), keep="\t\r\n")
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from station.store import Store
+from station.text import visible
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,8 @@ def format_age(seconds: float) -> str:
 
 
 def render(view: FleetView) -> str:
-    """The fleet as text: one line per station, its busy slots under it, then the queue totals."""
+    """The fleet as text: one line per station, its busy slots under it, then the queue totals (station names,
+    hosts, slots and UPNs with their control characters shown as escapes)."""
     lines = []
     if not view.stations:
         lines.append("no station has registered with this store yet")
@@ -109,4 +111,4 @@ def render(view: FleetView) -> str:
     q = view.queue
     lines.append("queue: " + ", ".join(f"{q.get(k, 0)} {k}" for k in ("queued", "claimed", "enrolled", "failed",
                                                                       "skipped")))
-    return "\n".join(lines)
+    return "\n".join(visible(line) for line in lines)

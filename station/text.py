@@ -40,10 +40,11 @@ def _escape(ch: str) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
-def visible(value: object) -> str:
+def visible(value: object, *, keep: str = "") -> str:
     """``value`` as text that a terminal, a log or a dashboard shows without obeying: every control, bidi
-    and invisible character becomes an escape (ESC → ``\\x1b``, newline → ``\\n``, RLO → ``\\u202e``)."""
-    return _UNWANTED.sub(lambda m: _escape(m.group()), str(value))
+    and invisible character becomes an escape (ESC → ``\\x1b``, newline → ``\\n``, RLO → ``\\u202e``),
+    but those in ``keep`` (a CSV cell keeps its tabs and line breaks, which CSV quoting carries)."""
+    return _UNWANTED.sub(lambda m: m.group() if m.group() in keep else _escape(m.group()), str(value))
 
 
 def _describe(ch: str) -> str:
@@ -98,3 +99,8 @@ def person_problems(upn: str, display_name: str, key_serial: str | None = None) 
     """What keeps a person's UPN, display name or key serial out of the queue (see :func:`problems`)."""
     return (problems(upn, "upn", UPN_MAX) + problems(display_name, "display_name", DISPLAY_NAME_MAX)
             + problems(key_serial or "", "key_serial", KEY_SERIAL_MAX))
+
+
+def visible_lines(text: str) -> str:
+    """``text`` written on several lines on purpose (a message with its details), each line :func:`visible`."""
+    return "\n".join(visible(line) for line in text.split("\n"))

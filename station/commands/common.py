@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -11,6 +10,7 @@ from pydantic import ValidationError
 
 from station.config import Config, format_validation_error, load_config
 from station.errors import ConfigError
+from station.text import json_text
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -27,5 +27,6 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
-    sys.stdout.write("\n")
+    """``data`` as JSON on standard output; control, bidi and invisible characters in its strings are written
+    as ``\\uXXXX`` escapes (the same data, nothing a terminal obeys)."""
+    sys.stdout.write(json_text(data, indent=2, default=str) + "\n")

@@ -17,6 +17,7 @@ from station.commands.common import config_from_args, print_json
 from station.control import socket_path
 from station.control_client import ControlClient
 from station.errors import StationError
+from station.text import visible
 from station.unresolved_words import REMEDY, describe
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +74,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def format_status(status: dict[str, Any]) -> str:
     st = status.get("station", {})
     lines = [f"Station {st.get('id', '?')} ({st.get('name', '')}) · version {st.get('version', '?')} · "
-             f"pid {st.get('pid', '?')}", status.get("summary", "")]
+             f"pid {st.get('pid', '?')}", str(status.get("summary", ""))]
     q = status.get("queue", {})
     lines.append("queue: " + " · ".join(f"{q.get(k, 0)} {k}" for k in
                                          ("queued", "claimed", "enrolled", "failed", "skipped")))
@@ -82,10 +83,11 @@ def format_status(status: dict[str, Any]) -> str:
         lines.append("keys:")
         for s in slots:
             who = s.get("upn") or "—"
-            lines.append(f"  {s.get('slot', '?'):<20} {s.get('step', ''):<16} {who}  {s.get('model', '')}".rstrip())
+            lines.append(f"  {visible(s.get('slot', '?')):<20} {visible(s.get('step', '')):<16} {visible(who)}  "
+                         f"{visible(s.get('model', ''))}".rstrip())
     next_up = status.get("next_up", [])
     if next_up:
-        lines.append("next: " + ", ".join(f"{p['display_name']} <{p['upn']}>" for p in next_up))
+        lines.append("next: " + ", ".join(f"{visible(p['display_name'])} <{visible(p['upn'])}>" for p in next_up))
     entra = status.get("entra", {})
     token = {True: "token OK", False: "token FAILING", None: "token not tried"}[entra.get("token_ok")]
     entra_parts = [token]
@@ -102,7 +104,7 @@ def format_status(status: dict[str, Any]) -> str:
         lines += [f"  {describe(item)}" for item in waiting]
         lines.append(f"  → {REMEDY}")
     lines += [f"{w}" for w in status.get("watchers", [])]
-    return "\n".join(line for line in lines if line)
+    return "\n".join(visible(line) for line in lines if line)
 
 
 # -- install-system -------------------------------------------------------------------------------

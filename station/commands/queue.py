@@ -16,6 +16,7 @@ from station.events import EventBus
 from station.store import NewPerson, Store, open_store
 from station.store.csv_import import read_people_csv
 from station.store.models import PersonState
+from station.text import visible
 from station.unresolved import resolve_person
 
 STATES = [s.value for s in PersonState]
@@ -88,7 +89,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     result = store.queue.add_people([NewPerson(upn=args.upn, display_name=args.name, object_id=args.object_id,
                                                key_serial=args.key_serial, priority=args.priority)])
     store.audit.record("person_added", upn=args.upn.lower(), source="manual")
-    print("added" if result.added else "updated" if result.updated else "unchanged", args.upn.lower())
+    print("added" if result.added else "updated" if result.updated else "unchanged", visible(args.upn.lower()))
     return 0
 
 
@@ -110,9 +111,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not people:
         print("the queue is empty" if not args.state else f"nobody is {args.state}")
         return 0
-    w = max(len(p.upn) for p in people)
+    w = max(len(visible(p.upn)) for p in people)
     for p in people:
-        print(f"{p.state:<9} {p.upn:<{w}}  {p.display_name}  (attempts {p.attempts})")
+        print(f"{p.state:<9} {visible(p.upn):<{w}}  {visible(p.display_name)}  (attempts {p.attempts})")
     return 0
 
 
@@ -124,27 +125,27 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print_json({**person.to_dict(), "key_serial": key, "enrolments": [r.to_dict() for r in rows]})
         return 0
-    print(f"{person.display_name} <{person.upn}>")
-    print(f"  state:     {person.state}" + (f" — {person.note}" if person.note else ""))
-    print(f"  object id: {person.object_id or '-'}")
+    print(f"{visible(person.display_name)} <{visible(person.upn)}>")
+    print(f"  state:     {person.state}" + (f" — {visible(person.note)}" if person.note else ""))
+    print(f"  object id: {visible(person.object_id or '-')}")
     print(f"  attempts:  {person.attempts} ({person.failures} failed)")
     if key:
-        print(f"  key:       {key} (pre-assigned)")
+        print(f"  key:       {visible(key)} (pre-assigned)")
     for r in rows:
         outcome = r.error_reason or r.method_id or ""
-        print(f"  enrolment {r.id}: {r.state} at {r.station_id} {r.slot} {r.model} {outcome}".rstrip())
+        print(visible(f"  enrolment {r.id}: {r.state} at {r.station_id} {r.slot} {r.model} {outcome}".rstrip()))
     return 0
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
     person = _store(args).queue.retry(args.upn)
-    print(f"{person.upn} is queued again")
+    print(f"{visible(person.upn)} is queued again")
     return 0
 
 
 def cmd_skip(args: argparse.Namespace) -> int:
     person = _store(args).queue.skip(args.upn, args.note)
-    print(f"{person.upn} skipped")
+    print(f"{visible(person.upn)} skipped")
     return 0
 
 
@@ -156,7 +157,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
             reconciler = Reconciler(cfg.station.id, store.queue, store.journal, store.audit, client.passkeys,
                                     EventBus(), SystemClock(), threading.Semaphore(1), cfg.enrolment.lease_seconds)
             for line in resolve_person(store, reconciler, args.upn, preflight=client.tokens.token):
-                print(line)
+                print(visible(line))
     finally:
         store.close()
     return 0

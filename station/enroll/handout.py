@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 from station import csv_out
 from station.enroll.pin_rules import PIN_CHANGE_BY_LETTER, PIN_CHANGE_FORCED
+from station.text import visible
 
 CSV_FIELDS = ["upn", "display_name", "key_model", "passkey_name", "pin", "state", "enrolment_id", "enrolled_at",
               "pin_rules"]
@@ -79,7 +80,9 @@ def to_html(entries: Iterable[Handout], organisation: str = "") -> str:
 
 
 def _letter(e: Handout, organisation: str) -> str:
-    esc = html.escape
+    def esc(text: str) -> str:
+        return html.escape(visible(text))
+
     steps = "".join(f"<li>{esc(e.pin_change_step if i == 3 else s)}</li>" for i, s in enumerate(FIRST_USE_STEPS))
     sender = f"<p>{esc(organisation)}</p>" if organisation else ""
     return (
