@@ -3,7 +3,8 @@
 * ``private_dir`` makes a directory and each missing parent 0700 (an existing directory keeps its mode: systemd
   or the administrator chose it).
 * ``create_private_file`` makes an empty file 0600 unless one exists (a database before SQLite opens it, whose
-  ``-wal`` and ``-shm`` files SQLite then creates with the same mode; a log file before it is appended to).
+  ``-wal`` and ``-shm`` files SQLite then creates with the same mode; a log file before it is appended to);
+  ``restrict_to_owner`` makes one that an earlier version left readable by others 0600.
 * ``write_private_atomically`` writes a whole file (an export, a key): a new temporary file in the target's
   directory (``O_CREAT | O_EXCL | O_NOFOLLOW``, 0600), fsync, then rename over the target — a reader sees the
   old file or the new one, never half of one, and a symbolic link at the target is refused, never followed.
@@ -54,6 +55,19 @@ def create_private_file(path: str | os.PathLike[str]) -> None:
         os.fchmod(fd, FILE_MODE)
     finally:
         os.close(fd)
+
+
+def restrict_to_owner(path: str | os.PathLike[str]) -> int | None:
+    """Make an existing file of this user that group or others may read 0600 (one an earlier version left
+    0644); its old mode, or None when nothing changed. A link, another user's file or no file is left alone."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or not st.st_mode & 0o077:
+        return None
+    os.chmod(path, FILE_MODE)
+    return stat.S_IMODE(st.st_mode)
 
 
 def write_private_atomically(path: str | os.PathLike[str], data: bytes | str, *, replace: bool = True) -> Path:

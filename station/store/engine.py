@@ -20,7 +20,7 @@ from sqlalchemy.pool import QueuePool
 from sqlmodel import create_engine
 
 from station.errors import StationError, StoreError
-from station.files import create_private_file, private_dir
+from station.files import create_private_file, private_dir, restrict_to_owner
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,9 @@ def _sqlite_engine(url: str) -> Engine:
             # -shm files the database's mode, so none of the three is readable by others whatever the umask.
             private_dir(Path(path).parent)
             create_private_file(path)
+            for f in (path, f"{path}-wal", f"{path}-shm"):
+                if (was := restrict_to_owner(f)) is not None:
+                    log.warning("%s was mode %04o, readable by others; it is 0600 now", f, was)
         except (OSError, StationError) as e:
             why = e.strerror if isinstance(e, OSError) else e.message
             raise StoreError(f"cannot create the store {path}: {why}",

@@ -1,13 +1,12 @@
 """Files Station writes, as real `station` processes started with umask 022 (what a shell usually has).
 
 What an operator relies on: the state directory is 0700 and the database with its -wal and -shm files 0600
-(outside systemd too, where no UMask= helps); escrow keys and PIN exports are 0600; an export never writes
-through a symbolic link (an attacker's link to another file is refused and that file is unchanged); an
-export replaces an old one whole; an escrow private key can be encrypted with a passphrase (typed twice on
-a terminal, or from a file) and `pins export` opens it, with one clear line for a wrong passphrase; a CSV
-export never hands a spreadsheet a formula.
+(outside systemd too, where no UMask= helps), and a database an earlier version left 0644 becomes 0600;
+escrow keys and PIN exports are 0600; an export never writes through a symbolic link (an attacker's link to
+another file is refused and that file is unchanged); an export replaces an old one whole; an escrow private
+key can be encrypted with a passphrase (typed twice on a terminal, or from a file) and `pins export` opens
+it, with one clear line for a wrong passphrase; a CSV export never hands a spreadsheet a formula.
 """
-
 from __future__ import annotations
 
 import csv
@@ -15,6 +14,7 @@ import io
 import os
 import pty
 import select
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -70,6 +70,18 @@ def test_a_command_outside_systemd_makes_its_state_private_and_exports_no_formul
     exported = station("queue", "export", "--format", "csv", env=env)
     (row,) = list(csv.DictReader(io.StringIO(exported.stdout, newline="")))
     assert row["display_name"] == "'" + name and row["upn"] == "kim@contoso.com"
+
+
+def test_a_store_an_earlier_version_left_readable_is_made_private(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    db = state / "station.db"
+    sqlite3.connect(db).close()
+    os.chmod(db, 0o644)
+    listed = station("queue", "list", env={"STATION_STATE_DIR": str(state)})
+    assert listed.returncode == 0, listed.stderr
+    assert mode(db) == "0o600"
+    assert f"{db} was mode 0644, readable by others; it is 0600 now" in listed.stderr
 
 
 def test_keys_and_exports_are_private_and_never_written_through_a_link(tmp_path: Path) -> None:
