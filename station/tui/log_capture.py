@@ -17,7 +17,7 @@ from pathlib import Path
 
 from textual.app import App
 
-from station.files import create_private_file, private_dir
+from station.files import create_private_file, private_dir, restrict_to_owner
 from station.logsetup import mask_secrets
 from station.tui.messages import EventArrived
 
@@ -47,9 +47,10 @@ def _writes_to_terminal(handler: logging.Handler) -> bool:
 
 
 def file_handler(path: Path) -> logging.Handler:
-    """Every record, with its time, into ``path`` (created 0600, its directory 0700)."""
+    """Every record, with its time, into ``path`` (created 0600, its directory 0700; an older one made 0600)."""
     private_dir(path.parent)
     create_private_file(path)
+    restrict_to_owner(path)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     return handler

@@ -193,3 +193,6 @@ def test_the_kiosk_log_is_private(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code, str(log)], check=True, umask=0o022, env=ENV, timeout=60)
     assert "hello" in log.read_text()
     assert mode(log) == "0o600" and mode(log.parent) == "0o700"
+    os.chmod(log, 0o644)  # as an earlier version left it
+    subprocess.run([sys.executable, "-c", code, str(log)], check=True, umask=0o022, env=ENV, timeout=60)
+    assert mode(log) == "0o600" and log.read_text().count("hello") == 2
