@@ -34,9 +34,10 @@ docs: $(TEST_STAMP)
 	$(BIN)/pytest -q tests/integration/test_compat_matrix.py
 	$(BIN)/python scripts/readme_compat.py
 
-# The README's set-up and `make demo` in a fresh Debian bookworm root (ARCH=arm64 runs under qemu-user).
+# The README's set-up and `make demo` in a fresh Debian bookworm root (ARCH=arm64 runs under qemu-user);
+# PREBUILT=build|use|if-present starts from a cached root that has the system packages already.
 check-fresh:
-	scripts/fresh-root-check.sh $(ARCH)
+	STATION_FRESH_PREBUILT=$(PREBUILT) scripts/fresh-root-check.sh $(ARCH)
 
 system-deps:
 	@scripts/system-deps.sh

@@ -6,13 +6,18 @@
 #              the real PC/SC and umockdev stacks the tests run against, ALSA's aplay, and chromium (the
 #              report's HTML is checked in it, headless).
 # As root with apt-get it installs what is missing; otherwise it prints the one apt-get line to run and fails.
+# --list (after --test, if given) prints the packages wanted, one a line, and does nothing else.
 set -euo pipefail
 
 build=(gcc libc6-dev python3-dev python3-venv swig libpcsclite-dev pkg-config)
 realstack=(libcairo2-dev libgirepository1.0-dev pcscd vsmartcard-vpcd umockdev gir1.2-umockdev-1.0 alsa-utils
            chromium)
 want=("${build[@]}")
-[[ "${1:-}" == "--test" ]] && want+=("${realstack[@]}")
+[[ "${1:-}" == "--test" ]] && want+=("${realstack[@]}") && shift
+if [[ "${1:-}" == "--list" ]]; then
+  printf '%s\n' "${want[@]}"
+  exit 0
+fi
 
 missing=()
 for pkg in "${want[@]}"; do
