@@ -23,6 +23,7 @@ class Reason(StrEnum):
     INVALID_STATE = "invalid_state"
     # key side
     PIN_ALREADY_SET = "pin_already_set"
+    KEY_BELONGS_TO_SOMEONE = "key_belongs_to_someone"
     AAGUID_NOT_ALLOWED = "aaguid_not_allowed"
     U2F_ONLY = "u2f_only"
     FEATURE_MISSING = "feature_missing"

@@ -28,7 +28,7 @@ from fido2.hid import CAPABILITY
 from fido2.utils import websafe_encode
 
 from station.config import EnrolmentSection
-from station.enroll import ceremony, cleanup, pin_protocol, pin_rules, policy, recognise
+from station.enroll import ceremony, cleanup, pin_protocol, pin_rules, policy, recognise, returned
 from station.enroll.display_name import NameFacts, render_display_name
 from station.enroll.escrow import context_for
 from station.enroll.pin import effective_pin_length, generate_pin
@@ -36,6 +36,7 @@ from station.enroll.ports import (
     AuditPort,
     Clock,
     JournalPort,
+    KeyRecord,
     Options,
     PasskeysPort,
     Person,
@@ -63,7 +64,7 @@ from station.events import (
 from station.hid.candidate import KeyCandidate
 from station.keys.attestation import untrusted_attestation
 from station.keys.catalogue import KeyCatalogue
-from station.states import PersonState
+from station.states import KeyState, PersonState
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,12 @@ class Session:
         if inspection.pin_set:
             if self._enrolled_earlier(ctap, inspection):
                 return
-            if not self._reset_used_key(ctap, inspection):
+            record = returned.identify(ctap, self.ctx.journal.keys, self.ctx.journal, inspection.aaguid,
+                                       device_serial(device))
+            if record is not None and KeyState(record.state).holds_live_passkey:
+                self._reject(returned.belongs_to(record))
+                return
+            if not self._reset_used_key(ctap, inspection, record):
                 return
             ctap = Ctap2(device)
             inspection = self._inspect(ctap)
@@ -278,8 +284,11 @@ class Session:
         log.info("the key in %s holds the passkey of enrolment %s: done earlier", self.slot, row.id)
         return True
 
-    def _reset_used_key(self, ctap: Ctap2, inspection: policy.Inspection) -> bool:
-        """Reset a used key when policy allows and this is the asked-for re-insertion; else refuse it."""
+    def _reset_used_key(self, ctap: Ctap2, inspection: policy.Inspection, record: KeyRecord | None) -> bool:
+        """Reset a used key when policy allows and this is the asked-for re-insertion; else refuse it. A key the
+        inventory knows (its passkey revoked) is marked ``returned``, and ``reset`` once reset."""
+        if record is not None:
+            self.ctx.journal.keys.mark(record.id, KeyState.RETURNED, only_from=(KeyState.REVOKED, KeyState.LOST))
         if self.ctx.policy.used_key != "reset":
             self._reject(failure(Reason.PIN_ALREADY_SET, f"{inspection.model} already has a PIN"))
             return False
@@ -297,7 +306,10 @@ class Session:
             return False
         finally:
             self._stop_touch_timer()
-        self._audit("key_reset", model=inspection.model, aaguid=inspection.aaguid)
+        if record is not None:
+            self.ctx.journal.keys.mark(record.id, KeyState.RESET)
+        self._audit("key_reset", model=inspection.model, aaguid=inspection.aaguid,
+                    key=record.identity if record is not None else None)
         return True
 
     def _claim(self, device: CtapDevice, inspection: policy.Inspection) -> Person | None:

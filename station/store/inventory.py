@@ -125,10 +125,10 @@ class Inventory:
     def of_person(self, person_id: int) -> list[KeyView]:
         return self._query("k.person_id = :pid", {"pid": person_id})
 
-    def live_of_model(self, aaguid: str, limit: int) -> list[KeyView]:
-        """Records of keys of this model that may still hold a passkey, newest first."""
-        views = self._query("k.aaguid = :aaguid AND k.state IN ('active', 'revoking') "
-                            "AND k.credential_id IS NOT NULL", {"aaguid": aaguid})
+    def held_of_model(self, aaguid: str, limit: int) -> list[KeyView]:
+        """Records of keys of this model not reset since (the key may still hold the passkey), newest first."""
+        views = self._query("k.aaguid = :aaguid AND k.state <> :reset AND k.credential_id IS NOT NULL",
+                            {"aaguid": aaguid, "reset": KeyState.RESET.value})
         return views[::-1][:limit]
 
     def requeue_ahead(self, person_id: int, note: str) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from station.errors import NotFoundError
-from station.store.inventory import record_enrolled
+from station.store.inventory import Inventory, record_enrolled
 from station.store.models import TERMINAL_JOURNAL_STATES, Enrolment, JournalState, now
 
 _WRITABLE = {
@@ -67,6 +67,7 @@ class JournalRow:
 class Journal:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.keys = Inventory(engine)  # the keys its finished rows enrolled, and what became of them
 
     def open(self, person_id: int, station_id: str, **fields: Any) -> JournalRow:
         """A new row (the model's defaults for the rest), written by one ``INSERT … RETURNING``."""
