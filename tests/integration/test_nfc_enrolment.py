@@ -16,6 +16,7 @@ from enrol_harness import Station, build_station
 
 from station.emulator.entra import EntraEmulator
 from station.emulator.key import Finger, VirtualKey
+from station.emulator.key.profiles import Quirk
 from station.emulator.key.vpcd import VpcdCard
 from station.events import EnrolmentDone, EnrolmentFailed, KeyAttached, KeyRejected, KeyRemoved, TouchRequired
 from station.hid.nfc import NfcWatcher
@@ -73,3 +74,19 @@ def test_key_lifted_while_waiting_for_touch_ends_the_session(nfc_station: Statio
     assert failed.at - lifted < 2.0, "removal reaches the engine and ends the session promptly"
     assert failed.reason == "key_removed"
     assert not nfc_station.emu.tenant.methods_of(user["id"])
+
+
+def test_a_small_key_with_real_keys_quirks_is_enrolled_over_nfc(nfc_station: Station, running_pcscd: Pcscd) -> None:
+    """HID Crescendo V3 (maxMsgSize 510, one excludeList entry) that takes only short APDUs and lists PIN
+    protocol 2 but fails it: the station sizes the request, chains short APDUs and falls back to protocol 1."""
+    (user,) = nfc_station.queue_users(1, start=2)
+    key = VirtualKey("crescendo-v3", quirks={Quirk.SHORT_APDUS_ONLY, Quirk.PIN_PROTOCOL_2_FAILS},
+                     finger=Finger.after(0.2))
+    with VpcdCard(key, port=running_pcscd.vpcd_port()):
+        done = nfc_station.events.wait_for(EnrolmentDone, timeout=30)
+        assert done.upn == user["userPrincipalName"]
+    assert not nfc_station.events.of(EnrolmentFailed) and not nfc_station.events.of(KeyRejected)
+    (method,) = nfc_station.emu.tenant.methods_of(user["id"])
+    assert method.attestation_level == "attested" and key.state.residents
+    kinds = {e.kind: e.detail for e in nfc_station.store.audit.entries()}
+    assert kinds["pin_set"]["pin_protocol"] == 1 and key.state.force_pin_change
