@@ -13,7 +13,10 @@ from typing import Literal, Protocol
 
 from fido2.ctap import CtapDevice
 
+from station.text import MODEL_MAX, cleaned
+
 Transport = Literal["usb", "nfc", "virtual"]
+SLOT_MAX = 256  # the journal's slot column
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,17 @@ class KeyCandidate:
     slot: str
     name: str
     open: Callable[[], CtapDevice] = field(repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The name and slot come from the device (a USB product string, a PC/SC reader name): any device can
+        # put control or bidi characters in them, or make them long. They are shown, logged and stored.
+        object.__setattr__(self, "name", device_text(self.name, MODEL_MAX))
+        object.__setattr__(self, "slot", device_text(self.slot, SLOT_MAX))
+
+
+def device_text(value: str, limit: int) -> str:
+    """A string a device reported, without control, bidi or invisible characters and at most ``limit`` long."""
+    return cleaned(value)[0].strip()[:limit]
 
 
 class KeyWatcher(Protocol):

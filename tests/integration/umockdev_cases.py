@@ -29,7 +29,12 @@ from umockdev_udev_rules import Outcome, evaluate, parse_rules
 
 from station.emulator.key import Finger, VirtualKey
 from station.emulator.key.attestation import attestation_root_der
-from station.emulator.key.umockdev_hid import KEYBOARD_REPORT_DESCRIPTOR, HidIdentity, HidrawTestbed
+from station.emulator.key.umockdev_hid import (
+    FIDO_REPORT_DESCRIPTOR,
+    KEYBOARD_REPORT_DESCRIPTOR,
+    HidIdentity,
+    HidrawTestbed,
+)
 from station.hid.candidate import KeyCandidate
 from station.hid.rdesc import is_fido
 from station.hid.usb import UsbWatcher
@@ -106,6 +111,15 @@ def test_key_present_at_start_is_picked_up(testbed: HidrawTestbed, watch: Any) -
     assert (candidate.fingerprint, candidate.transport, candidate.slot) == ("usb-1-1.2", "usb", "USB 1-1.2")
     assert candidate.name == "Station Virtual FIDO Key"
     assert watcher.status() == "USB: 1 key"
+
+
+def test_a_hostile_usb_product_string_is_cleaned_before_anyone_shows_it(testbed: HidrawTestbed, watch: Any) -> None:
+    maker, product = "[bold]Evil[/]\x1b]52;c;SGFja2Vk\x07", "Key\u202e\x1b[2J\x9b" + "X" * 300
+    testbed.add_fido_key(_key(), port="1-1.4",
+                         identity=HidIdentity(0x1050, 0x0407, maker, product, "", FIDO_REPORT_DESCRIPTOR))
+    _watcher, recorder = watch()
+    candidate = recorder.wait_for("attached", 2.0)[1]
+    assert candidate.name == ("[bold]Evil[/]]52;c;SGFja2Vk Key[2J" + "X" * 300)[:128]
 
 
 def test_hotplug_attach_with_port_identity_and_removal_within_a_second(testbed: HidrawTestbed, watch: Any) -> None:
