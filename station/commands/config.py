@@ -51,6 +51,10 @@ display_name_template = "{{model}} {{date}}"
 escrow_public_key = "{escrow_public}"   # PINs are sealed to this key; keep the private key offline
 show_pin = false              # show the PIN on the dashboard (disappears when the key is removed)
 attestation = "off"           # "verify": refuse keys whose attestation FIDO metadata does not vouch for
+
+[metrics]                     # Prometheus metrics (README: Monitoring); off while both are unset
+# listen = "127.0.0.1:9464"   # serve /metrics here (loopback only, unless allow_remote = true)
+# textfile = "/var/lib/prometheus/node-exporter/station.prom"   # for node_exporter's textfile collector
 '''
 
 
