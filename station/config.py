@@ -22,6 +22,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from station.errors import ConfigError, Reason, StationError
+from station.lifecycle.settings import LifecycleSection
 from station.metrics.settings import MetricsSection
 
 DEFAULT_CONFIG_PATH = Path("/etc/station/station.toml")
@@ -199,6 +200,7 @@ class Config(_Section):
     enrolment: EnrolmentSection = Field(default_factory=EnrolmentSection)
     feedback: FeedbackSection = Field(default_factory=FeedbackSection)
     metrics: MetricsSection = Field(default_factory=MetricsSection)
+    lifecycle: LifecycleSection = Field(default_factory=LifecycleSection)
     source: Path | None = None
 
     @property

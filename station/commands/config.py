@@ -55,6 +55,10 @@ attestation = "off"           # "verify": refuse keys whose attestation FIDO met
 [metrics]                     # Prometheus metrics (README: Monitoring); off while both are unset
 # listen = "127.0.0.1:9464"   # serve /metrics here (loopback only, unless allow_remote = true)
 # textfile = "/var/lib/prometheus/node-exporter/station.prom"   # for node_exporter's textfile collector
+
+[lifecycle]
+on_leaver = "report"          # key holders gone from the directory or the rollout group, at 'station sync':
+                              # "report" them, or "revoke" their keys' passkeys in Entra ID
 '''
 
 

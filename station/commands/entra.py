@@ -17,6 +17,7 @@ from station.config import Config
 from station.entra import DirectoryUser, EntraClient, Finding
 from station.entra.remedies import GRANT_DIRECTORY
 from station.errors import GraphError, ImportRejectedError, StationError
+from station.lifecycle.leavers import GROUP_SOURCE, act_on_leavers
 from station.store import AddResult, NewPerson, PersonState, Store, open_store
 from station.text import UPN_MAX, visible
 from station.unresolved import doctor_finding
@@ -42,7 +43,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("sync", help="apply Entra ID changes to the queue",
                        description="Read user changes since the last sync (users/delta): renamed people are "
                                    "updated, deleted people still queued are skipped, and newcomers to "
-                                   "imported groups are queued.")
+                                   "imported groups are queued. Leavers — key holders deleted from the "
+                                   "directory, or imported from a group and in no imported group now — are "
+                                   "reported, or their keys' passkeys revoked when [lifecycle] on_leaver = "
+                                   "\"revoke\".")
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("doctor", help="check the tenant: token, permissions, FIDO2 policy, clock",
@@ -53,7 +57,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_doctor)
 
 
-def _people(users: list[DirectoryUser], priority: int) -> list[NewPerson]:
+def _people(users: list[DirectoryUser], priority: int, source: str = "entra") -> list[NewPerson]:
     """The users to queue. A display name cleaned of control or invisible characters is queued and the
     change is said; a user whose UPN or object id holds any (or is over-long) is left out, and said why."""
     people = []
@@ -66,7 +70,7 @@ def _people(users: list[DirectoryUser], priority: int) -> list[NewPerson]:
             print(f"  {who}: {u.cleaned}", file=sys.stderr)
         if u.user_principal_name:
             people.append(NewPerson(upn=u.user_principal_name, display_name=u.display_name, object_id=u.id,
-                                    source="entra", priority=priority))
+                                    source=source, priority=priority))
     return people
 
 
@@ -104,7 +108,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             origin = f"{len(users)} named user(s)"
     store = open_store(cfg.store_url, cfg.station.id)
     try:
-        result = store.queue.add_people(_people(users, args.priority))
+        result = store.queue.add_people(_people(users, args.priority, GROUP_SOURCE if args.group else "entra"))
         if args.group:
             _remember_group(store, group.id)
     finally:
@@ -128,16 +132,21 @@ def cmd_sync(args: argparse.Namespace) -> int:
                     store.queue.skip(person.upn, REMOVED_NOTE)
                     skipped += 1
             added = AddResult()
+            in_groups: set[str] | None = None
             for group_id in json.loads(store.meta.get(GROUPS_KEY) or "[]"):
                 members = list(client.directory.group_members(group_id))
-                result = store.queue.add_people(_people(members, 0))
+                in_groups = (in_groups or set()) | {m.id for m in members}
+                result = store.queue.add_people(_people(members, 0, GROUP_SOURCE))
                 added = AddResult(added.added + result.added, added.updated + result.updated,
                                   added.unchanged + result.unchanged)
+            leavers = act_on_leavers(store, client.passkeys, cfg.lifecycle.on_leaver, set(page.removed), in_groups)
             store.meta.set(DELTA_LINK_KEY, page.delta_link)
     finally:
         store.close()
+    for line in leavers:
+        print(line)
     print(f"sync: {added.added} added from imported groups, {updated.updated + added.updated} updated, "
-          f"{len(page.removed)} removed in Entra ID ({skipped} queued person(s) skipped)")
+          f"{len(page.removed)} removed in Entra ID ({skipped} queued person(s) skipped), {len(leavers)} leaver(s)")
     return 0
 
 
