@@ -12,6 +12,12 @@ escapes. These hostile-text cases are about people and text; tests/reliability/h
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+from sqlmodel import Session
+
+from station.store import open_store
+from station.store.models import Person
 
 PRINTABLE: dict[str, str] = {
     "brackets": "Smith [Contractor]",
@@ -53,3 +59,16 @@ def unsafe_characters(output: str | bytes) -> list[str]:
 def assert_terminal_safe(output: str | bytes, where: str) -> None:
     found = unsafe_characters(output)
     assert not found, f"{where} let {', '.join(found)} through: {output[-600:]!r}"
+
+
+def seed_people(db: Path, names: dict[str, str], note: str = "") -> None:
+    """People (UPN → display name, in queue order) written straight into a SQLite store, bypassing the import
+    checks: rows an older version stored, or another tool wrote."""
+    store = open_store(f"sqlite:///{db}")
+    try:
+        with Session(store.engine) as s:
+            for i, (upn, name) in enumerate(names.items()):
+                s.add(Person(upn=upn, display_name=name, priority=len(names) - i, source="csv", note=note))
+            s.commit()
+    finally:
+        store.close()

@@ -18,7 +18,7 @@ from pathlib import Path
 from textual.app import App
 
 from station.files import create_private_file, private_dir, restrict_to_owner
-from station.logsetup import mask_secrets
+from station.logsetup import LineSafeFormatter, mask_secrets
 from station.tui.messages import EventArrived
 
 LEVELS = {logging.WARNING: "warning", logging.ERROR: "error", logging.CRITICAL: "error"}
@@ -52,7 +52,7 @@ def file_handler(path: Path) -> logging.Handler:
     create_private_file(path)
     restrict_to_owner(path)
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(LineSafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     return handler
 
 

@@ -15,13 +15,10 @@ from pathlib import Path
 
 import pytest
 from daemon_harness import DaemonProcess, kill, start_daemon, write_config
-from hostile_text import ALL, CONTROL, PRINTABLE, assert_terminal_safe, unsafe_characters
-from sqlmodel import Session
+from hostile_text import ALL, CONTROL, PRINTABLE, assert_terminal_safe, seed_people, unsafe_characters
 
 from station.emulator.entra import EntraEmulator
 from station.enroll.handout import Handout, to_csv, to_html
-from station.store import open_store
-from station.store.models import Person
 
 STATION_NAME = "Desk \x1b]52;c;SGFja2Vk\x07 \u202eNine"
 HOSTILE_UPN = "esc\x1b]52;c;aa\x07\u202e@contoso.example"  # stored in lower case, as UPNs are
@@ -31,15 +28,7 @@ def seed(db: Path) -> dict[str, str]:
     """People with hostile names written straight into the store, as an older version could have; UPN → name."""
     people = {f"p{i}@contoso.example": name for i, name in enumerate(ALL.values())}
     people[HOSTILE_UPN] = "Hostile Upn"
-    store = open_store(f"sqlite:///{db}")
-    try:
-        with Session(store.engine) as s:
-            for priority, (upn, name) in enumerate(people.items()):
-                s.add(Person(upn=upn, display_name=name, priority=100 - priority, source="csv",
-                             note=CONTROL["newline_forged_log"]))
-            s.commit()
-    finally:
-        store.close()
+    seed_people(db, people, note=CONTROL["newline_forged_log"])
     return people
 
 
