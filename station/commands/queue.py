@@ -38,7 +38,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = qs.add_parser("import-csv", help="import people from a CSV file",
                       description="Import people from a CSV file with a header row: upn, display_name and "
                                   "optionally object_id, key_serial, priority. A malformed row rejects the "
-                                  "whole file; each problem is reported with its line number.")
+                                  "whole file; each problem is reported with its line number. Control, "
+                                  "bidirectional and zero-width characters and values longer than Entra ID "
+                                  "allows (display name 256, UPN 113) are refused.")
     p.add_argument("file", type=Path)
     p.set_defaults(func=cmd_import_csv)
 
