@@ -36,10 +36,14 @@ class IdlePrompt(Vertical):
 
     def show(self, model: DashboardModel) -> None:
         banner, hint = self.query_one(Banner), self.query_one(".hint", Static)
-        self.set_class(model.paused, "-paused")
+        self.set_class(model.paused or model.state == "store not writable", "-paused")
         if model.paused:
             banner.text = "PAUSED"
             hint.update(Text("⏸ Intake is paused: keys inserted now wait. Press p to resume."))
+        elif model.state == "store not writable":
+            banner.text = "NO KEYS NOW"
+            hint.update(Text(f"✘ {visible(model.summary.split(' · ')[0])}. Keys are refused (and not changed) "
+                             "until the administrator frees space; the station goes on by itself."))
         else:
             banner.text = "INSERT A KEY"
             upn, name = model.next_up[0] if model.next_up else ("", "")
