@@ -100,7 +100,9 @@ async def test_a_key_gets_a_card_that_follows_its_steps_and_leaves_with_the_key(
         view = card(app, "USB 1-1")
         assert not app.query_one(IdlePrompt).display
         source.emit(*claimed("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0)[1:])
-        await wait_for(pilot, lambda: "Ada Lovelace  ada@contoso.com" in text_of(view), "the claimed person")
+        await wait_for(pilot, lambda: "ada@contoso.com" in text_of(view), "the claimed person")
+        assert on_screen(app, view.query_one(".who")).strip() == "Ada Lovelace"
+        assert on_screen(app, view.query_one(".upn")).strip() == "ada@contoso.com"
         assert view.border_title == "USB 1-1 · YubiKey 5 NFC"
         assert "✔ inspect › ● CLAIM › ○ PIN" in text_of(view)
         assert view.border_subtitle == "1:30"

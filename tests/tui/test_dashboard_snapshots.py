@@ -52,6 +52,15 @@ def test_touch_prompt(snap_compare: SnapCompare) -> None:
     assert snap_compare(make_app(source), run_before=after(source, events), terminal_size=(80, 24))
 
 
+def test_long_name_and_upn_at_80_by_24(snap_compare: SnapCompare) -> None:
+    """Name and UPN are two fields: each on its own line, cut with an ellipsis, never run together."""
+    source = FakeSource(status(state="working"))
+    name = "Maximiliane Alexandra Wilhelmina von Hohenberg-Schwarzenfels"
+    upn = "maximiliane.alexandra.von.hohenberg-schwarzenfels@subsidiary.contoso.com"
+    events = [*claimed("USB 1-1", 1, upn, name, at=T0), *touch("USB 1-1", 1, at=T0 + 60)]
+    assert snap_compare(make_app(source), run_before=after(source, events), terminal_size=(80, 24))
+
+
 def test_failure_with_its_remedy(snap_compare: SnapCompare) -> None:
     source = FakeSource(status(entra={"last_latency_ms": 30012.0, "throttled": True, "token_ok": True,
                                       "last_error": "graph_throttled: too many requests"}))

@@ -43,6 +43,7 @@ class SlotCardView(Vertical, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Static(classes="who")
+        yield Static(classes="upn")
         yield StepBar()
         yield Banner(classes="prompt")
         yield Static(classes="detail")
@@ -57,8 +58,10 @@ class SlotCardView(Vertical, can_focus=True):
         state = state_class(card)
         for cls in STATE_CLASSES:
             self.set_class(cls == state, cls)
-        who = self.query_one(".who", Static)
+        who, upn = self.query_one(".who", Static), self.query_one(".upn", Static)
         who.update(who_text(card, paused=paused))
+        upn.update(upn_text(card))
+        upn.display = bool(card.upn and card.display_name)
         bar = self.query_one(StepBar)
         bar.stage, bar.outcome = card.stage, card.outcome
         banner = self.query_one(Banner)
@@ -83,16 +86,20 @@ def state_class(card: SlotCard) -> str:
 
 
 def who_text(card: SlotCard, *, paused: bool) -> Text:
+    """The person's name (their UPN when the directory has no name), on a line of its own (station.tcss cuts
+    what does not fit with an ellipsis, never wrapping it into the UPN's line)."""
     if card.upn:
-        text = Text(visible(card.display_name or card.upn), style="bold")
-        if card.display_name:
-            text.append(f"  {visible(card.upn)}", style="dim")
-        return text
+        return Text(visible(card.display_name or card.upn), style="bold")
     if card.outcome is not Outcome.WORKING:
         return Text("no person assigned", style="dim")
     if paused and card.enrolment_id is None and not card.model:
         return Text("⏸ waiting: intake is paused", style="bold")
     return Text("checking the key…", style="dim")
+
+
+def upn_text(card: SlotCard) -> Text:
+    """The person's UPN, the second field under the name (shown only when there is a name above it)."""
+    return Text(visible(card.upn), style="dim")
 
 
 def banner_text(card: SlotCard) -> str:
