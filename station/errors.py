@@ -27,6 +27,7 @@ class Reason(StrEnum):
     AAGUID_NOT_ALLOWED = "aaguid_not_allowed"
     U2F_ONLY = "u2f_only"
     FEATURE_MISSING = "feature_missing"
+    PIN_POLICY_REFUSED = "pin_policy_refused"
     KEY_FULL = "key_full"
     TOUCH_TIMEOUT = "touch_timeout"
     TOUCH_DENIED = "touch_denied"

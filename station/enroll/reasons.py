@@ -21,6 +21,10 @@ REMEDIES: dict[Reason, str] = {
     Reason.U2F_ONLY: "This is a U2F-only key; it cannot hold a passkey. Use a FIDO2 key.",
     Reason.FEATURE_MISSING: "This key model lacks a feature this enrolment needs (the message names it). Take a "
                             "key model that has it.",
+    Reason.PIN_POLICY_REFUSED: "This key model has a PIN policy of its own and refused the generated PIN (it may "
+                               "take digits only, or need a longer PIN); the key was not changed. Set "
+                               "enrolment.pin_alphabet = \"0123456789\" and a longer pin_length, or take "
+                               "another model.",
     Reason.KEY_FULL: "This key has no room for another passkey. Reset it or use another key.",
     Reason.TOUCH_TIMEOUT: "Nobody touched the key in time. Remove it, reset it, and insert it again.",
     Reason.TOUCH_DENIED: "The key refused the request. Remove it, reset it, and insert it again.",
@@ -120,6 +124,8 @@ _CTAP_REASONS: dict[CtapError.ERR, tuple[Reason, str]] = {
     CtapError.ERR.PIN_AUTH_BLOCKED: (Reason.KEY_NEEDS_RESET, "the key's PIN is blocked until it is re-inserted"),
     CtapError.ERR.PIN_BLOCKED: (Reason.KEY_NEEDS_RESET, "the key's PIN is blocked"),
     CtapError.ERR.NOT_ALLOWED: (Reason.RESET_WINDOW, "the key did not allow the operation"),
+    CtapError.ERR.PIN_POLICY_VIOLATION: (Reason.PIN_POLICY_REFUSED, "the key refused the PIN under its own PIN "
+                                                                    "policy"),
 }
 
 

@@ -317,3 +317,14 @@ def test_operator_cancels_a_slot(make_station: Any) -> None:
     assert station.engine.cancel_slot("Hub 2")
     failed(station, "key_removed")
     assert person_state(station, user) == "queued"
+
+
+def test_a_key_whose_own_pin_policy_refuses_the_pin_is_left_unchanged(make_station: Any) -> None:
+    station = make_station(pin_alphabet="abcdefghjkmnpqrstuvwxyz")
+    (user,) = users(station)
+    key = VirtualKey("token2-pinplus")  # digits only
+    station.keys.insert(key)
+    event = failed(station, "pin_policy_refused")
+    assert "pin_alphabet" in event.remedy and not event.retryable
+    assert not key.state.pin_set
+    assert person_state(station, user) == "queued"

@@ -219,6 +219,8 @@ class PinAuthority:
             raise CtapError(ERR.PIN_POLICY_VIOLATION) from None
         if len(pin) < self._state.min_pin_length or len(pin.encode()) > MAX_PIN_LENGTH:
             raise CtapError(ERR.PIN_POLICY_VIOLATION)
+        if self._profile.numeric_pin_only and not pin.isdigit():  # Token2 PIN+ (token2/fido2-manage#33)
+            raise CtapError(ERR.PIN_POLICY_VIOLATION)
         return pin
 
     def _refuse_broken_protocol(self, protocol: PinProtocol) -> None:

@@ -77,6 +77,7 @@ class Profile:
     strict_algorithms: bool = False
     strict_extensions: bool = False
     credentials_need_pin: bool = False
+    numeric_pin_only: bool = False
     quirks: frozenset[Quirk] = field(default_factory=frozenset)
 
     @property
@@ -197,6 +198,7 @@ def profile_from_record(name: str, record: dict[str, Any]) -> Profile:
         strict_algorithms=bool(behaviour.get("strict_algorithms")),
         strict_extensions=bool(behaviour.get("strict_extensions")),
         credentials_need_pin=bool(behaviour.get("credentials_need_pin")),
+        numeric_pin_only=bool(behaviour.get("numeric_pin_only")),
         quirks=frozenset(Quirk(q) for q in behaviour.get("quirks", ())),
     )
 

@@ -179,3 +179,14 @@ def test_quirk_short_apdus_only_over_nfc() -> None:
     assert applet.process(get_info) == b"\x67\x00"
     answer = applet.process(bytes.fromhex("801000000104"))
     assert answer[0] == 0x00 and answer[-2] in (0x90, 0x61), "a short APDU is answered: status OK, getInfo follows"
+
+
+def test_token2_pin_plus_takes_numeric_pins_only(ctap: Callable[[VirtualKey], Ctap2]) -> None:
+    key = VirtualKey("token2-pinplus")
+    session = ctap(key)
+    for refused in ("4071", "40718a93"):
+        with pytest.raises(CtapError) as e:
+            ClientPin(session).set_pin(refused)
+        assert e.value.code == ERR.PIN_POLICY_VIOLATION and not key.state.pin_set
+    ClientPin(session).set_pin("407182")
+    assert key.state.pin_set
