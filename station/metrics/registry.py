@@ -8,6 +8,7 @@ and the alert rules (contrib/prometheus/station-alerts.yml) use them.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from typing import Any, Final
@@ -73,6 +74,8 @@ class StationMetrics:
         for operation in GRAPH_OPERATIONS:
             self.graph_calls.labels(operation=operation)
         self.store_writable.set(1)
+        self.token_ok.set(math.nan)  # unknown until the daemon's first token check: no alert fires on it
+        self.latency.set(math.nan)
 
     def observe_status(self, status: Mapping[str, Any]) -> None:
         """The gauges from a status snapshot (``station.status``) the daemon's loop has just made."""
