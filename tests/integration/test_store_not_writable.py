@@ -170,3 +170,9 @@ def test_a_daemon_starting_on_a_full_disk_says_so_in_one_line(small_fs: Path, tm
     result = station("run", env={"STATION_STORE_URL": f"sqlite:///{small_fs / 'station.db'}",
                                  "STATION_STATION_ID": "desk-1", "STATION_RUNTIME_DIR": str(tmp_path / "run")})
     assert_one_line(result, f"store not writable: disk full (0 KiB free) ({small_fs / 'station.db'})")
+
+
+def test_a_file_a_command_writes_on_a_full_disk_is_one_line(small_fs: Path) -> None:
+    fill(small_fs)
+    result = station("config", "init", "--config", str(small_fs / "station.toml"), env={})
+    assert_one_line(result, "No space left on device")
