@@ -6,6 +6,8 @@ import json
 
 import pytest
 from hostile_text import ALL, CONTROL, PRINTABLE, unsafe_characters
+from hypothesis import given
+from hypothesis import strategies as st
 
 from station.text import DISPLAY_NAME_MAX, cleaned, json_text, problems, visible
 
@@ -44,3 +46,13 @@ def test_json_text_is_the_same_data_with_nothing_a_terminal_obeys() -> None:
     text = json_text(data)
     assert json.loads(text) == data
     assert unsafe_characters(text) == [] and "\n" not in text
+
+
+@given(st.text(max_size=300))
+def test_any_text_is_shown_on_one_line_with_nothing_a_terminal_obeys(text: str) -> None:
+    shown = visible(text)
+    assert unsafe_characters(shown) == [] and "\n" not in shown and "\t" not in shown
+    stripped, removed = cleaned(text)
+    assert unsafe_characters(stripped) == [] and "\n" not in stripped
+    assert (problems(text, "display_name", DISPLAY_NAME_MAX) == []) == (not removed and len(text) <= DISPLAY_NAME_MAX)
+    assert json.loads(json_text(text)) == text
