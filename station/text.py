@@ -29,8 +29,8 @@ _BIDI: Final = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u20
 _INVISIBLE: Final = "\u180e\u200b\u2028\u2029\u2060\ufeff"
 _UNWANTED: Final = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI}{_INVISIBLE}\\ud800-\\udfff]")
 _SHORT: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_NAMES: Final = {"\x00": "NUL", "\x1b": "ESC", "\n": "line feed", "\r": "carriage return", "\t": "tab",
-                 "\x7f": "DEL"}
+_NAMES: Final = {"\x00": "NUL", "\x07": "BEL", "\x08": "backspace", "\x1b": "ESC", "\n": "line feed",
+                 "\r": "carriage return", "\t": "tab", "\x7f": "DEL"}
 
 
 def _escape(ch: str) -> str:

@@ -132,3 +132,20 @@ def test_directory_import_cleans_display_names_and_leaves_out_a_hostile_upn(
     assert {"Wipe[2J[HScreen", "Clip]52;c;SGFja2VkIQ==board", "Eight2Jbit", "Ann<0>station.enroll: forged entry",
             "BobOverwritten", "Davegnp.exe", "ZedWidth", "NulByte"} <= names
     assert not any(unsafe_characters(n) for n in names)
+
+
+def test_sync_cleans_a_display_name_renamed_to_a_hostile_one(
+        hostile_tenant: EntraEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    emu = hostile_tenant
+    config = str(write_config(emu, tmp_path))
+    assert main(["--config", config, "import", "--group", emu.info.group_name]) == 0
+    assert main(["--config", config, "sync"]) == 0
+    someone = sorted(emu.tenant.users.values(), key=lambda u: u["userPrincipalName"])[0]
+    emu.tenant.update_user(someone["id"], {"displayName": CONTROL["osc52_clipboard"]})
+    capsys.readouterr()
+    assert main(["--config", config, "sync"]) == 0
+    out = capsys.readouterr()
+    assert_terminal_safe(out.out + out.err, "the sync report")
+    assert "removed 2 character(s): U+001B (ESC), U+0007 (BEL)" in out.err
+    people = dict(queued(f"sqlite:///{tmp_path / 'station.db'}"))
+    assert people[someone["userPrincipalName"].lower()] == "Clip]52;c;SGFja2VkIQ==board"
