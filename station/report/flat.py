@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import datetime
 from typing import Final
 
@@ -16,13 +15,14 @@ from station.enroll.reasons import remedy_for
 from station.report.build import DateRange, Report, first_done
 from station.report.rows import Rows
 from station.states import PersonState
+from station.text import json_text
 
 CSV_FIELDS: Final = ("upn", "display_name", "state", "station", "enrolled_on", "seconds", "model", "reason",
                      "remedy")
 
 
 def to_json(report: Report) -> str:
-    return json.dumps(report.to_dict(), ensure_ascii=False) + "\n"
+    return json_text(report.to_dict()) + "\n"
 
 
 def people_csv(rows: Rows, span: DateRange) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from station.report.build import Report
 from station.report.charts import colour, daily_bars, progress_lines
+from station.text import visible
 
 MAX_LISTED: Final = 500
 CSP: Final = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -28,7 +29,7 @@ margin-right:.3em;vertical-align:middle}.muted{color:#666}
 
 
 def _e(value: Any) -> str:
-    return escape(str(value), quote=True)
+    return escape(visible(str(value)), quote=True)
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: frozenset[int] = frozenset()) -> str:

@@ -81,6 +81,12 @@ def test_every_listing_shows_hostile_names_safely(daemon: tuple[DaemonProcess, d
     assert unsafe_characters(table.stdout.replace("\r", "").replace("\t", "")) == []
     assert len(list(csv.DictReader(io.StringIO(table.stdout, newline="")))) == len(people)
 
+    for form in ("html", "json"):
+        report = run(proc, "report", "--format", form)
+        assert "Wipe\\x1b[2J\\x1b[HScreen" in report or "Wipe\\u001b[2J" in report, f"the {form} report"
+    sheet = proc.station("report", "--format", "csv")
+    assert sheet.returncode == 0 and unsafe_characters(sheet.stdout.replace("\r", "").replace("\t", "")) == []
+
     fleet = run(proc, "fleet")
     assert "Desk \\x1b]52;c;SGFja2Vk\\x07" in fleet or "daemon-test" in fleet
     json.loads(run(proc, "fleet", "--json"))
