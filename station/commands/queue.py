@@ -74,7 +74,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_resolve)
 
     p = qs.add_parser("export", help="export the queue as CSV or JSON",
-                      description="Write every person in the queue to standard output as CSV or JSON. In the CSV, "
+                      description="Write every person in the queue (with the key pre-assigned to them, "
+                                  "key_serial) to standard output as CSV or JSON; 'station queue import-csv' "
+                                  "reads the CSV back. In the CSV, "
                                   "a text cell starting with =, +, -, @, a tab or a carriage return is written "
                                   "with a leading ' so that a spreadsheet shows it instead of running it.")
     p.add_argument("--format", choices=["csv", "json"], default="csv")
@@ -166,10 +168,12 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    people = [p.to_dict() for p in _store(args).queue.list()]
+    queue = _store(args).queue
+    keys = queue.key_assignments()
+    people = [{**p.to_dict(), "key_serial": keys.get(p.id)} for p in queue.list()]
     if args.format == "json":
         print_json(people)
         return 0
-    fields = ["upn", "display_name", "object_id", "state", "attempts", "priority", "source", "note"]
+    fields = ["upn", "display_name", "object_id", "key_serial", "state", "attempts", "priority", "source", "note"]
     csv_out.write_rows(sys.stdout, fields, people)
     return 0

@@ -64,6 +64,7 @@ from station.events import (
 from station.hid.candidate import KeyCandidate
 from station.keys.attestation import untrusted_attestation
 from station.keys.catalogue import KeyCatalogue
+from station.keys.serial import read_serial
 from station.states import KeyState, PersonState
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,8 @@ class Session:
         self.enrolment_id: int | None = None
         self.started = time.time()
         self.holds = KeyHolds.NOTHING
+        self._key_serial: str | None = None
+        self._serial_read = False
         self._touch_timer: threading.Timer | None = None
         self._touch_announced = False
         self.thread = threading.Thread(target=self.run, name=f"enrol {candidate.slot}", daemon=True)
@@ -213,7 +216,7 @@ class Session:
             if self._enrolled_earlier(ctap, inspection):
                 return
             record = returned.identify(ctap, self.ctx.journal.keys, self.ctx.journal, inspection.aaguid,
-                                       device_serial(device))
+                                       self._serial(device))
             if record is not None and KeyState(record.state).holds_live_passkey:
                 self._reject(returned.belongs_to(record))
                 return
@@ -323,7 +326,7 @@ class Session:
         row = self.ctx.journal.open(
             person.id, self.ctx.station_id, slot=self.slot, transport=self.candidate.transport,
             key_fingerprint=self.candidate.fingerprint, aaguid=inspection.aaguid, model=inspection.model,
-            key_serial=device_serial(device), firmware=inspection.firmware,
+            key_serial=self._serial(device), firmware=inspection.firmware,
             lease_expires=self.ctx.clock.time() + pol.lease_seconds,
         )
         self.enrolment_id = row.id
@@ -578,14 +581,20 @@ class Session:
 
     def _identities(self, device: CtapDevice) -> list[str]:
         ids = [self.candidate.fingerprint]
-        serial = device_serial(device)
+        serial = self._serial(device)
         if serial and serial not in ids:
             ids.append(serial)
         return ids
 
+    def _serial(self, device: CtapDevice) -> str | None:
+        """The serial printed on the key (or its USB serial), read once per session (station/keys/serial.py)."""
+        if not self._serial_read:
+            self._key_serial, self._serial_read = read_serial(device, self.model), True
+        return self._key_serial
+
     def _display_name(self, device: CtapDevice, inspection: policy.Inspection, person: Person) -> str:
         facts = NameFacts(model=inspection.model, date=datetime.fromtimestamp(self.ctx.clock.time()).date().isoformat(),
-                          station=self.ctx.station_name, serial=device_serial(device) or "", upn=person.upn,
+                          station=self.ctx.station_name, serial=self._serial(device) or "", upn=person.upn,
                           name=person.display_name)
         return render_display_name(self.ctx.policy.display_name_template, facts)
 
@@ -606,9 +615,3 @@ class Session:
         assert self.enrolment_id is not None
         return self.enrolment_id
 
-
-def device_serial(device: CtapDevice) -> str | None:
-    """The serial number a key exposes over HID, if any (used for pre-assignment and display names)."""
-    descriptor = getattr(device, "descriptor", None)
-    serial = getattr(descriptor, "serial_number", None)
-    return str(serial) if serial else None

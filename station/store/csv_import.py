@@ -1,9 +1,10 @@
 """CSV import of people: all rows are validated first; one bad row rejects the whole file.
 
 Columns (header row required): ``upn``, ``display_name``, optional ``object_id``, optional ``key_serial``,
-optional ``priority``. Every problem is reported with its line number and reason — a control, bidirectional or
-invisible character (NUL, ESC, a newline inside a quoted cell, RIGHT-TO-LEFT OVERRIDE…) or an over-long value
-included (station/text.py), so that nothing a terminal or a database would trip over is queued.
+optional ``priority`` (the columns ``station queue export`` adds besides are ignored). Every problem is
+reported with its line number and reason — a control, bidirectional or invisible character (NUL, ESC, a
+newline inside a quoted cell, RIGHT-TO-LEFT OVERRIDE…) or an over-long value included (station/text.py), so
+that nothing a terminal or a database would trip over is queued.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from station.text import person_problems, visible
 
 REQUIRED = ("upn", "display_name")
 OPTIONAL = ("object_id", "key_serial", "priority")
+# Columns `station queue export` adds, so that its file imports again: read, and ignored.
+EXPORTED = ("state", "attempts", "source", "note")
 MAX_ERRORS_SHOWN = 20
 _UPN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -105,7 +108,7 @@ def _check_header(header: list[str]) -> list[str]:
     if missing:
         problems.append(f"line 1: header lacks {', '.join(missing)}; expected columns "
                         f"{', '.join(REQUIRED)} and optionally {', '.join(OPTIONAL)}")
-    unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
+    unknown = [c for c in header if c not in REQUIRED + OPTIONAL + EXPORTED]
     if unknown:
         problems.append(f"line 1: unknown column(s) {', '.join(unknown)}")
     dupes = sorted({c for c in header if header.count(c) > 1})

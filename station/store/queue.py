@@ -372,6 +372,12 @@ class Queue:
         out.update({state: n for state, n in rows})
         return out
 
+    def key_assignments(self) -> dict[int, str]:
+        """Person id → the key pre-assigned to them (the first by identity, when several are)."""
+        with Session(self.engine) as s:
+            rows = s.exec(select(KeyAssignment).order_by(col(KeyAssignment.key_identity).desc())).all()
+            return {row.person_id: row.key_identity for row in rows}
+
     def key_assignment(self, person_id: int) -> str | None:
         with Session(self.engine) as s:
             row = s.exec(select(KeyAssignment).where(KeyAssignment.person_id == person_id)).first()

@@ -163,3 +163,19 @@ def test_a_key_deaf_to_the_cancel_frees_its_slot(usb: UsbStation) -> None:
         assert station.store.queue.get(user["userPrincipalName"]).state == "queued"
     finally:
         usb.testbed.remove(handle)
+
+
+def test_a_yubikey_preassigned_by_its_printed_serial_is_served_over_usb(usb: UsbStation) -> None:
+    """A YubiKey has no USB serial string: yubikit reads the printed serial over hidraw (CTAPHID vendor
+    command), and the key goes to the person it was pre-assigned to, not to the first in the queue."""
+    station = usb.station
+    first, owner = station.queue_users(2, start=2)
+    station.store.queue.assign_key(owner["userPrincipalName"], "27182818")
+    key = VirtualKey("yubikey5-5.7", serial="27182818", finger=Finger.after(0.1))
+    usb.testbed.add_fido_key(key, port="1-4")
+    done = station.events.wait_for(EnrolmentDone, timeout=30)
+    assert done.upn == owner["userPrincipalName"]
+    assert station.engine.wait_idle(5)
+    (record,) = station.store.inventory.find()
+    assert (record.serial, record.identity, record.upn) == ("27182818", "27182818", owner["userPrincipalName"])
+    assert station.store.queue.get(first["userPrincipalName"]).state == "queued"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from fido2.hid import CAPABILITY, CTAPHID, CtapHidDevice
 from fido2.hid.base import CtapHidConnection, HidDescriptor
 
+from station.emulator.key import yubico
 from station.emulator.key.authenticator import KeyRemovedError, VirtualKey
 from station.emulator.key.profiles import Quirk
 
@@ -212,6 +213,8 @@ class CtapHidResponder:
             self._start(cid, cmd, data, self.key.process_u2f)
         elif cmd == CTAPHID.CBOR and self.key.profile_spec.ctap2:
             self._start(cid, cmd, data, self.key.process_cbor)
+        elif cmd == yubico.CTAPHID_READ_CONFIG and yubico.answers(self.key):
+            self._send(cid, cmd, yubico.device_info(self.key))
         else:
             self._error(cid, HidError.INVALID_CMD)
 
@@ -286,6 +289,7 @@ class VirtualHidConnection(CtapHidConnection):
 
 def open_virtual_device(key: VirtualKey, path: str = "virtual:0") -> CtapHidDevice:
     """A python-fido2 ``CtapHidDevice`` talking CTAPHID to ``key`` in-process."""
+    # A YubiKey has no USB serial string: its serial comes from the management application (yubico.py).
     descriptor = HidDescriptor(path, VIRTUAL_VID, VIRTUAL_PID, PACKET_SIZE, PACKET_SIZE,
-                               key.profile_spec.product_name, key.serial)
+                               key.profile_spec.product_name, None if yubico.answers(key) else key.serial)
     return CtapHidDevice(descriptor, VirtualHidConnection(CtapHidResponder(key)))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from fido2.ctap import STATUS, CtapError
 
+from station.emulator.key import yubico
 from station.emulator.key.authenticator import KeyRemovedError
 from station.emulator.key.profiles import Quirk
 
@@ -146,6 +147,7 @@ class FidoApplet:
         self.key = key
         self.keepalive_wait = keepalive_wait
         self._selected = False
+        self._management = False  # a YubiKey's management applet is selected (yubico.py)
         self._chain: bytearray | None = None
         self._chain_header: tuple[int, int, int, int] | None = None
         self._pending_out = b""
@@ -169,6 +171,7 @@ class FidoApplet:
             self._operation.abandon()
             self._operation = None
         self._selected = False
+        self._management = False
         self._chain = None
         self._chain_header = None
         self._pending_out = b""
@@ -197,6 +200,8 @@ class FidoApplet:
             return SW_WRONG_LENGTH
         if cla == CLA_ISO and apdu.ins == INS_SELECT:
             return self._select(apdu, data)
+        if self._management and cla == CLA_ISO and apdu.ins == yubico.INS_READ_CONFIG:
+            return self._answer(yubico.device_info(self.key), apdu.le)
         if not self._selected:
             return SW_CONDITIONS
         if cla == CLA_PROPRIETARY and apdu.ins == INS_NFCCTAP_MSG:
@@ -228,6 +233,10 @@ class FidoApplet:
         return data
 
     def _select(self, apdu: Apdu, data: bytes) -> bytes:
+        self._management = apdu.p1 == 0x04 and data == yubico.AID_MANAGEMENT and yubico.answers(self.key)
+        if self._management:
+            self._selected = False
+            return self._answer(yubico.version_text(self.key), apdu.le)
         if apdu.p1 != 0x04 or data != AID_FIDO:
             self._selected = False
             return SW_FILE_NOT_FOUND
