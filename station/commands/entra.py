@@ -18,6 +18,7 @@ from station.entra import DirectoryUser, EntraClient, Finding
 from station.entra.remedies import GRANT_DIRECTORY
 from station.errors import GraphError, ImportRejectedError, StationError
 from station.lifecycle.leavers import GROUP_SOURCE, act_on_leavers
+from station.lifecycle.revoke import GRANT_DELETE, may_revoke, token_roles
 from station.store import AddResult, NewPerson, PersonState, Store, open_store
 from station.text import UPN_MAX, visible
 from station.unresolved import doctor_finding
@@ -175,6 +176,18 @@ def _clock_skew(client: EntraClient) -> Finding:
                    "Set the system clock right (enable NTP: timedatectl set-ntp true).")
 
 
+def _revocation(client: EntraClient) -> Finding:
+    """Whether the app may delete passkeys (station keys revoke), read from its token's roles: trying a DELETE
+    would delete something."""
+    roles = token_roles(client.tokens.token())
+    if roles is None:
+        return Finding("revocation", True, "the token does not list its permissions; not checked")
+    if may_revoke(roles):
+        return Finding("revocation", True, "the app may delete passkeys (station keys revoke)")
+    return Finding("revocation", False, "the app may not delete passkeys: station keys revoke will be refused",
+                   GRANT_DELETE)
+
+
 def doctor_findings(client: EntraClient) -> list[Finding]:
     def get_token() -> str:
         client.tokens.token()
@@ -205,6 +218,7 @@ def doctor_findings(client: EntraClient) -> list[Finding]:
         _check("users", read_users),
         _check("groups", read_groups),
         _check("passkeys", read_passkeys),
+        _revocation(client),
     ]
     try:
         findings += client.preflight()

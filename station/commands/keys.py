@@ -56,7 +56,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     p = ks.add_parser("revoke", help="delete a key's passkey in Entra ID",
                       description="Delete the passkey of a person's key(s), or of one key, in Entra ID (the app "
-                                  "needs UserAuthenticationMethod.ReadWrite.All) and record why. Safe to run "
+                                  "needs UserAuthMethod-Passkey.ReadWrite.All or "
+                                  "UserAuthenticationMethod.ReadWrite.All) and record why. Safe to run "
                                   "again: a key already revoked is left alone, and a revocation a crash "
                                   "interrupted is finished. A passkey already deleted in Entra ID counts as "
                                   "revoked. Reasons lost and stolen make the key 'lost', left and replaced "

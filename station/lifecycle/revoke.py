@@ -7,6 +7,8 @@ again, and Graph's 404 (already deleted) counts as done. A key already revoked i
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,11 +20,12 @@ from station.store.inventory import Inventory, KeyView
 
 log = logging.getLogger(__name__)
 
-DELETE_PERMISSION: Final = "UserAuthenticationMethod.ReadWrite.All"
-GRANT_DELETE: Final = (
-    f"Grant the app {DELETE_PERMISSION} (application permission; UserAuthMethod-Passkey.ReadWrite.All also "
-    "allows it) and admin-consent it, then run the command again: the key stays 'revoking' until then."
-)
+# Graph's DELETE …/fido2Methods/{id} for another user: the least privileged application permission, then the
+# higher one (learn.microsoft.com, fido2authenticationmethod-delete).
+DELETE_PERMISSIONS: Final = ("UserAuthMethod-Passkey.ReadWrite.All", "UserAuthenticationMethod.ReadWrite.All")
+GRANT_DELETE: Final = (f"Grant the app {DELETE_PERMISSIONS[0]} or {DELETE_PERMISSIONS[1]} (application "
+                       "permission) and admin-consent it.")
+RETRY_AFTER_GRANT: Final = f"{GRANT_DELETE} Then run the command again: the key stays 'revoking' until then."
 
 
 class RevokeReason(StrEnum):
@@ -73,7 +76,7 @@ def revoke(inventory: Inventory, passkeys: Deleter, audit: AuditLog, people: Per
         except GraphError as e:
             if e.status == 403 and e.reason is Reason.GRAPH_DENIED:
                 raise GraphError(f"Entra ID refused to delete the passkey of {key.upn} ({e.message})",
-                                 status=403, reason=Reason.GRAPH_DENIED, remedy=GRANT_DELETE) from e
+                                 status=403, reason=Reason.GRAPH_DENIED, remedy=RETRY_AFTER_GRANT) from e
             raise
     key = inventory.finish_revoke(key.id, reason.final_state)
     audit.record("key_revoked", person_id=key.person_id, enrolment_id=key.enrolment_id, key=key.identity,
@@ -92,3 +95,20 @@ def _tell_person(inventory: Inventory, people: PersonMarker, key: KeyView, reaso
     if getattr(person, "state", None) == PersonState.ENROLLED.value:
         people.mark(key.person_id, PersonState.SKIPPED,
                     note=f"key {key.identity} revoked ({reason.value}); 'station keys replace' gives them a new one")
+
+
+def token_roles(access_token: str) -> set[str] | None:
+    """The application permissions (``roles``) an Entra access token carries; None when it cannot be read."""
+    parts = access_token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    roles = claims.get("roles") if isinstance(claims, dict) else None
+    return {str(r) for r in roles} if isinstance(roles, list) else None
+
+
+def may_revoke(roles: set[str]) -> bool:
+    return bool(roles.intersection(DELETE_PERMISSIONS))

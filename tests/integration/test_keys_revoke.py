@@ -144,7 +144,8 @@ def test_a_403_names_the_permission_and_the_revocation_finishes_once_granted(
         emu.tenant.app.roles |= PASSKEY_ROLES
     assert code == 1
     assert f"refused to delete the passkey of {ann['userPrincipalName']}" in err
-    assert "Grant the app UserAuthenticationMethod.ReadWrite.All" in err and "run the command again" in err
+    assert "UserAuthMethod-Passkey.ReadWrite.All or UserAuthenticationMethod.ReadWrite.All" in err
+    assert "run the command again" in err
     assert len(emu.tenant.methods_of(ann["id"])) == 1
     (key,) = keys_json(capsys, config, "--person", ann["userPrincipalName"])
     assert key["state"] == "revoking"
@@ -186,3 +187,19 @@ def test_verify_is_clean_then_reports_drift_with_exit_1(
                      ("registered_elsewhere", bo["userPrincipalName"])}
     code, out, _ = run(capsys, config, "keys", "verify")
     assert code == 1 and "3 drift" in out and "DRIFT registered_elsewhere" in out
+
+
+def test_doctor_checks_the_permission_revocation_needs(emu: EntraEmulator, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(emu, tmp_path)
+    code, out, _ = run(capsys, config, "doctor")
+    assert code == 0 and "OK   revocation: the app may delete passkeys" in out
+    emu.tenant.app.roles -= PASSKEY_ROLES
+    try:
+        code, out, _ = run(capsys, config, "doctor")
+    finally:
+        emu.tenant.app.roles |= PASSKEY_ROLES
+    assert code == 1
+    line = next(line for line in out.splitlines() if "revocation" in line)
+    assert line.startswith("FAIL revocation: the app may not delete passkeys")
+    assert "UserAuthMethod-Passkey.ReadWrite.All or UserAuthenticationMethod.ReadWrite.All" in out
