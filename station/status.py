@@ -10,6 +10,7 @@ Snapshot shape (version 1)::
      "state": "starting|idle|working|paused|stopping|store not writable", "store_problem": str | None,
      "paused": bool, "queue": {queued, claimed, enrolled, failed, skipped}, "today": {"enrolled", "failed"},
      "slots": [session snapshots], "finished": [...], "next_up": [{"upn", "display_name"}],
+     "pace": {"window_seconds", "enrolled"},
      "entra": {"last_latency_ms", "throttled", "token_ok", "last_error"}, "watchers": ["USB: …"],
      "unresolved": [{"enrolment_id", "upn", "station", "state", "why", "checks", "next_check_at"}],
      "summary": "…"}
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 PROTOCOL_VERSION = 1
 NEXT_UP = 5
 THROTTLE_MEMORY_SECONDS = 60.0
+PACE_WINDOW = 900  # "pace": enrolments finished in the last 15 minutes, for the rolling rate
 STATES = ("starting", "idle", "working", "paused", "stopping", "store not writable")
 FAILED_STATES = [JournalState.FAILED, JournalState.NEEDS_RESET]
 
@@ -159,6 +161,8 @@ class StatusBoard:
             "queue": {k: counts.get(k, 0) for k in ("queued", "claimed", "enrolled", "failed", "skipped")},
             "today": {"enrolled": self.store.journal.count_done_since(midnight),
                       "failed": self.store.journal.count_ended_since(FAILED_STATES, midnight)},
+            "pace": {"window_seconds": PACE_WINDOW,
+                     "enrolled": self.store.journal.count_done_since(time.time() - PACE_WINDOW)},
             "slots": sessions,
             "finished": list(engine.get("finished", [])),
             "next_up": [{"upn": p.upn, "display_name": p.display_name}

@@ -83,6 +83,7 @@ class StationApp(App[int]):
         self._unsubscribe: Callable[[], None] | None = None
         self._polled = float("-inf")
         self._shown_status: dict[str, Any] | None = None
+        self._events_taken = 0
         self.failure: BaseException | None = None
         self.quitting = False
 
@@ -162,13 +163,14 @@ class StationApp(App[int]):
         self.run_worker(self._read_status, thread=True, exclusive=True, group="status", exit_on_error=False)
 
     def _read_status(self) -> None:
+        events_before = self._events_taken
         try:
             status = self.source.snapshot()
         except (StationError, OSError, ValueError) as e:
             message = getattr(e, "message", None) or str(e)
             self.post_message(StatusUnreachable(f"cannot read the station's status: {message}"))
         else:
-            self.post_message(StatusRefreshed(status))
+            self.post_message(StatusRefreshed(status, events_before))
 
     def _run_command(self, cmd: str, args: dict[str, Any]) -> None:
         try:
@@ -185,10 +187,15 @@ class StationApp(App[int]):
     # -- on the app's thread --------------------------------------------------------------------
     def on_event_arrived(self, message: EventArrived) -> None:
         self._shown_status = None
+        self._events_taken += 1
         self.model.apply_event(message.event)
         self._redraw()
 
     def on_status_refreshed(self, message: StatusRefreshed) -> None:
+        if message.events_before != self._events_taken:
+            # Read before the latest events: its totals would undo what the cards already show. Read again.
+            self.refresh_status()
+            return
         if message.status == self._shown_status:
             return  # the same snapshot, and no event since: nothing on the screen would change
         self._shown_status = message.status

@@ -16,11 +16,12 @@ class EventArrived(Message):
 
 
 class StatusRefreshed(Message):
-    """A fresh status snapshot was read."""
+    """A fresh status snapshot was read; ``events_before`` is how many events the app had taken when it was asked."""
 
-    def __init__(self, status: dict[str, Any]) -> None:
+    def __init__(self, status: dict[str, Any], events_before: int = 0) -> None:
         super().__init__()
         self.status = status
+        self.events_before = events_before
 
 
 class StatusUnreachable(Message):

@@ -16,6 +16,9 @@ from datetime import datetime, tzinfo
 from enum import StrEnum
 from typing import Any
 
+from station.status import summary_line
+from station.tui.totals import BACK_IN_QUEUE, CLAIMED, ENROLLED, RATE_WINDOW, LiveTotals, QueueTotals
+
 STAGES = ("inspect", "claim", "PIN", "touch", "register", "done")
 
 # The engine's step names (station/enroll/session.py and the journal's Step) → the stage they belong to.
@@ -86,15 +89,6 @@ class SlotCard:
 
 
 @dataclass(frozen=True)
-class QueueTotals:
-    queued: int = 0
-    claimed: int = 0
-    enrolled: int = 0
-    failed: int = 0
-    skipped: int = 0
-
-
-@dataclass(frozen=True)
 class EntraHealth:
     last_latency_ms: float | None = None
     throttled: bool = False
@@ -129,10 +123,11 @@ class DashboardModel:
         self.version = ""
         self.state = "starting"
         self.paused = False
-        self.queue = QueueTotals()
-        self.today_enrolled = 0
-        self.today_failed = 0
-        self.next_up: list[tuple[str, str]] = []
+        self.totals = LiveTotals()
+        self.store_problem: str | None = None
+        self.unresolved: list[Any] = []
+        self.waiting: list[tuple[str, str]] = []
+        self._claimed_since: set[str] = set()  # UPNs claimed at a key since the last snapshot
         self.entra = EntraHealth()
         self.watchers: list[str] = []
         self.summary = ""
@@ -152,12 +147,22 @@ class DashboardModel:
         self.version = str(station.get("version", self.version))
         self.state = str(status.get("state", self.state))
         self.paused = bool(status.get("paused", self.state == "paused"))
+        self.store_problem = status.get("store_problem")
+        self.unresolved = list(status.get("unresolved") or [])
         q = status.get("queue") or {}
-        self.queue = QueueTotals(**{k: int(q.get(k, 0) or 0) for k in QueueTotals.__dataclass_fields__})
         today = status.get("today") or {}
-        self.today_enrolled = int(today.get("enrolled", 0) or 0)
-        self.today_failed = int(today.get("failed", 0) or 0)
-        self.next_up = [(str(p.get("upn", "")), str(p.get("display_name") or "")) for p in status.get("next_up") or []]
+        pace = status.get("pace") or {}
+        sessions = [*(status.get("slots") or []), *(status.get("finished") or [])]
+        self.totals.snapshot(
+            QueueTotals(**{k: int(q.get(k, 0) or 0) for k in QueueTotals.__dataclass_fields__}),
+            today_enrolled=int(today.get("enrolled", 0) or 0), today_failed=int(today.get("failed", 0) or 0),
+            recent=int(pace["enrolled"]) if pace.get("enrolled") is not None else None,
+            claimed=[int(s["enrolment_id"]) for s in sessions
+                     if s.get("enrolment_id") is not None and not s.get("outcome") and s.get("step") != "done"],
+            enrolled=[int(s["enrolment_id"]) for s in sessions
+                      if s.get("enrolment_id") is not None and (s.get("outcome") == "done" or s.get("step") == "done")])
+        self.waiting = [(str(p.get("upn", "")), str(p.get("display_name") or "")) for p in status.get("next_up") or []]
+        self._claimed_since = set()
         e = status.get("entra") or {}
         latency = e.get("last_latency_ms")
         self.entra = EntraHealth(last_latency_ms=float(latency) if latency is not None else None,
@@ -240,6 +245,8 @@ class DashboardModel:
         card.upn = str(e.get("upn", ""))
         card.display_name = str(e.get("display_name", ""))
         card.enrolment_id = e.get("enrolment_id")
+        self.totals.moved(card.enrolment_id, CLAIMED, at)
+        self._claimed_since.add(card.upn)
         self._set_step(card, "claimed")
         self._remember(card)
         self._log(at, "info", f"{self._where(card.slot)}: for {card.display_name or card.upn} ({card.upn})")
@@ -280,7 +287,7 @@ class DashboardModel:
         card.note = str(e.get("note") or "")
         self._finish(card, Outcome.DONE, at)
         self.completions.append(at)
-        self.today_enrolled += 1
+        self.totals.moved(e.get("enrolment_id"), ENROLLED, at)
         self._remember(card, "enrolled")
         self._log(at, "success", f"{self._where(card.slot)}: done — {card.display_name or card.upn}")
 
@@ -288,7 +295,7 @@ class DashboardModel:
         card = self._card(e, at)
         card.upn = str(e.get("upn") or card.upn)
         self._fail(card, e, Outcome.FAILED, at)
-        self.today_failed += 1
+        self.totals.moved(e.get("enrolment_id"), BACK_IN_QUEUE, at, failed=True)
         if card.upn:
             self._remember(card, "failed")
         self._log(at, "error", f"{self._where(card.slot)}: failed — {card.message} ({card.reason})")
@@ -297,7 +304,10 @@ class DashboardModel:
         slot = str(e.get("slot", ""))
         if slot in self.cards:
             self._log(at, "info", f"{self._where(slot)}: key removed")
-            del self.cards[slot]
+            card = self.cards.pop(slot)
+            if card.in_flight:  # pulled out mid-way: the session ends and the person waits in the queue again
+                self.totals.moved(card.enrolment_id, BACK_IN_QUEUE, at)
+                self._claimed_since.discard(card.upn)
 
     def _on_IntakeChanged(self, e: dict[str, Any], at: float) -> None:
         self.paused = bool(e.get("paused"))
@@ -324,9 +334,49 @@ class DashboardModel:
     def in_flight(self) -> list[SlotCard]:
         return [c for c in self.cards.values() if c.in_flight]
 
+    @property
+    def next_up(self) -> list[tuple[str, str]]:
+        """Who is next, as the snapshot said, less anyone claimed at a key since."""
+        return [(upn, name) for upn, name in self.waiting if upn not in self._claimed_since]
+
+    @property
+    def queue(self) -> QueueTotals:
+        return self.totals.queue
+
+    @property
+    def today_enrolled(self) -> int:
+        return self.totals.today_enrolled
+
+    @property
+    def today_failed(self) -> int:
+        return self.totals.today_failed
+
+    def active_keys(self) -> int:
+        """Keys being worked on now: the cards that say so (the header counts these, not an older snapshot)."""
+        return sum(1 for c in self.cards.values() if c.outcome is Outcome.WORKING)
+
+    def display_state(self) -> str:
+        """The station's state as the cards tell it: working while a card is, idle when none is."""
+        if self.state in ("idle", "working"):
+            return "working" if self.active_keys() else "idle"
+        return self.state
+
+    def header_summary(self) -> str:
+        """The header's line, built from the same cards and totals as the rest of the screen."""
+        return summary_line({"state": self.display_state(), "store_problem": self.store_problem,
+                             "slots": [{} for _ in range(self.active_keys())], "queue": vars(self.queue),
+                             "today": {"enrolled": self.today_enrolled, "failed": self.today_failed},
+                             "entra": {"token_ok": self.entra.token_ok, "throttled": self.entra.throttled},
+                             "unresolved": self.unresolved})
+
     def throughput_per_hour(self) -> int:
-        self._trim_completions()
-        return len(self.completions)
+        """The rolling rate: enrolments finished in the last 15 minutes, as a rate per hour. The station's count
+        when its snapshot has one (every station sharing the store), else what this dashboard saw."""
+        recent = self.totals.recent_enrolled(self.clock())
+        if recent is None:
+            horizon = self.clock() - RATE_WINDOW
+            recent = sum(1 for at in self.completions if at >= horizon)
+        return round(recent * 3600.0 / RATE_WINDOW)
 
     def throughput_series(self) -> list[float]:
         """Enrolments per five minutes over the last hour, oldest first."""

@@ -140,7 +140,7 @@ async def test_done_says_remove_the_key_with_the_persons_name() -> None:
         source.emit(*claimed("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0),
                     *touch("USB 1-1", 1, at=T0 + 3), *done("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0 + 20))
         await wait_for(pilot, lambda: "✔ Done — remove the key" in card_text(app, "USB 1-1"), "the done card")
-        await wait_for(pilot, lambda: "1 per hour" in on_screen(app, "#throughput"), "the throughput")
+        await wait_for(pilot, lambda: "4 per hour (last 15 min)" in on_screen(app, "#throughput"), "the throughput")
         view = card(app, "USB 1-1")
         assert view.has_class("-done") and view.query_one(Banner).text == "DONE"
         assert "Ada Lovelace is enrolled" in text_of(view)

@@ -62,7 +62,8 @@ def test_done_freezes_elapsed_counts_throughput_and_logs() -> None:
                         *done("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0 + 20), snapshot=status())
     card = model.cards["USB 1-1"]
     assert card.outcome is Outcome.DONE and card.elapsed(NOW + 500) == 22 and not card.in_flight
-    assert model.throughput_per_hour() == 1 and model.today_enrolled == 42
+    assert model.throughput_per_hour() == 4, "one key in the last 15 minutes is a pace of 4 per hour"
+    assert model.today_enrolled == 42
     series = model.throughput_series()
     assert len(series) == SPARK_BUCKETS and series[-1] == 1 and sum(series) == 1
     assert [line.level for line in model.log][-1] == "success"
@@ -78,10 +79,44 @@ def test_a_done_card_says_which_pin_rule_the_key_could_not_enforce() -> None:
     assert note in detail_text(card).plain and "Done — remove the key" in detail_text(card).plain
 
 
-def test_throughput_forgets_enrolments_older_than_an_hour() -> None:
-    model = model_after(*done("USB 1-1", 1, "a@x", "A", at=NOW - 4000), *done("USB 1-2", 2, "b@x", "B", at=NOW - 100))
-    assert model.throughput_per_hour() == 1
-    assert model.throughput_series()[-1] == 1
+def test_throughput_is_the_rate_over_the_last_15_minutes() -> None:
+    model = model_after(*done("USB 1-1", 1, "a@x", "A", at=NOW - 1000), *done("USB 1-2", 2, "b@x", "B", at=NOW - 100))
+    assert model.throughput_per_hour() == 4, "only the key done 100 s ago is within 15 minutes"
+    assert model.throughput_series()[-1] == 1 and sum(model.throughput_series()) == 2
+
+
+def test_throughput_counts_the_stations_own_pace_then_the_keys_done_since() -> None:
+    model = model_after(snapshot=status(pace={"window_seconds": 900, "enrolled": 5}))
+    assert model.throughput_per_hour() == 20
+    for event in [*claimed("USB 1-1", 1, "a@x", "A", at=NOW - 30), *done("USB 1-1", 1, "a@x", "A", at=NOW - 20)]:
+        model.apply_event(event_dict(event))
+    assert model.throughput_per_hour() == 24 and model.today_enrolled == 42
+
+
+def test_totals_and_header_follow_the_cards_between_snapshots() -> None:
+    """A claim, a finish and a failure move the queue counts and the header at once, before any new snapshot."""
+    model = model_after(snapshot=status())
+    assert (model.queue.queued, model.queue.claimed, model.display_state()) == (132, 0, "idle")
+    for event in claimed("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0):
+        model.apply_event(event_dict(event))
+    assert (model.queue.queued, model.queue.claimed) == (131, 1)
+    assert model.header_summary().startswith("working · 1 key · 131 queued")
+    for event in done("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0 + 10):
+        model.apply_event(event_dict(event))
+    assert (model.queue.claimed, model.queue.enrolled, model.today_enrolled) == (0, 42, 42)
+    assert model.header_summary().startswith("idle · 131 queued · 42 enrolled today")
+    for event in [*claimed("USB 1-2", 2, "grace@contoso.com", "Grace Hopper", at=T0 + 20),
+                  *throttled("USB 1-2", 2, "grace@contoso.com", at=T0 + 30)]:
+        model.apply_event(event_dict(event))
+    assert (model.queue.queued, model.queue.claimed, model.today_failed) == (131, 0, 3)
+    snap = status(queue={"queued": 131, "claimed": 0, "enrolled": 42, "failed": 2, "skipped": 1},
+                  today={"enrolled": 42, "failed": 3},
+                  finished=[{"slot": "USB 1-1", "enrolment_id": 1, "outcome": "done", "step": "done"}])
+    model.apply_snapshot(snap)
+    assert (model.queue.queued, model.queue.enrolled, model.today_enrolled, model.today_failed) == (131, 42, 42, 3)
+    model.apply_event(event_dict(EnrolmentDone(slot="USB 1-1", enrolment_id=1, upn="ada@contoso.com",
+                                               display_name="Ada Lovelace", at=T0 + 12)))
+    assert model.queue.enrolled == 42, "an event the snapshot already counts is not counted twice"
 
 
 def test_failure_keeps_reason_remedy_and_retryable() -> None:

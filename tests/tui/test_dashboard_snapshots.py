@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from dashboard_steps import claimed, make_app, three_keys, throttled, touch
+import pytest
+from dashboard_steps import claimed, done, make_app, three_keys, throttled, touch
 from fake_source import T0, FakeSource, status
 from pilot_wait import drained, screen_text, wait_for
 from textual.pilot import Pilot
@@ -59,6 +60,22 @@ def test_long_name_and_upn_at_80_by_24(snap_compare: SnapCompare) -> None:
     upn = "maximiliane.alexandra.von.hohenberg-schwarzenfels@subsidiary.contoso.com"
     events = [*claimed("USB 1-1", 1, upn, name, at=T0), *touch("USB 1-1", 1, at=T0 + 60)]
     assert snap_compare(make_app(source), run_before=after(source, events), terminal_size=(80, 24))
+
+
+ENROLMENT_STEPS = {
+    "claimed": claimed("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0),
+    "touch": [*claimed("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0), *touch("USB 1-1", 1, at=T0 + 5)],
+    "done": [*claimed("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0), *touch("USB 1-1", 1, at=T0 + 5),
+             *done("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0 + 20)],
+}
+
+
+@pytest.mark.parametrize("step", list(ENROLMENT_STEPS))
+def test_header_card_and_panels_at_each_step(snap_compare: SnapCompare, step: str) -> None:
+    """One enrolment at each step: the header's working/idle and key count, the queue panel's counts and the
+    throughput agree with the card, though the station's snapshot was read before the key came."""
+    source = FakeSource()
+    assert snap_compare(make_app(source), run_before=after(source, ENROLMENT_STEPS[step]), terminal_size=(100, 30))
 
 
 def test_failure_with_its_remedy(snap_compare: SnapCompare) -> None:

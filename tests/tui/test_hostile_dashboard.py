@@ -49,7 +49,7 @@ async def test_hostile_names_are_shown_as_written_and_no_control_reaches_the_ter
         first = NAMES[0][1]
         shown = safe(app, "the idle prompt")
         assert f"Next up: {first} (next-0@contoso.example)" in shown  # "Smith [Contractor]" as written
-        assert "Desk\\x1b[2J" in shown and "\\x1b]52;c;SGFja2VkIQ==\\x07" in shown
+        assert "Desk\\x1b[2J" in shown  # the header's line is built from the model: the daemon's summary is not shown
 
         events = []
         for i, (key, name) in enumerate(NAMES[:8]):

@@ -32,8 +32,8 @@ class StationBar(Static):
         text.append(f" {model.clock_text(model.clock())[:5]} · {self.mode.upper()}")
         if self.read_only:
             text.append(" · read-only", style="bold")
-        if model.summary:
-            text.append(f" · {visible(model.summary)}", style="dim")
+        if model.summary:  # once a snapshot came: the line is rebuilt from the cards and totals on screen
+            text.append(f" · {visible(model.header_summary())}", style="dim")
         if text != self._shown:  # called every second for the clock, which changes once a minute
             self._shown = text
             self.update(text)

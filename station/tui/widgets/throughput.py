@@ -1,4 +1,5 @@
-"""Throughput: enrolments in the last hour, with a sparkline of five-minute buckets."""
+"""Throughput: the rolling rate over the last 15 minutes, today's total, and a sparkline of the last hour
+(five-minute buckets of what this dashboard saw)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ class ThroughputPanel(Vertical):
         yield Sparkline([0.0])
 
     def show(self, model: DashboardModel) -> None:
-        rate = f"{model.throughput_per_hour()} per hour"
+        rate = f"{model.throughput_per_hour()} per hour (last 15 min)\n{model.today_enrolled} enrolled today"
         if rate != self._rate:  # called every second; an update redraws the screen
             self._rate = rate
             self.query_one(".rate", Static).update(rate)
