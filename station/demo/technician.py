@@ -41,6 +41,8 @@ TOUCH_PAUSE = (0.8, 2.0)
 REMOVE_PAUSE = (0.4, 1.0)
 INSERT_PAUSE = (0.4, 1.2)
 TOUCH_TIMEOUT = 120.0
+# Demo keys' serials are numbers, as printed on YubiKeys (whose management application tells them as numbers).
+DEMO_SERIAL_BASE = 30_000_000
 
 
 class KeyKind(Enum):
@@ -171,7 +173,7 @@ class Technician:
 
     def _insert(self, slot: str) -> None:
         kind = self._next_kind()
-        serial = f"DEMO{next(self._serials):05d}"
+        serial = str(DEMO_SERIAL_BASE + next(self._serials))
         if kind is KeyKind.USED:
             key = used_key(serial, self.profile, self.quirks)
         elif kind is KeyKind.DISALLOWED:

@@ -7,10 +7,14 @@ run ends by itself with a summary, and the store it leaves behind agrees with th
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from station.cli import main
 from station.store import open_store
 
 
@@ -42,7 +46,8 @@ def test_headless_demo_enrols_everyone_and_summarises(tmp_path: Path) -> None:
         store.close()
 
 
-def test_demo_with_a_real_key_model_enrols_everyone_and_hands_the_pin_change_to_the_letter(tmp_path: Path) -> None:
+def test_demo_with_a_real_key_model_enrols_everyone_and_hands_the_pin_change_to_the_letter(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     state = tmp_path / "demo-yk54"
     result = subprocess.run(
         [sys.executable, "-m", "station.cli", "demo", "--headless", "--users", "6", "--keys", "2", "--seed", "2",
@@ -58,6 +63,13 @@ def test_demo_with_a_real_key_model_enrols_everyone_and_hands_the_pin_change_to_
         assert all(r.model.startswith("YubiKey 5") for r in done)
     finally:
         store.close()
+    capsys.readouterr()
+    assert main(["keys", "list", "--json", "--config", str(state / "station.toml")]) == 0
+    keys = json.loads(capsys.readouterr().out)
+    assert len(keys) == 6 and len({k["upn"] for k in keys}) == 6
+    assert all(k["state"] == "active" and k["model"].startswith("YubiKey 5") and k["display_name"] for k in keys)
+    assert all(k["serial"] and k["serial"].isdigit() and k["identity"] == k["serial"] for k in keys), \
+        "each key's printed serial, read through its management application"
 
 
 def test_demo_refuses_an_unknown_profile_in_one_line() -> None:
