@@ -12,7 +12,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="the whole station against emulated keys and an emulated Entra ID tenant",
                        description="Start an emulated Entra ID tenant, import its rollout group and let a "
                                    "scripted technician enrol everyone with virtual security keys, several at "
-                                   "once. Prints progress and a summary, and exits when the queue is done.")
+                                   "once. On a terminal it shows the dashboard, which closes by itself a few "
+                                   "seconds after the queue is done; elsewhere (or with --headless) it prints "
+                                   "progress lines. "
+                                   "Either way it ends with a summary and exits (0 when everyone was enrolled).")
     p.add_argument("--users", type=int, default=20, metavar="N", help="people in the tenant's group (default 20)")
     p.add_argument("--keys", type=int, default=4, metavar="N", help="keys in the station at once (default 4)")
     p.add_argument("--speed", type=float, default=1.0, metavar="F",

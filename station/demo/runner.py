@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 STATION_ID = "demo-1"
 STATION_NAME = "Demo station"
+DASHBOARD_LINGER_SECONDS = 3.0  # the dashboard stays this long after the queue is done, then the summary
 
 
 @dataclass
@@ -122,19 +123,20 @@ class Progress:
         return None
 
 
-def dashboard_runner() -> Callable[[Daemon], object] | None:
-    """Shows the Textual dashboard for an in-process daemon until the operator quits; None without it."""
+def dashboard_runner() -> Callable[[Daemon, Callable[[], bool]], object] | None:
+    """Shows the Textual dashboard for an in-process daemon until the operator quits or ``keep_running()`` turns
+    false (the queue is done); None without the dashboard."""
     try:
-        from station.tui.app import run_dashboard
+        from station.tui.app import create_app, run_app
         from station.tui.source import EngineSource
     except ImportError:
         log.info("the dashboard is not installed; printing progress lines")
         return None
 
-    def show(daemon: Daemon) -> object:
+    def show(daemon: Daemon, keep_running: Callable[[], bool]) -> object:
         assert daemon.engine is not None
-        return run_dashboard(EngineSource(daemon.engine, daemon.bus, daemon.status, fleet_fn=daemon.fleet),
-                             title=STATION_NAME, mode="kiosk")
+        source = EngineSource(daemon.engine, daemon.bus, daemon.status, fleet_fn=daemon.fleet)
+        return run_app(create_app(source, title=STATION_NAME, mode="kiosk", keep_running=keep_running))
 
     return show
 
@@ -233,7 +235,16 @@ def _run(options: DemoOptions, emulator: EntraEmulator, state_dir: Path, out: Te
         else:
             loop = threading.Thread(target=daemon.serve, kwargs={"until": finished}, name="demo-loop", daemon=True)
             loop.start()
-            show_dashboard(daemon)
+            ended: list[float] = []
+
+            def keep_running() -> bool:
+                """Until the queue is done, and a moment after, so that the last cards can be seen."""
+                if loop.is_alive():
+                    return True
+                ended[:] = ended or [time.monotonic()]
+                return time.monotonic() - ended[0] < DASHBOARD_LINGER_SECONDS
+
+            show_dashboard(daemon, keep_running)
             daemon.request_stop()
             loop.join()
         technician.stop()
