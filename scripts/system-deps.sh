@@ -19,19 +19,44 @@ if [[ "${1:-}" == "--list" ]]; then
   exit 0
 fi
 
+# promtool (Prometheus's rule checker) is taken out of Debian's prometheus package without installing it: the
+# package would also install and start a Prometheus server. The tests check the shipped alert rules with it.
+provide_promtool() {
+  command -v promtool >/dev/null && return 0
+  local dir
+  dir=$(mktemp -d)
+  chmod 0755 "$dir"
+  (cd "$dir" && apt-get download -qq prometheus >/dev/null && dpkg -x prometheus_*.deb root)
+  install -m 0755 "$dir/root/usr/bin/promtool" /usr/local/bin/promtool
+  rm -rf "$dir"
+}
+testing=false
+[[ " ${want[*]} " == *" chromium "* ]] && testing=true
+
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
-
-if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-  echo "installing Debian packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [[ ${#missing[@]} -eq 0 ]] && { ! $testing || command -v promtool >/dev/null; }; then
   exit 0
 fi
+
+if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    echo "installing Debian packages: ${missing[*]}"
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  if $testing && ! command -v promtool >/dev/null; then
+    echo "installing promtool from Debian's prometheus package (the server is not installed)"
+    provide_promtool
+  fi
+  exit 0
+fi
+$testing && ! command -v promtool >/dev/null && \
+  echo "the tests also need promtool: apt-get download prometheus, then dpkg -x it and copy usr/bin/promtool" >&2
+[[ ${#missing[@]} -eq 0 ]] && exit 1
 echo "station needs these Debian packages; install them with:" >&2
 echo "  sudo apt-get install --no-install-recommends ${missing[*]}" >&2
 exit 1

@@ -10,9 +10,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 from prometheus_client import CollectorRegistry
+from realstack import require
 
 from station.metrics.registry import StationMetrics
 
@@ -84,10 +84,10 @@ def test_the_dashboard_is_a_grafana_dashboard_on_the_published_names() -> None:
 
 
 def test_promtool_parses_the_rules_and_every_dashboard_query(tmp_path: Path) -> None:
-    """Where Prometheus's own promtool is installed (Debian package prometheus), it parses every expression."""
+    """Prometheus's own promtool (Debian's prometheus package, via scripts/system-deps.sh) parses every expression."""
     promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed (Debian package prometheus)")
+    require(promtool is not None, "promtool is not installed (scripts/system-deps.sh --test provides it)")
+    assert promtool is not None
     dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
     queries = [{"record": f"dashboard:panel{p['id']}:{t['refId']}",
                 "expr": t["expr"].replace("$__rate_interval", "5m").replace("$job", ".*").replace("$instance", ".*")}
