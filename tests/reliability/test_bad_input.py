@@ -5,6 +5,7 @@ with a message — no other exception escapes — and nothing is half-written.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
@@ -159,7 +160,9 @@ class CannedGraph(BaseAdapter):
         response = requests.Response()
         response.status_code = 201 if request.method == "POST" else 200
         response.headers["Content-Type"] = "application/json"
-        response._content = self.body if self.served == 0 else b'{"value": []}'
+        body = self.body if self.served == 0 else b'{"value": []}'
+        response.raw = io.BytesIO(body)  # a body to stream, as a connection gives it: the client reads it capped
+        response.headers["Content-Length"] = str(len(body))
         response.url = str(request.url)
         response.request = request
         self.served += 1
