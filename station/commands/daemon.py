@@ -17,10 +17,10 @@ from station.commands.common import config_from_args, print_json
 from station.control import socket_path
 from station.control_client import ControlClient
 from station.errors import StationError
+from station.installation import hidden_from_service, installation_dirs, system_file, writable_by_others
 from station.text import visible
 from station.unresolved_words import REMEDY, describe
 
-SOURCE_ROOT = Path(__file__).resolve().parents[2]
 UNIT_BINARY = "/usr/bin/station"
 
 
@@ -110,7 +110,7 @@ def format_status(status: dict[str, Any]) -> str:
 # -- install-system -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Install:
-    source: Path
+    source: str
     target: str
     mode: int
     keep_existing: bool = False
@@ -118,11 +118,11 @@ class Install:
 
 def _install_plan() -> list[Install]:
     return [
-        Install(SOURCE_ROOT / "systemd/station.sysusers.conf", "/usr/lib/sysusers.d/station.conf", 0o644),
-        Install(SOURCE_ROOT / "systemd/station.tmpfiles.conf", "/usr/lib/tmpfiles.d/station.conf", 0o644),
-        Install(SOURCE_ROOT / "systemd/station.service", "/etc/systemd/system/station.service", 0o644),
-        Install(SOURCE_ROOT / "systemd/station-kiosk.service", "/etc/systemd/system/station-kiosk.service", 0o644),
-        Install(SOURCE_ROOT / "udev/70-station-fido.rules", "/etc/udev/rules.d/70-station-fido.rules", 0o644),
+        Install("station.sysusers.conf", "/usr/lib/sysusers.d/station.conf", 0o644),
+        Install("station.tmpfiles.conf", "/usr/lib/tmpfiles.d/station.conf", 0o644),
+        Install("station.service", "/etc/systemd/system/station.service", 0o644),
+        Install("station-kiosk.service", "/etc/systemd/system/station-kiosk.service", 0o644),
+        Install("70-station-fido.rules", "/etc/udev/rules.d/70-station-fido.rules", 0o644),
     ]
 
 
@@ -137,10 +137,11 @@ def _commands() -> list[list[str]]:
 
 
 def station_binary() -> str:
-    """The ``station`` console script of this installation (what the units' ExecStart= runs)."""
+    """The ``station`` console script of this installation (what the units' ExecStart= runs): /usr/bin/station
+    when that leads to it (the .deb's link into /opt/station), else the script itself."""
     beside = Path(sys.executable).parent / "station"
     if beside.exists():
-        return str(beside)
+        return UNIT_BINARY if Path(UNIT_BINARY).resolve() == beside.resolve() else str(beside)
     return shutil.which("station") or UNIT_BINARY
 
 
@@ -153,18 +154,18 @@ def config_skeleton() -> str:
 def cmd_install_system(args: argparse.Namespace) -> int:
     root: Path = args.root
     staging = root.resolve() != Path("/")
-    missing = [i.source for i in _install_plan() if not i.source.is_file()]
+    missing = [i.source for i in _install_plan() if not system_file(i.source).is_file()]
     if missing:
-        raise StationError(f"cannot find {', '.join(map(str, missing))}",
-                           remedy="Run install-system from a Station source checkout (the systemd/ and udev/ "
-                                  "directories sit beside the station package).")
+        raise StationError(f"this installation of Station lacks {', '.join(missing)} in station/system/",
+                           remedy="Reinstall Station from its wheel or .deb.")
+    _refuse_unsafe_installation(check_hidden=not staging)
     if args.apply and not staging and os.geteuid() != 0:
         raise StationError("install-system --apply needs root", remedy="Run it with sudo.")
     binary = station_binary()
     verb = "install" if args.apply else "would install"
     for item in _install_plan():
-        text = item.source.read_text(encoding="utf-8").replace(UNIT_BINARY, binary)
-        print(f"{verb} {item.source.relative_to(SOURCE_ROOT)} → {item.target}")
+        text = system_file(item.source).read_text(encoding="utf-8").replace(UNIT_BINARY, binary)
+        print(f"{verb} {item.source} → {item.target}")
         if args.apply:
             _write(root / item.target.lstrip("/"), text, item.mode)
     config = root / "etc/station/station.toml"
@@ -185,6 +186,24 @@ def cmd_install_system(args: argparse.Namespace) -> int:
           "/etc/station/escrow-public.pem, fill in /etc/station/station.toml, then "
           "'systemctl enable --now station' (and station-kiosk for a screen on tty1)")
     return 0
+
+
+def _refuse_unsafe_installation(*, check_hidden: bool) -> None:
+    dirs = installation_dirs()
+    writable = writable_by_others(dirs)
+    if writable:
+        raise StationError(
+            f"a user other than root can change this installation of Station: {', '.join(map(str, writable))}",
+            remedy="The service would run that code with the tenant secret. Install the .deb, or make a "
+                   "virtualenv as root in a root-owned directory (sudo python3 -m venv /opt/station; sudo "
+                   "/opt/station/bin/pip install station-*.whl) and run its station install-system.")
+    hidden = hidden_from_service(dirs) if check_hidden else []
+    if hidden:
+        raise StationError(
+            f"station.service cannot see this installation of Station: {', '.join(map(str, hidden))} is hidden by "
+            "its ProtectHome=/PrivateTmp= sandbox",
+            remedy="Install the .deb, or make a root-owned virtualenv outside /home, /root and /tmp (sudo python3 "
+                   "-m venv /opt/station) and run its station install-system.")
 
 
 def _write(path: Path, text: str, mode: int) -> None:
