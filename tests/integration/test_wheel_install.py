@@ -81,7 +81,8 @@ def test_install_system_from_the_wheel_writes_what_the_package_ships(venv: Path,
 
 
 def test_install_system_refuses_an_installation_others_can_change(venv: Path, tmp_path: Path) -> None:
-    site = Path(run(venv / "bin/python", "-c", "import station; print(station.__file__)", cwd="/").stdout.strip()).parent
+    found = run(venv / "bin/python", "-c", "import station; print(station.__file__)", cwd="/")
+    site = Path(found.stdout.strip()).parent
     assert site.is_relative_to(venv)
     target = site / "config.py"
     target.chmod(0o666)
