@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cryptography import x509
 
-from station.emulator.entra import routes_admin, routes_auth, routes_directory, routes_passkeys
+from station.emulator.entra import routes_admin, routes_auth, routes_directory, routes_passkeys, routes_tap
 from station.emulator.entra.certs import make_client_certificate, make_tls_files, write_client_certificate
 from station.emulator.entra.delivery import Answer, DeliveryControl, write_answer
 from station.emulator.entra.faults import FaultControl
@@ -44,7 +44,8 @@ from station.files import write_private_atomically
 
 log = logging.getLogger(__name__)
 
-ROUTES = routes_auth.ROUTES + routes_admin.ROUTES + routes_directory.ROUTES + routes_passkeys.ROUTES
+ROUTES = (routes_auth.ROUTES + routes_admin.ROUTES + routes_directory.ROUTES + routes_passkeys.ROUTES
+          + routes_tap.ROUTES)
 _VERSION_PREFIX = re.compile(r"^/(v1\.0|beta)(/.*)$", re.IGNORECASE)
 
 

@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from station.emulator.entra.protocol import iso_time
+from station.emulator.entra.tap import TapMethod, default_tap_policy
 
 USER_DEFAULT_PROPERTIES = (
     "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
@@ -123,6 +124,8 @@ class Tenant:
         self.challenges: dict[bytes, Challenge] = {}
         self.policy: dict[str, Any] = default_fido2_policy(attestation_enforced=attestation_enforced)
         self.models: dict[str, str] = {}
+        self.taps: dict[str, TapMethod] = {}  # the live TAP of each user, by user id
+        self.tap_policy: dict[str, Any] = default_tap_policy()
         self._by_upn: dict[str, str] = {}
         self._seq = 0
         self._changed: dict[str, int] = {}
