@@ -17,49 +17,39 @@ from station.text import visible_lines
 
 log = logging.getLogger(__name__)
 
-# Each module has ``register(subparsers)``; its parsers set ``func(args) -> int``.
-COMMAND_MODULES = [
-    "station.commands.queue",
-    "station.commands.config",
-    "station.commands.entra",
-    "station.commands.emulate",
-    "station.commands.pins",
-    "station.commands.daemon",
-    "station.commands.demo",
-    "station.commands.feedback",
-    "station.commands.fleet",
-    "station.commands.mds",
-    "station.commands.tui",
-    "station.commands.keys",
-    "station.commands.report",
-]
-
-# Which module defines each top-level command, so `station status` imports only what it needs (a command
-# missing here still works: the parser then loads every module). tests/unit/test_cli.py keeps this in step.
-COMMAND_HOME = {
-    "queue": "station.commands.queue",
-    "config": "station.commands.config",
-    "import": "station.commands.entra",
-    "sync": "station.commands.entra",
-    "doctor": "station.commands.entra",
-    "emulate": "station.commands.emulate",
-    "pins": "station.commands.pins",
-    "run": "station.commands.daemon",
-    "status": "station.commands.daemon",
-    "install-system": "station.commands.daemon",
-    "demo": "station.commands.demo",
-    "feedback": "station.commands.feedback",
-    "fleet": "station.commands.fleet",
-    "mds": "station.commands.mds",
-    "tui": "station.commands.tui",
-    "kiosk": "station.commands.tui",
-    "keys": "station.commands.keys",
-    "report": "station.commands.report",
+# Every top-level command: the module whose ``register(subparsers)`` defines it (its parsers set
+# ``func(args) -> int``) and the one line `station --help` shows for it. `station COMMAND …` imports only
+# COMMAND's module; `station --help`, no command or an unknown one import none (tests/unit/test_cli.py keeps
+# these lines equal to the modules' own).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "queue": ("station.commands.queue", "manage the queue of people waiting for a key"),
+    "config": ("station.commands.config", "check, show or create the configuration"),
+    "import": ("station.commands.entra", "queue people from Entra ID (a group, or named users)"),
+    "sync": ("station.commands.entra", "apply Entra ID changes to the queue"),
+    "doctor": ("station.commands.entra", "check the tenant: token, permissions, FIDO2 policy, clock"),
+    "emulate": ("station.commands.emulate", "run an emulator (virtual security key, …)"),
+    "pins": ("station.commands.pins", "escrow keys and PIN hand-out"),
+    "run": ("station.commands.daemon", "run the station daemon (what station.service starts)"),
+    "status": ("station.commands.daemon", "what the running daemon is doing"),
+    "install-system": ("station.commands.daemon",
+                       "install the service user, units, udev rule and a configuration"),
+    "demo": ("station.commands.demo", "the whole station against emulated keys and an emulated Entra ID tenant"),
+    "feedback": ("station.commands.feedback", "the station's LEDs and tones"),
+    "fleet": ("station.commands.fleet", "show every station sharing this store"),
+    "mds": ("station.commands.mds", "FIDO metadata (MDS3): load a BLOB, show a key model"),
+    "tui": ("station.commands.tui", "the dashboard, attached to the running daemon"),
+    "kiosk": ("station.commands.tui", "run the station and its dashboard in this terminal"),
+    "keys": ("station.commands.keys", "the inventory of enrolled keys, and revoking or replacing them"),
+    "report": ("station.commands.report", "write the rollout report (HTML, JSON or CSV)"),
+    "handout": ("station.commands.handout",
+                "hand keys out for the person to register themselves (Temporary Access Pass)"),
 }
+COMMAND_HOME = {name: module for name, (module, _) in COMMANDS.items()}
+COMMAND_MODULES = list(dict.fromkeys(COMMAND_HOME.values()))
 
 
 def _modules_for(argv: Sequence[str]) -> list[str]:
-    """The command modules to load for this command line: its command's module, else all of them."""
+    """The command module to load for this command line: its command's module, or none (help, no command)."""
     words = [a for a in argv if not a.startswith("-")]
     takes_value = {"--config", "--store"}
     for i, arg in enumerate(argv):
@@ -67,10 +57,12 @@ def _modules_for(argv: Sequence[str]) -> list[str]:
             words = [w for w in words if w is not argv[i + 1]]
     if words and words[0] in COMMAND_HOME:
         return [COMMAND_HOME[words[0]]]
-    return COMMAND_MODULES
+    return []
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command tree (``argv`` None), or the tree ``argv`` needs: its command's module only, every
+    other command a placeholder carrying its help line (enough for `station --help` and for errors)."""
     parser = argparse.ArgumentParser(
         prog="station",
         description="Station: enrol FIDO2 security keys for Microsoft Entra ID users.",
@@ -79,8 +71,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     add_common_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES if argv is None else _modules_for(argv):
+    modules = COMMAND_MODULES if argv is None else _modules_for(argv)
+    for name in modules:
         importlib.import_module(name).register(sub)
+    for name, (module, help_line) in COMMANDS.items():
+        if module not in modules:
+            sub.add_parser(name, help=help_line)
     for leaf in _leaf_parsers(parser):
         add_common_options(leaf)
     return parser

@@ -9,15 +9,10 @@ from pathlib import Path
 
 from station import csv_out
 from station.commands.common import config_from_args, print_json
-from station.enroll.ports import SystemClock
-from station.enroll.reconcile import Reconciler
-from station.entra import EntraClient
-from station.events import EventBus
 from station.store import NewPerson, Store, open_store
 from station.store.csv_import import read_people_csv
 from station.store.models import PersonState
 from station.text import visible
-from station.unresolved import resolve_person
 
 STATES = [s.value for s in PersonState]
 
@@ -154,6 +149,13 @@ def cmd_skip(args: argparse.Namespace) -> int:
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
+    # The reconciler and the Graph client (msal, requests) only for this command, not for every `station queue`.
+    from station.enroll.ports import SystemClock
+    from station.enroll.reconcile import Reconciler
+    from station.entra import EntraClient
+    from station.events import EventBus
+    from station.unresolved import resolve_person
+
     cfg = config_from_args(args)
     store = open_store(cfg.store_url, cfg.station.id)
     try:

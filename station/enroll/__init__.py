@@ -3,10 +3,6 @@ PIN generation and escrow, prefetched creation options and start-up reconciliati
 
 ``Engine`` (engine.py) is what the daemon wires up; it reaches the store and Entra only through the
 Protocols in ports.py, and the keys through python-fido2 on the devices a ``KeyCandidate`` opens.
+Importing this package imports none of them: a command that needs only ``ports`` or ``escrow`` does not
+load the engine, its sessions and python-fido2.
 """
-
-from station.enroll.engine import Engine
-from station.enroll.escrow import Escrow
-from station.enroll.reconcile import ReconcileReport
-
-__all__ = ["Engine", "Escrow", "ReconcileReport"]

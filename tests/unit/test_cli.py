@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
+from pathlib import Path
 
-from station.cli import COMMAND_HOME, _modules_for, build_parser
+from station.cli import COMMAND_HOME, COMMANDS, _modules_for, build_parser
 
 
 def _commands(parser: argparse.ArgumentParser) -> dict[str, str]:
@@ -25,7 +27,7 @@ def test_every_command_has_its_home_module() -> None:
 
 def test_options_before_the_command_do_not_confuse_the_lookup() -> None:
     assert _modules_for(["--store", "sqlite:////tmp/x.db", "status", "--json"]) == ["station.commands.daemon"]
-    assert len(_modules_for(["--help"])) > 1
+    assert _modules_for(["--help"]) == []
     assert _modules_for(["queue", "--help"]) == ["station.commands.queue"]
 
 
@@ -34,3 +36,48 @@ def test_status_does_not_import_the_store_or_graph_client() -> None:
             "print(sorted(m for m in ('sqlalchemy', 'msal', 'textual', 'fido2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _imported_by(argv: list[str],
+                 env: dict[str, str] | None = None) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """Run `station ARGV` as its own process; the names in its sys.modules when the command has finished."""
+    code = ("import sys, station.cli\n"
+            "try:\n    code = station.cli.main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+            "print('\\n'.join(sys.modules), file=sys.stderr)\nsys.exit(code)\n")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env)
+    return set(done.stderr.splitlines()), done
+
+
+HEAVY = ("pydantic", "sqlalchemy", "sqlmodel", "msal", "requests", "fido2", "textual", "cryptography")
+
+
+def test_help_lines_are_the_commands_own() -> None:
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert {c.dest: c.help for c in action._choices_actions} == {n: h for n, (_, h) in COMMANDS.items()}
+
+
+def test_help_lists_every_command_and_imports_no_command_module() -> None:
+    modules, done = _imported_by(["--help"])
+    assert done.returncode == 0
+    for name, (_, help_line) in COMMANDS.items():
+        assert name in done.stdout and help_line.split()[0] in done.stdout
+    assert not {m for m in modules if m.startswith("station.commands.") or m.split(".")[0] in HEAVY}
+
+
+def test_an_unknown_command_is_refused_with_the_list_of_commands() -> None:
+    modules, done = _imported_by(["enroll"])
+    assert done.returncode == 2
+    assert "invalid choice: 'enroll'" in done.stderr and "'queue'" in done.stderr
+    assert "station.commands.queue" not in modules
+
+
+def test_queue_list_reads_the_store_without_the_engine_or_graph_client(tmp_path: Path) -> None:
+    config = tmp_path / "station.toml"
+    database = tmp_path / "station.db"
+    config.write_text(f'[store]\nurl = "sqlite:///{database}"\n')
+    env = {**os.environ, "STATION_STATE_DIR": str(tmp_path / "state"), "STATION_CONFIG": str(config)}
+    assert _imported_by(["queue", "add", "--upn", "kim@contoso.com"], env)[1].returncode == 0
+    modules, done = _imported_by(["queue", "list"], env)
+    assert done.returncode == 0 and "kim@contoso.com" in done.stdout
+    assert "sqlalchemy" in modules
+    assert not {"msal", "requests", "fido2", "textual", "station.enroll.engine", "station.entra.client"} & modules
