@@ -32,6 +32,7 @@ class Reason(StrEnum):
     TOUCH_TIMEOUT = "touch_timeout"
     TOUCH_DENIED = "touch_denied"
     KEY_REMOVED = "key_removed"
+    OPERATOR_CANCELLED = "operator_cancelled"
     KEY_ERROR = "key_error"
     KEY_NEEDS_RESET = "key_needs_reset"
     RESET_WINDOW = "reset_window"

@@ -24,6 +24,7 @@ from typing import Any
 from fido2.ctap import CtapDevice
 
 from station.config import EnrolmentSection
+from station.enroll.context import SessionContext
 from station.enroll.display_name import check_template
 from station.enroll.ports import (
     AuditPort,
@@ -37,7 +38,8 @@ from station.enroll.ports import (
 )
 from station.enroll.prefetch import Prefetcher
 from station.enroll.reconcile import Reconciler, ReconcileReport
-from station.enroll.session import KeyHolds, Session, SessionContext
+from station.enroll.session import Session
+from station.enroll.transitions import KeyHolds, StopCause
 from station.errors import ConfigError
 from station.events import EventBus, IntakeChanged, KeyAttached, KeyRemoved
 from station.hid.candidate import KeyCandidate
@@ -138,7 +140,7 @@ class Engine:
             self._started = False
             sessions = list(self._sessions.values())
         for s in sessions:
-            s.cancel(removed=False)
+            s.stop(StopCause.SHUTDOWN)
         deadline = time.monotonic() + timeout
         for s in sessions:
             s.thread.join(max(0.0, deadline - time.monotonic()))
@@ -151,7 +153,7 @@ class Engine:
                                      fingerprint=candidate.fingerprint))
         with self._lock:
             running = self._sessions.get(candidate.fingerprint)
-            if running is not None and not running.finished.is_set() and not running.removed.is_set():
+            if running is not None and not running.finished.is_set() and not running.interrupts.removed.is_set():
                 log.info("key in %s already has a session", candidate.slot)
                 return
             if self._paused or not self._started:
@@ -165,7 +167,7 @@ class Engine:
             session = self._sessions.get(fingerprint)
         slot = held.slot if held else session.slot if session else fingerprint
         if session is not None and not session.finished.is_set():
-            session.cancel(removed=True)
+            session.key_removed()
         self.bus.publish(KeyRemoved(slot=slot))
 
     def _begin(self, candidate: KeyCandidate) -> None:
@@ -207,12 +209,12 @@ class Engine:
     def paused(self) -> bool:
         return self._paused
 
-    def cancel_slot(self, slot: str) -> bool:
+    def cancel_slot(self, slot: str, cause: StopCause = StopCause.OPERATOR) -> bool:
         """Cancel the running enrolment in ``slot``; False when nothing runs there."""
         with self._lock:
             sessions = [s for s in self._sessions.values() if s.slot == slot and not s.finished.is_set()]
         for s in sessions:
-            s.cancel(removed=False)
+            s.stop(cause)
         return bool(sessions)
 
     def retry_person(self, upn: str) -> Any:
@@ -256,7 +258,7 @@ class Engine:
                         and s.holds is not KeyHolds.REGISTERED:
                     log.warning("enrolment %d in %s was adopted by another station after its lease ran out; "
                                 "stopping it here", s.enrolment_id, s.slot)
-                    s.cancel(removed=False)
+                    s.stop(StopCause.LEASE_LOST)
         self.ctx.queue.expire_stale_leases()
         if time.monotonic() - self._last_reconcile >= RECONCILE_INTERVAL:
             self._last_reconcile = time.monotonic()

@@ -30,6 +30,9 @@ REMEDIES: dict[Reason, str] = {
     Reason.TOUCH_DENIED: "The key refused the request. Remove it, reset it, and insert it again.",
     Reason.KEY_REMOVED: "The key was removed before it was done. Reset it before using it again; "
                         "the person goes back to the queue.",
+    Reason.OPERATOR_CANCELLED: "The enrolment was cancelled (by the operator, or because the station stopped) "
+                               "before it was done; the person is back in the queue. Remove the key, reset it if "
+                               "the card says it needs a reset, and insert it again.",
     Reason.KEY_ERROR: "The key did not answer as expected. Remove it and insert it again; "
                       "if it keeps failing, set it aside.",
     Reason.KEY_NEEDS_RESET: "The key holds a PIN (and maybe a passkey) from an unfinished enrolment. "
@@ -77,16 +80,13 @@ REMEDIES: dict[Reason, str] = {
     Reason.STORE_NOT_WRITABLE: "The station cannot write its store (disk full or read-only), so it did not "
                                "touch the key. Remove it; the station takes keys again by itself once the "
                                "administrator has freed space.",
-    Reason.STORE_NOT_WRITABLE: "The station cannot write its store (disk full or read-only), so it did not "
-                               "touch the key. Remove it; the station takes keys again by itself once the "
-                               "administrator has freed space.",
     Reason.INTERNAL: "Something unexpected went wrong; see the station log. Reset the key before reuse.",
 }
 
 RETRYABLE = {
-    Reason.TOUCH_TIMEOUT, Reason.TOUCH_DENIED, Reason.KEY_REMOVED, Reason.KEY_ERROR, Reason.GRAPH_THROTTLED,
-    Reason.GRAPH_UNAVAILABLE, Reason.GRAPH_UNCERTAIN, Reason.QUEUE_EMPTY, Reason.CHALLENGE_EXPIRED,
-    Reason.RESET_WINDOW, Reason.STORE_NOT_WRITABLE,
+    Reason.TOUCH_TIMEOUT, Reason.TOUCH_DENIED, Reason.KEY_REMOVED, Reason.OPERATOR_CANCELLED, Reason.KEY_ERROR,
+    Reason.GRAPH_THROTTLED, Reason.GRAPH_UNAVAILABLE, Reason.GRAPH_UNCERTAIN, Reason.QUEUE_EMPTY,
+    Reason.CHALLENGE_EXPIRED, Reason.RESET_WINDOW, Reason.STORE_NOT_WRITABLE,
 }
 
 

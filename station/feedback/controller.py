@@ -16,12 +16,13 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import Final, Protocol
 
 from fido2.ctap import CtapDevice
 
 from station.config import FeedbackSection
-from station.errors import FeedbackError
+from station.enroll.steps import SessionStep
+from station.errors import FeedbackError, Reason
 from station.events import (
     EnrolmentDone,
     EnrolmentFailed,
@@ -47,9 +48,10 @@ from station.feedback.wink import wink
 log = logging.getLogger(__name__)
 
 # Steps a session reports as it ends; its EnrolmentDone / EnrolmentFailed event says how it ended.
-ENDING_STEPS = {"done", "failed", "needs_reset", "abandoned", "rejected", "uncertain"}
-# A failure because the key was pulled needs no signal: the technician already acted.
-REMOVED_REASON = "key_removed"
+ENDING_STEPS: Final = frozenset(step.value for step in SessionStep if step.ends_session)
+# A failure because the key was pulled, or the operator or a shutdown cancelled it, needs no signal: someone
+# at the station already acted.
+SILENT_REASONS: Final = frozenset({Reason.KEY_REMOVED.value, Reason.OPERATOR_CANCELLED.value})
 
 
 class Player(Protocol):
@@ -186,7 +188,7 @@ class FeedbackController:
         self._slots.pop(slot, None)
 
     def _failed(self, slot: str, reason: str) -> None:
-        if reason == REMOVED_REASON:
+        if reason in SILENT_REASONS:
             return
         self._sound(self._failure_pcm)
         if slot in self._slots:

@@ -315,8 +315,12 @@ def test_operator_cancels_a_slot(make_station: Any) -> None:
     station.keys.insert(VirtualKey("fido21", finger=Finger.manual()), slot="Hub 2")
     station.events.wait_for(TouchRequired)
     assert station.engine.cancel_slot("Hub 2")
-    failed(station, "key_removed")
+    event = failed(station, "operator_cancelled")
+    assert "cancelled by the operator" in event.message and event.retryable
+    assert "cancelled" in event.remedy and "removed" not in event.remedy
     assert person_state(station, user) == "queued"
+    row = station.store.journal.get(event.enrolment_id)
+    assert row is not None and row.error_reason == "operator_cancelled"
 
 
 def test_a_key_whose_own_pin_policy_refuses_the_pin_is_left_unchanged(make_station: Any) -> None:

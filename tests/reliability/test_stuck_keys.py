@@ -24,7 +24,7 @@ from rig import Station, in_process_station, station_config
 from station.emulator.entra import EntraEmulator
 from station.emulator.key import VirtualKey
 from station.enroll.escrow import load_private_key
-from station.enroll.session import STALLED_REMEDY
+from station.enroll.transitions import STALLED_REMEDY
 from station.events import EnrolmentDone, EnrolmentFailed, KeyRejected
 from station.hid.candidate import KeyCandidate
 from station.hid.nfc import CANCEL_GRACE_SECONDS, MAX_ANSWER_BYTES

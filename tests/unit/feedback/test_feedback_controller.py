@@ -205,7 +205,8 @@ def test_success_and_failure_play_their_tones_at_the_configured_volume(tmp_path:
     r = Rig(tmp_path, [], sound=True)
     r.fb.start()
     try:
-        r.send(attached("USB 1"), done("USB 1"), attached("USB 2"), failed("USB 2"), failed("USB 3", "key_removed"))
+        r.send(attached("USB 1"), done("USB 1"), attached("USB 2"), failed("USB 2"), failed("USB 3", "key_removed"),
+               failed("USB 4", "operator_cancelled"))
     finally:
         r.fb.stop()
         r.bus.close()
