@@ -22,6 +22,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from station.errors import ConfigError, Reason, StationError
+from station.lifecycle.delegation_settings import DelegationSection
 from station.lifecycle.settings import LifecycleSection
 from station.metrics.settings import MetricsSection
 
@@ -201,6 +202,7 @@ class Config(_Section):
     feedback: FeedbackSection = Field(default_factory=FeedbackSection)
     metrics: MetricsSection = Field(default_factory=MetricsSection)
     lifecycle: LifecycleSection = Field(default_factory=LifecycleSection)
+    delegation: DelegationSection = Field(default_factory=DelegationSection)
     source: Path | None = None
 
     @property

@@ -13,7 +13,7 @@ from typing import Literal
 
 from station.errors import Reason
 
-Purpose = Literal["creation_options", "register", "passkeys", "directory", "user", "group", "policy"]
+Purpose = Literal["creation_options", "register", "passkeys", "directory", "user", "group", "policy", "tap"]
 
 GRANT_PASSKEY = (
     "Grant the app UserAuthMethod-Passkey.ReadWrite.All (application permission) and admin-consent it; "
@@ -21,6 +21,10 @@ GRANT_PASSKEY = (
 )
 GRANT_DIRECTORY = (
     "Grant the app User.Read.All and GroupMember.Read.All (application permissions) and admin-consent them."
+)
+GRANT_TAP = (
+    "Grant the app UserAuthenticationMethod.ReadWrite.All (application permission; it creates and deletes "
+    "Temporary Access Passes) and admin-consent it."
 )
 GRANT_POLICY = "Grant the app Policy.Read.All (application permission) and admin-consent it."
 ENABLE_SELF_SERVICE = "Enable 'Allow self-service setup' in the FIDO2 authentication method policy."
@@ -92,6 +96,8 @@ def _denied(purpose: Purpose) -> str:
         return GRANT_PASSKEY
     if purpose == "policy":
         return GRANT_POLICY
+    if purpose == "tap":
+        return GRANT_TAP
     return GRANT_DIRECTORY
 
 

@@ -11,6 +11,7 @@ from station.config import redact_url
 from station.errors import StoreError
 from station.store.audit import Audit
 from station.store.engine import make_engine
+from station.store.handouts import Handouts
 from station.store.health import StoreHealth, WritableQueue, sqlite_path, watch
 from station.store.inventory import Inventory
 from station.store.journal import Journal, JournalRow
@@ -39,6 +40,10 @@ class Store:
     @property
     def inventory(self) -> Inventory:
         return Inventory(self.engine)
+
+    @property
+    def handouts(self) -> Handouts:
+        return Handouts(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

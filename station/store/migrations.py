@@ -17,6 +17,7 @@ from sqlmodel import SQLModel
 
 from station.errors import StoreError
 from station.store import (
+    handouts,
     inventory,
     models,  # registers the tables; the v2 migration rebuilds its claim index
 )
@@ -66,8 +67,13 @@ def _v4_key_inventory(conn: Connection) -> None:
         inventory.record_enrolled(conn, dict(row), row["updated_at"])
 
 
+def _v5_key_handouts(conn: Connection) -> None:
+    """Keys handed out for self-activation, with their sealed Temporary Access Pass."""
+    handouts.KeyHandout.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+
+
 MIGRATIONS: list[Migration] = [_v1_create_tables, _v2_unresolved_rows_and_failures, _v3_pin_rules,
-                               _v4_key_inventory]
+                               _v4_key_inventory, _v5_key_handouts]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

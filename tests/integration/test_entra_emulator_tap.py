@@ -28,10 +28,11 @@ def taps_path(user: str) -> str:
     return f"/v1.0/users/{user}/authentication/temporaryAccessPassMethods"
 
 
-def sign_in(graph: Graph, upn: str, tap: str) -> requests.Response:
+def sign_in(graph: Graph, upn: str, tap: str, aaguid: str = AAGUID) -> requests.Response:
+    """The person signs in with their TAP at My Security Info and registers a passkey of model ``aaguid``."""
     return graph.session.post(f"{graph.emu.info.graph_url}/_emulator/tap/register-passkey", timeout=30,
                               headers={ADMIN_HEADER: graph.emu.info.client_secret},
-                              json={"upn": upn, "temporaryAccessPass": tap, "aaGuid": AAGUID})
+                              json={"upn": upn, "temporaryAccessPass": tap, "aaGuid": aaguid})
 
 
 def first_user(emu: EntraEmulator) -> dict[str, Any]:

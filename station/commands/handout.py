@@ -1,0 +1,226 @@
+"""`station handout …`: hand keys out for self-activation with a Temporary Access Pass, open the letters, and
+track whether each person registered their key."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from station.commands.common import config_from_args, print_json
+from station.commands.pins import passphrase_from_file
+from station.config import Config, read_secret
+from station.enroll.escrow import (
+    Escrow,
+    EscrowError,
+    PrivateKey,
+    load_private_key,
+    open_sealed,
+    private_key_is_encrypted,
+)
+from station.entra import EntraClient
+from station.entra.tap import TemporaryAccessPasses
+from station.errors import ConfigError, NotFoundError, StationError
+from station.files import refuse_symlink, write_private_atomically
+from station.hardening import disable_core_dumps
+from station.lifecycle.handout import hand_out, track
+from station.lifecycle.tap_letter import TapLetter, to_csv, to_html
+from station.store import NewPerson, Store, open_store
+from station.store.handouts import HandoutState, HandoutView, tap_context
+from station.text import visible
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from station.cli import add_common_options
+
+    h = sub.add_parser(
+        "handout", help="hand keys out for the person to register themselves (Temporary Access Pass)",
+        description="Hand a key out for self-activation: record it, replace the person's Temporary Access Pass "
+                    "(TAP) with a new one ([delegation] tap_lifetime_minutes, tap_usable_once), seal the TAP to "
+                    "the escrow key like a PIN, and take the person out of the station's queue. The app needs "
+                    "UserAuthenticationMethod.ReadWrite.All. Open the letters with 'station handout letters', "
+                    "track registrations with 'station handout verify'.")
+    who = h.add_mutually_exclusive_group()
+    who.add_argument("--upn", help="the person (UPN or object id; read from Entra ID when not in the store)")
+    who.add_argument("--csv", type=Path, metavar="FILE", help="CSV with a upn column (and key_serial, aaguid)")
+    who.add_argument("--group", metavar="NAME", help="every member of this Entra ID group (name or object id)")
+    h.add_argument("--key-serial", metavar="S", help="the serial of the key handed out (with --upn)")
+    h.add_argument("--aaguid", help="the key's model (AAGUID), when the inventory does not know the key")
+    add_common_options(h)
+    h.set_defaults(func=cmd_handout)
+    hs = h.add_subparsers(dest="handout_command", metavar="ACTION")
+
+    p = hs.add_parser("verify", help="mark keys active once registered; list TAPs that expired unused (exit 1)",
+                      description="For each key handed out and not yet registered: 'active' when a passkey of the "
+                                  "key's model appeared for the person after the hand-out, 'expired' when the TAP "
+                                  "ran out or was used without one. The TAP is deleted once of no further use. "
+                                  "Exit 1 when any hand-out stands expired (hand the key out again).")
+    p.add_argument("--json", action="store_true", help="machine-readable output (for a reminder job)")
+    p.set_defaults(func=cmd_verify)
+
+    p = hs.add_parser("list", help="every hand-out and its state", description="Every hand-out and its state.")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = hs.add_parser("letters", help="open the TAPs with the escrow private key and write the letters",
+                      description="Write each waiting hand-out's letter (the TAP, its expiry, how to register the "
+                                  "key at My Security Info) as CSV or printable HTML. The output holds the passes: "
+                                  "write it to a protected place.")
+    p.add_argument("--private-key", type=Path, required=True, metavar="FILE", help="escrow private key (PEM)")
+    p.add_argument("--passphrase-file", type=Path, metavar="FILE", help="the private key's passphrase")
+    p.add_argument("--format", choices=["csv", "html"], default="html")
+    p.add_argument("--out", type=Path, metavar="FILE", help="write here (mode 0600) instead of standard output")
+    p.add_argument("--organisation", default="", help="sender line on each letter")
+    p.set_defaults(func=cmd_letters)
+
+
+def _when(at: float | None) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC") if at else "-"
+
+
+def _wanted(args: argparse.Namespace, client: EntraClient) -> Iterator[tuple[str, str | None, str | None]]:
+    """(UPN or object id, key serial, AAGUID) of each person to hand a key out to."""
+    if args.upn:
+        yield args.upn, args.key_serial, args.aaguid
+    elif args.csv:
+        with open(args.csv, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+        if rows and "upn" not in rows[0]:
+            raise StationError(f"{args.csv} has no upn column", remedy="Give a header row with upn (and "
+                               "key_serial, aaguid).")
+        for row in rows:
+            yield row["upn"].strip(), (row.get("key_serial") or "").strip() or None, \
+                (row.get("aaguid") or "").strip() or args.aaguid
+    else:
+        group = client.directory.resolve_group(args.group)
+        for member in client.directory.group_members(group.id):
+            yield member.id, None, args.aaguid
+
+
+def _ensure_person(store: Store, client: EntraClient, who: str) -> str:
+    try:
+        return store.queue.get(who).upn
+    except NotFoundError:
+        user = client.directory.get_user(who)
+        if user.refused:
+            raise StationError(f"{visible(who)} cannot be handed a key: {user.refused}",
+                               remedy="Fix the account in Entra ID.") from None
+        store.queue.add_people([NewPerson(upn=user.user_principal_name, display_name=user.display_name,
+                                          object_id=user.id, source="handout")])
+        return user.user_principal_name
+
+
+def _escrow(cfg: Config) -> Escrow:
+    if not cfg.enrolment.escrow_public_key:
+        raise ConfigError("hand-outs seal each TAP to the escrow key, and enrolment.escrow_public_key is not set",
+                          remedy="Create a key pair with 'station pins keygen --out DIR' and set "
+                                 "enrolment.escrow_public_key to its public half.")
+    return Escrow.from_file(cfg.enrolment.escrow_public_key)
+
+
+def cmd_handout(args: argparse.Namespace) -> int:
+    if not (args.upn or args.csv or args.group):
+        raise StationError("say who gets a key", remedy="Give --upn UPN, --csv FILE or --group NAME "
+                                                        "(or an action: verify, list, letters).")
+    cfg = config_from_args(args)
+    escrow = _escrow(cfg)
+    store = open_store(cfg.store_url, cfg.station.id)
+    failed = 0
+    try:
+        with EntraClient.from_config(cfg) as client:
+            taps = TemporaryAccessPasses(client.http)
+            for who, serial, aaguid in _wanted(args, client):
+                try:
+                    upn = _ensure_person(store, client, who)
+                    h = hand_out(store, taps, escrow, cfg.delegation, upn, key_serial=serial, aaguid=aaguid,
+                                 station_id=cfg.station.id)
+                except StationError as e:
+                    failed += 1
+                    print(f"{visible(who)}: {visible(e.message)}\n  → {visible(e.remedy)}", file=sys.stderr)
+                    continue
+                print(f"{visible(h.upn)}: key {visible(h.key_serial or '-')} handed out; TAP sealed, works until "
+                      f"{_when(h.tap_expires_at)}")
+    finally:
+        store.close()
+    print("open the letters with 'station handout letters --private-key FILE'", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _line(h: HandoutView) -> str:
+    return (f"{h.state:<11} {visible(h.upn)}  key {visible(h.key_serial or '-')}  {visible(h.model or h.aaguid or '')}"
+            f"  handed out {_when(h.handed_out_at)}  TAP until {_when(h.tap_expires_at)}"
+            + (f"  ({visible(h.note)})" if h.note else ""))
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    store = open_store(cfg.store_url, cfg.station.id)
+    try:
+        rows = store.handouts.find()
+    finally:
+        store.close()
+    if args.json:
+        print_json([h.to_dict() for h in rows])
+    for h in rows if not args.json else []:
+        print(_line(h))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    store = open_store(cfg.store_url, cfg.station.id)
+    try:
+        with EntraClient.from_config(cfg) as client:
+            tracked = track(store, TemporaryAccessPasses(client.http), client.passkeys)
+        expired = store.handouts.find(HandoutState.EXPIRED)
+    finally:
+        store.close()
+    if args.json:
+        print_json({"checked": len(tracked),
+                    "activated": [t.handout.upn for t in tracked if t.outcome == "active"],
+                    "waiting": [t.handout.upn for t in tracked if t.outcome == "waiting"],
+                    "expired": [h.to_dict() for h in expired]})
+    else:
+        for t in tracked:
+            print(f"{t.outcome.upper():<8} {visible(t.handout.upn)}: {t.detail}"
+                  + (" (TAP deleted)" if t.tap_deleted else ""))
+        for h in expired:
+            print(f"EXPIRED  {visible(h.upn)}: hand the key out again ({visible(h.note)})")
+        print(f"{len(tracked)} hand-out(s) checked: {len(expired)} expired unused")
+    return 1 if expired else 0
+
+
+def _private_key(args: argparse.Namespace) -> PrivateKey:
+    pem = read_secret(str(args.private_key), "escrow private key")
+    if args.passphrase_file is not None:
+        return load_private_key(pem, passphrase_from_file(args.passphrase_file))
+    if private_key_is_encrypted(pem):
+        raise EscrowError("the escrow private key is encrypted", remedy="Give --passphrase-file FILE.")
+    return load_private_key(pem)
+
+
+def cmd_letters(args: argparse.Namespace) -> int:
+    disable_core_dumps()
+    cfg = config_from_args(args)
+    if args.out is not None:
+        refuse_symlink(args.out)
+    key = _private_key(args)
+    store = open_store(cfg.store_url, cfg.station.id)
+    try:
+        letters = [TapLetter(upn=h.upn, display_name=h.display_name, key_serial=h.key_serial or "",
+                             key_model=h.model, temporary_access_pass=open_sealed(key, h.tap_sealed, tap_context(h.id)),
+                             expires=_when(h.tap_expires_at), single_use=h.tap_usable_once, handout_id=h.id)
+                   for h in store.handouts.find(HandoutState.HANDED_OUT) if h.tap_sealed]
+        store.audit.record("handout_letters_exported", count=len(letters), format=args.format)
+    finally:
+        store.close()
+    text = to_html(letters, args.organisation) if args.format == "html" else to_csv(letters)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        write_private_atomically(args.out, text)
+    print(f"station: {len(letters)} letter(s) written", file=sys.stderr)
+    return 0

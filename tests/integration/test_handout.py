@@ -1,0 +1,170 @@
+"""Delegated activation end to end: `station handout` against the Entra emulator over HTTPS (real msal) with a
+real SQLite store and a real escrow key pair. The letter carries a TAP the emulator accepts once; the person's
+own passkey of the key's model makes `station handout verify` mark the key active and delete the TAP; an unused
+TAP past its lifetime shows as expired (exit 1); a second hand-out replaces the first TAP; and the TAP is never in
+the store file, the logs, the command output or the audit trail in clear."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_entra_emulator_passkeys import Graph
+from test_entra_emulator_tap import sign_in, taps_path
+from test_queue_resolve import write_config
+
+from station.cli import main
+from station.emulator.entra import EntraEmulator
+from station.emulator.key.profiles import PROFILES
+from station.enroll.escrow import generate_keypair
+from station.store import open_store
+
+MODEL = PROFILES["yubikey5-5.7"]
+OTHER = PROFILES["titan-v2"]
+KEY_MODEL = str(MODEL.default_aaguid)
+
+
+@pytest.fixture
+def emu() -> Iterator[EntraEmulator]:
+    with EntraEmulator(users=5, seed=41) as e:
+        yield e
+
+
+@pytest.fixture
+def setup(emu: EntraEmulator, tmp_path: Path) -> tuple[str, Path]:
+    """The configuration file (escrow public key, 60-minute one-time TAPs) and the escrow private key."""
+    TRANSCRIPT.clear()
+    public, private = generate_keypair(tmp_path / "escrow")
+    config = Path(write_config(emu, tmp_path))
+    config.write_text(config.read_text() + f'[enrolment]\nescrow_public_key = "{public}"\n'
+                                           "[delegation]\ntap_lifetime_minutes = 60\ntap_usable_once = true\n")
+    return str(config), private
+
+
+TRANSCRIPT: list[str] = []  # everything the commands printed and logged (at debug level) in one test
+
+
+def run(capsys: pytest.CaptureFixture[str], config: str, *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["--config", config, "--verbose", *argv])
+    out, err = capsys.readouterr()
+    TRANSCRIPT.extend((out, err))
+    return code, out, err
+
+
+def transcript() -> str:
+    """Output and logs, letters (which hold the TAP by design) left out."""
+    return "\n".join(TRANSCRIPT)
+
+
+def letters(capsys: pytest.CaptureFixture[str], config: str, private: Path, tmp_path: Path) -> list[dict[str, Any]]:
+    out = tmp_path / "letters.csv"
+    code, _, _ = run(capsys, config, "handout", "letters", "--private-key", str(private), "--format", "csv",
+                     "--out", str(out))
+    assert code == 0
+    return list(csv.DictReader(io.StringIO(out.read_text())))
+
+
+def users(emu: EntraEmulator) -> list[dict[str, Any]]:
+    return sorted(emu.tenant.users.values(), key=lambda u: u["userPrincipalName"])
+
+
+def stored_bytes(tmp_path: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in tmp_path.glob("station.db*"))
+
+
+def audit_text(tmp_path: Path) -> str:
+    store = open_store(f"sqlite:///{tmp_path / 'station.db'}")
+    try:
+        return json.dumps([(e.kind, e.detail) for e in store.audit.entries()])
+    finally:
+        store.close()
+
+
+def test_handout_letter_self_registration_then_verify_marks_the_key_active(
+        emu: EntraEmulator, setup: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config, private = setup
+    ann = users(emu)[0]
+    upn = ann["userPrincipalName"]
+    code, out, err = run(capsys, config, "handout", "--upn", upn, "--key-serial", "31337",
+                         "--aaguid", KEY_MODEL)
+    assert code == 0, err
+
+    (letter,) = letters(capsys, config, private, tmp_path)
+    tap = letter["temporary_access_pass"]
+    assert letter["upn"] == upn and letter["key_serial"] == "31337" and letter["single_use"] == "True"
+    assert letter["register_at"] == "https://mysignins.microsoft.com/security-info"
+    html_out = tmp_path / "letters.html"
+    assert run(capsys, config, "handout", "letters", "--private-key", str(private), "--out", str(html_out))[0] == 0
+    assert tap in html_out.read_text() and "mysignins.microsoft.com/security-info" in html_out.read_text()
+
+    graph = Graph(emu)
+    assert sign_in(graph, upn, tap, KEY_MODEL).status_code == 201, "the letter's TAP signs the person in"
+    assert sign_in(graph, upn, tap, KEY_MODEL).status_code == 400, "and only once"
+
+    code, out, _ = run(capsys, config, "handout", "verify", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["activated"] == [upn] and report["expired"] == []
+    assert graph.call("GET", taps_path(ann["id"])).json()["value"] == [], "the used TAP is deleted"
+    code, out, _ = run(capsys, config, "handout", "list", "--json")
+    (row,) = json.loads(out)
+    assert row["state"] == "active" and row["method_id"] and row["key_serial"] == "31337"
+    assert "tap_sealed" not in row
+
+    assert "key handed out to" in transcript() and "created for" in transcript(), "the logs were captured"
+    assert tap.encode() not in stored_bytes(tmp_path)
+    assert tap not in transcript() and tap not in audit_text(tmp_path)
+
+
+def test_a_second_handout_replaces_the_first_tap_and_an_unused_one_expires(
+        emu: EntraEmulator, setup: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config, private = setup
+    bo = users(emu)[1]
+    upn = bo["userPrincipalName"]
+    assert run(capsys, config, "handout", "--upn", upn, "--aaguid", KEY_MODEL)[0] == 0
+    (first,) = letters(capsys, config, private, tmp_path)
+    assert run(capsys, config, "handout", "--upn", upn, "--aaguid", KEY_MODEL)[0] == 0
+    (second,) = letters(capsys, config, private, tmp_path)
+    assert first["temporary_access_pass"] != second["temporary_access_pass"]
+    graph = Graph(emu)
+    assert len(graph.call("GET", taps_path(bo["id"])).json()["value"]) == 1, "never two live TAPs"
+    assert sign_in(graph, upn, first["temporary_access_pass"]).status_code == 400
+    states = [r["state"] for r in json.loads(run(capsys, config, "handout", "list", "--json")[1])]
+    assert states == ["replaced", "handed_out"]
+
+    code, out, _ = run(capsys, config, "handout", "verify", "--json")
+    assert code == 0 and json.loads(out)["activated"] == [] and json.loads(out)["waiting"] == [upn]
+
+    emu.advance_clock(61 * 60)
+    code, out, _ = run(capsys, config, "handout", "verify", "--json")
+    report = json.loads(out)
+    assert code == 1 and [h["upn"] for h in report["expired"]] == [upn]
+    assert "expired unused" in report["expired"][0]["note"]
+    assert Graph(emu).call("GET", taps_path(bo["id"])).json()["value"] == [], "the expired TAP is deleted"
+    assert letters(capsys, config, private, tmp_path) == [], "no letter for an expired hand-out"
+
+    assert run(capsys, config, "handout", "--upn", upn, "--aaguid", KEY_MODEL)[0] == 0
+    code, out, _ = run(capsys, config, "handout", "verify", "--json")
+    assert code == 0 and json.loads(out)["expired"] == [], "handing the key out again clears the reminder"
+    for tap in (first["temporary_access_pass"], second["temporary_access_pass"]):
+        assert tap.encode() not in stored_bytes(tmp_path) and tap not in transcript()
+        assert tap not in audit_text(tmp_path)
+
+
+def test_a_passkey_of_another_model_does_not_activate_the_key(
+        emu: EntraEmulator, setup: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config, private = setup
+    cy = users(emu)[2]
+    upn = cy["userPrincipalName"]
+    assert run(capsys, config, "handout", "--upn", upn, "--aaguid", KEY_MODEL)[0] == 0
+    (letter,) = letters(capsys, config, private, tmp_path)
+    assert sign_in(Graph(emu), upn, letter["temporary_access_pass"], str(OTHER.default_aaguid)).status_code == 201
+    code, out, _ = run(capsys, config, "handout", "verify", "--json")
+    report = json.loads(out)
+    assert code == 1 and report["activated"] == []
+    assert "used but no passkey of the key's model" in report["expired"][0]["note"]
