@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Final
 
 from fido2.ctap import STATUS
 
@@ -22,7 +23,7 @@ from station.enroll.transitions import Interrupted, StopCause
 
 log = logging.getLogger(__name__)
 
-STALL_POLL_SECONDS = 0.25
+STALL_POLL_SECONDS: Final = 0.25
 
 
 class Interrupts:
