@@ -17,6 +17,7 @@ from station.config import Config
 from station.entra import DirectoryUser, EntraClient, Finding
 from station.entra.remedies import GRANT_DIRECTORY
 from station.errors import GraphError, ImportRejectedError, StationError
+from station.lifecycle.delegation_check import delegation_finding
 from station.lifecycle.leavers import GROUP_SOURCE, act_on_leavers
 from station.lifecycle.revoke import GRANT_DELETE, may_revoke, token_roles
 from station.store import AddResult, NewPerson, PersonState, Store, open_store
@@ -249,6 +250,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return 1
     with client:
         findings = doctor_findings(client)
+        if findings[0].ok:
+            findings.append(delegation_finding(client, cfg.delegation))
     findings.append(_enrolments(cfg))
     for finding in findings:
         print(finding.line())

@@ -168,3 +168,43 @@ def test_a_passkey_of_another_model_does_not_activate_the_key(
     report = json.loads(out)
     assert code == 1 and report["activated"] == []
     assert "used but no passkey of the key's model" in report["expired"][0]["note"]
+
+
+def test_group_and_csv_forms_hand_a_key_to_each_person(
+        emu: EntraEmulator, setup: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config, private = setup
+    group = emu.tenant.groups[emu.info.group_id]
+    members = {o["id"] for o in emu.tenant.transitive_member_objects(group) if o["id"] in emu.tenant.users}
+    code, _, err = run(capsys, config, "handout", "--group", emu.info.group_name, "--aaguid", KEY_MODEL)
+    assert code == 0, err
+    assert {r["upn"] for r in letters(capsys, config, private, tmp_path)} == {
+        emu.tenant.users[m]["userPrincipalName"] for m in members}
+    outsider = users(emu)[0]  # handed a key again, now with its serial
+    sheet = tmp_path / "people.csv"
+    sheet.write_text(f"upn,key_serial\n{outsider['userPrincipalName']},4242\nnobody@contoso.example,1\n")
+    code, _, err = run(capsys, config, "handout", "--csv", str(sheet), "--aaguid", KEY_MODEL)
+    assert code == 1 and "nobody@contoso.example" in err, "an unknown person is reported, the others served"
+    served = letters(capsys, config, private, tmp_path)
+    assert len(served) == len(members), "one letter a person: the second hand-out replaced the first"
+    assert {r["upn"]: r for r in served}[outsider["userPrincipalName"]]["key_serial"] == "4242"
+
+
+def test_doctor_checks_the_tap_policy_and_permission(
+        emu: EntraEmulator, setup: tuple[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    config, _ = setup
+    code, out, _ = run(capsys, config, "doctor")
+    assert code == 0 and "OK   delegation: Temporary Access Passes can be made (60 min, one-time use" in out
+    emu.tenant.tap_policy["state"] = "disabled"
+    code, out, _ = run(capsys, config, "doctor")
+    assert code == 1 and "FAIL delegation: the Temporary Access Pass method is disabled" in out
+    emu.tenant.tap_policy.update(state="enabled", minimumLifetimeInMinutes=120)
+    code, out, _ = run(capsys, config, "doctor")
+    assert code == 1 and "tap_lifetime_minutes = 60 is outside the TAP policy's 120–480 minutes" in out
+    emu.tenant.tap_policy["minimumLifetimeInMinutes"] = 60
+    emu.tenant.app.roles.discard("UserAuthenticationMethod.ReadWrite.All")
+    code, out, _ = run(capsys, config, "doctor")
+    assert code == 1 and "FAIL delegation: the app may not create Temporary Access Passes" in out
+    assert "UserAuthenticationMethod.ReadWrite.All" in out
+    bo = users(emu)[1]["userPrincipalName"]
+    code, _, err = run(capsys, config, "handout", "--upn", bo)
+    assert code == 1 and "UserAuthenticationMethod.ReadWrite.All" in err, "the hand-out names the permission"
