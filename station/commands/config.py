@@ -59,6 +59,11 @@ attestation = "off"           # "verify": refuse keys whose attestation FIDO met
 [lifecycle]
 on_leaver = "report"          # key holders gone from the directory or the rollout group, at 'station sync':
                               # "report" them, or "revoke" their keys' passkeys in Entra ID
+
+[delegation]                  # keys handed out for the person to register (station handout; README)
+tap_lifetime_minutes = 480    # the Temporary Access Pass's lifetime; within the tenant's TAP policy limits
+tap_usable_once = true        # the pass signs in once
+# default_aaguid = ""         # model of the keys handed out, when neither the inventory nor --aaguid says
 '''
 
 
