@@ -1,0 +1,56 @@
+"""The hand-out records on SQLite and PostgreSQL: a new hand-out replaces the person's waiting or expired one,
+settling moves only a waiting one and drops its sealed TAP, and nothing read out for display carries it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pg import pg_url
+
+from station.store import NewPerson, open_store
+from station.store.handouts import HandoutState
+
+__all__ = ["pg_url"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'station.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def test_handouts_replace_settle_and_count(store_url: str) -> None:
+    store = open_store(store_url, "desk-1")
+    try:
+        store.queue.add_people([NewPerson(upn="ann@contoso.example", object_id="o-ann"),
+                                NewPerson(upn="bo@contoso.example", object_id="o-bo")])
+        ann, bo = store.queue.get("ann@contoso.example"), store.queue.get("bo@contoso.example")
+        handouts = store.handouts
+        first = handouts.start(ann.id, key_serial="1", aaguid="a", model="M", station_id="desk-1")
+        handouts.set_tap(first, method_id="t1", sealed="x25519:v1:AAAA", start=100.0, expires_at=3700.0,
+                         usable_once=True)
+        second = handouts.start(ann.id, key_serial="2", aaguid="a", model="M", station_id="desk-1")
+        other = handouts.start(bo.id, key_serial=None, aaguid="", model="", station_id="desk-1")
+        assert handouts.get(first).state == HandoutState.REPLACED and handouts.get(first).tap_sealed is None
+        assert [h.id for h in handouts.find(HandoutState.HANDED_OUT)] == [second, other]
+
+        handouts.settle(other, HandoutState.EXPIRED, note="the TAP expired unused")
+        handouts.settle(other, HandoutState.ACTIVE, method_id="m")
+        assert handouts.get(other).state == HandoutState.EXPIRED, "only a waiting hand-out is settled"
+        third = handouts.start(bo.id, key_serial=None, aaguid="", model="", station_id="desk-1")
+        assert handouts.get(other).state == HandoutState.REPLACED, "handing out again clears an expired one"
+
+        handouts.set_tap(second, method_id="t2", sealed="x25519:v1:BBBB", start=200.0, expires_at=3800.0,
+                         usable_once=False)
+        waiting = handouts.get(second)
+        assert waiting.tap_sealed == "x25519:v1:BBBB" and not waiting.tap_usable_once
+        assert "tap_sealed" not in waiting.to_dict() and waiting.to_dict()["upn"] == "ann@contoso.example"
+        handouts.settle(second, HandoutState.ACTIVE, method_id="m-2", note="passkey registered")
+        done = handouts.get(second)
+        assert done.state == HandoutState.ACTIVE and done.method_id == "m-2" and done.tap_sealed is None
+        assert handouts.counts() == {"replaced": 2, "active": 1, "handed_out": 1}
+        assert handouts.get(third).state == HandoutState.HANDED_OUT
+    finally:
+        store.close()
