@@ -9,12 +9,13 @@ One request per line, one reply per line::
     {"v": 1, "cmd": "pause" | "resume"}    → {"ok": true, "paused": bool}
     {"v": 1, "cmd": "retry" | "skip", "upn": "…"}   → {"ok": true, "person": {…}}
     {"v": 1, "cmd": "cancel", "slot": "…"} → {"ok": true, "cancelled": "…"}
+    {"v": 1, "cmd": "keys" | "revoke_key" | "replace_key", …}   → the key inventory (station.lifecycle.service)
     any failure                            → {"ok": false, "error": {"reason", "message", "remedy"}}
 
 The socket is mode 0660 and belongs to the ``station`` group when that group exists. Peers are identified
 with SO_PEERCRED: root, the daemon's own user and members of the station group may control the station;
-anyone else who can connect may only ask for ``status``, ``fleet`` and ``subscribe``. A subscriber that does not keep
-up is dropped (its connection closed); the event bus is never blocked by a client.
+anyone else who can connect may only ask for ``status``, ``fleet``, ``subscribe`` and ``keys``. A subscriber
+that does not keep up is dropped (its connection closed); the event bus is never blocked by a client.
 
 Every connection has its own thread, and every one is bounded: a request line is at most 64 KiB (a longer
 one is answered with an error and skipped, and a connection that sends more than 1 MiB without a newline is
@@ -57,20 +58,20 @@ from station.control_guard import (
     make_socket_dir,
     turn_away,
 )
+from station.control_protocol import HEARTBEAT_SECONDS, PROTOCOL_VERSION
+from station.control_protocol import socket_path as socket_path
 from station.errors import ControlError, NotFoundError, Reason, StationError
 from station.events import Event, EventBus
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 1
-SOCKET_NAME = "control.sock"
 SOCKET_MODE = 0o660
 IDLE_TIMEOUT = 60.0
 SEND_TIMEOUT = 10.0
-HEARTBEAT_SECONDS = 5.0
 SUBSCRIBER_BACKLOG = 1000
-READ_ONLY_COMMANDS = frozenset({"status", "fleet", "subscribe"})
-COMMANDS = READ_ONLY_COMMANDS | {"pause", "resume", "retry", "skip", "cancel"}
+KEY_COMMANDS = frozenset({"keys", "revoke_key", "replace_key"})  # answered by station.lifecycle.service
+READ_ONLY_COMMANDS = frozenset({"status", "fleet", "subscribe", "keys"})
+COMMANDS = READ_ONLY_COMMANDS | {"pause", "resume", "retry", "skip", "cancel"} | KEY_COMMANDS
 
 
 class Controls(Protocol):
@@ -85,8 +86,8 @@ class Controls(Protocol):
     def cancel_slot(self, slot: str) -> bool: ...
 
 
-def socket_path(runtime_dir: Path) -> Path:
-    return Path(runtime_dir) / SOCKET_NAME
+class KeyCommands(Protocol):
+    def handle(self, cmd: str, request: dict[str, Any]) -> dict[str, Any]: ...
 
 
 def error_reply(error: StationError) -> dict[str, Any]:
@@ -141,7 +142,7 @@ class ControlServer:
     """Serves the control protocol on ``path`` from its own threads until ``stop``."""
 
     def __init__(self, path: Path, *, status: Callable[[], dict[str, Any]], controls: Controls, bus: EventBus,
-                 fleet: Callable[[], dict[str, Any]] | None = None,
+                 fleet: Callable[[], dict[str, Any]] | None = None, keys: KeyCommands | None = None,
                  group: str = "station", idle_timeout: float = IDLE_TIMEOUT, send_timeout: float = SEND_TIMEOUT,
                  request_timeout: float = REQUEST_TIMEOUT, max_connections: int = MAX_CONNECTIONS,
                  max_per_user: int = MAX_CONNECTIONS_PER_USER, privileged_reserve: int = PRIVILEGED_RESERVE) -> None:
@@ -153,6 +154,7 @@ class ControlServer:
         self._refusals = RateLimitedWarning(log)
         self._status = status
         self._fleet = fleet
+        self._keys = keys
         self._controls = controls
         self._bus = bus
         self._group = group
@@ -368,6 +370,12 @@ class ControlServer:
             c.resume_intake()
             log.info("intake resumed from the control socket (%s)", peer)
             return {"ok": True, "paused": False}
+        if cmd in KEY_COMMANDS:
+            if self._keys is None:
+                raise ControlError("this daemon keeps no key inventory", remedy="Use 'station keys' on the station.")
+            if cmd != "keys":
+                log.info("%s from the control socket (%s)", cmd, peer)
+            return self._keys.handle(cmd, request)
         if cmd in ("retry", "skip"):
             upn = _text_arg(request, "upn")
             person = c.retry_person(upn) if cmd == "retry" else c.skip_person(upn)

@@ -36,6 +36,7 @@ from station.feedback import FeedbackController
 from station.fleet import STOPPED, fleet_view
 from station.hid.candidate import KeyWatcher
 from station.keys.persist import load_catalogue
+from station.lifecycle.service import KeyService
 from station.metrics.service import MetricsService
 from station.reload import LOG_LEVELS, apply_reload, uses_systemd_credential
 from station.sdnotify import Notifier, watchdog_interval
@@ -108,6 +109,7 @@ class Daemon:
             if self._want_control:
                 self.control = ControlServer(socket_path(cfg.station.runtime_dir), status=self.status,
                                              controls=self._engine(), bus=self.bus, fleet=self.fleet,
+                                             keys=self.key_service(),
                                              group=SERVICE_GROUP)
                 self.control.start()
         except BaseException:
@@ -276,6 +278,11 @@ class Daemon:
     def fleet(self) -> dict[str, Any]:
         """Every station sharing this daemon's store, and the queue totals (``station.fleet``'s view)."""
         return fleet_view(self._store()).to_dict()
+
+    def key_service(self) -> KeyService:
+        """The key inventory and its lifecycle (revoke, replace) for the control socket and the dashboard."""
+        assert self.entra is not None
+        return KeyService(self._store(), self.entra.passkeys)
 
     # -- requests (safe from signal handlers and other threads) -------------------------------
     def request_stop(self) -> None:

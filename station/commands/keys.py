@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from station import csv_out
 from station.commands.common import config_from_args, print_json
 from station.entra import EntraClient
-from station.errors import InvalidStateError, NotFoundError
+from station.errors import NotFoundError
 from station.lifecycle.drift import find_drift
 from station.lifecycle.revoke import Revoked, RevokeReason, revoke
-from station.states import KeyState, PersonState
+from station.lifecycle.service import replace_person
+from station.states import KeyState
 from station.store import Store, open_store
 from station.store.inventory import KeyFilter, KeyView
 from station.text import visible
@@ -192,16 +193,9 @@ def cmd_replace(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     store = open_store(cfg.store_url, cfg.station.id)
     try:
-        person = store.queue.get(args.upn)
-        if person.state == PersonState.CLAIMED.value:
-            raise InvalidStateError(f"{person.upn} is being enrolled (claimed by a station); not replaced",
-                                    remedy="Wait until that enrolment ends, then run the command again.")
-        keys = _keys_of(store, upn=args.upn, serial=None)
         with EntraClient.from_config(cfg) as client:
-            _report(_revoke_all(store, client, keys, RevokeReason.REPLACED))
-        store.inventory.requeue_ahead(person.id, "replacing a revoked key")
-        store.audit.record("key_replace_queued", person_id=person.id)
-        print(f"{visible(person.upn)} is queued again, ahead of everyone waiting")
+            _report(replace_person(store, client.passkeys, args.upn))
+        print(f"{visible(store.queue.get(args.upn).upn)} is queued again, ahead of everyone waiting")
     finally:
         store.close()
     return 0

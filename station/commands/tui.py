@@ -100,7 +100,7 @@ def _run_kiosk(daemon: Daemon, title: str, *, make_app: Callable[..., StationApp
                     app.call_from_thread(app.exit, 0)
 
     def dashboard() -> StationApp:
-        source = EngineSource(engine, daemon.bus, daemon.status, fleet_fn=daemon.fleet)
+        source = EngineSource(engine, daemon.bus, daemon.status, fleet_fn=daemon.fleet, keys=daemon.key_service())
         app = build(source, title=title, mode="kiosk", keep_running=lambda: not stopped.is_set())
         current[:] = [app]
         return app

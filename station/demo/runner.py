@@ -135,7 +135,8 @@ def dashboard_runner() -> Callable[[Daemon, Callable[[], bool]], object] | None:
 
     def show(daemon: Daemon, keep_running: Callable[[], bool]) -> object:
         assert daemon.engine is not None
-        source = EngineSource(daemon.engine, daemon.bus, daemon.status, fleet_fn=daemon.fleet)
+        source = EngineSource(daemon.engine, daemon.bus, daemon.status, fleet_fn=daemon.fleet,
+                              keys=daemon.key_service())
         return run_app(create_app(source, title=STATION_NAME, mode="kiosk", keep_running=keep_running))
 
     return show

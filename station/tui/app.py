@@ -31,6 +31,7 @@ from station.tui.model import DashboardModel, Outcome, SlotCard
 from station.tui.screens.find_person import FindPersonScreen
 from station.tui.screens.fleet import FleetScreen
 from station.tui.screens.help import HelpScreen
+from station.tui.screens.keys import KeysScreen
 from station.tui.screens.quit_confirm import QuitConfirmScreen
 from station.tui.source import DashboardSource
 from station.tui.widgets.card_deck import CardDeck
@@ -64,6 +65,7 @@ class StationApp(App[int]):
         Binding("s", "skip", "Skip"),
         Binding("slash", "find", "Find"),
         Binding("f", "fleet", "Fleet"),
+        Binding("k", "keys", "Keys"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_asking", "Quit"),
     ]
@@ -301,6 +303,9 @@ class StationApp(App[int]):
     def action_fleet(self) -> None:
         self.push_screen(FleetScreen(self.source.fleet, clock_text=self.model.clock_text,
                                      refresh_seconds=self.fleet_seconds))
+
+    def action_keys(self) -> None:
+        self.push_screen(KeysScreen(self.source))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

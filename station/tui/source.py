@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from station.control import group_id
+from station.control import KEY_COMMANDS, KeyCommands, group_id
 from station.control_client import ControlClient
 from station.errors import ControlError, InvalidStateError, Reason, StationError
 from station.events import Event, EventBus, PinShown
@@ -67,8 +67,9 @@ class EngineSource:
     read_only = False
 
     def __init__(self, engine: EngineControl, bus: EventBus, status_fn: Callable[[], dict[str, Any]], *,
-                 fleet_fn: Callable[[], dict[str, Any]] | None = None) -> None:
+                 fleet_fn: Callable[[], dict[str, Any]] | None = None, keys: KeyCommands | None = None) -> None:
         self.engine = engine
+        self.keys = keys
         self.bus = bus
         self.status_fn = status_fn
         self.fleet_fn = fleet_fn
@@ -97,6 +98,8 @@ class EngineSource:
             act = self.engine.retry_person if cmd == "retry" else self.engine.skip_person
             person = act(str(args["upn"]))
             return {"ok": True, "person": person_dict(person)}
+        elif cmd in KEY_COMMANDS and self.keys is not None:
+            return self.keys.handle(cmd, args)
         elif cmd == "cancel":
             if not self.engine.cancel_slot(str(args["slot"])):
                 raise InvalidStateError(f"nothing runs in {args['slot']}", remedy="Check the slot on the dashboard.")

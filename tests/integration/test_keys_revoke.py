@@ -7,18 +7,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from enrol_harness import build_station
+from enrol_harness import build_station, emulator_config
 from test_queue_resolve import write_config
 
 from station.cli import main
+from station.control import ControlServer
+from station.control_client import ControlClient
 from station.emulator.entra import EntraEmulator
 from station.emulator.key import VirtualKey
-from station.events import EnrolmentDone
+from station.entra import EntraClient
+from station.errors import ControlError
+from station.events import EnrolmentDone, EventBus
+from station.lifecycle.service import KeyService
 from station.store import open_store
 from station.store.inventory import Inventory
 
@@ -203,3 +210,46 @@ def test_doctor_checks_the_permission_revocation_needs(emu: EntraEmulator, tmp_p
     line = next(line for line in out.splitlines() if "revocation" in line)
     assert line.startswith("FAIL revocation: the app may not delete passkeys")
     assert "UserAuthMethod-Passkey.ReadWrite.All or UserAuthenticationMethod.ReadWrite.All" in out
+
+
+class NoIntake:
+    """The engine side of the control socket, unused here."""
+
+    paused = False
+
+    def pause_intake(self) -> None: ...
+    def resume_intake(self) -> None: ...
+    def retry_person(self, upn: str) -> Any: ...
+    def skip_person(self, upn: str) -> Any: ...
+    def cancel_slot(self, slot: str) -> bool:
+        return False
+
+
+def test_the_control_socket_lists_keys_and_revokes_one(
+        emu: EntraEmulator, enrolled: tuple[list[dict[str, Any]], str], tmp_path: Path) -> None:
+    users, _ = enrolled
+    ann, bo = users
+    store = open_store(f"sqlite:///{tmp_path / 'station.db'}", "station-1")
+    entra = EntraClient(emulator_config(emu, tmp_path))
+    bus = EventBus()
+    server = ControlServer(Path(tempfile.mkdtemp(prefix="st-keys-", dir="/tmp")) / "control.sock",
+                           status=lambda: {"v": 1}, controls=NoIntake(), bus=bus,
+                           keys=KeyService(store, entra.passkeys))
+    server.start()
+    try:
+        client = ControlClient(server.path)
+        assert len(client.command("keys")["keys"]) == 2
+        (key,) = client.command("keys", text=ann["displayName"].split()[0])["keys"]
+        assert key["upn"] == ann["userPrincipalName"]
+        with pytest.raises(ControlError, match="unknown reason"):
+            client.command("revoke_key", identity=key["identity"], reason="bored")
+        (revoked,) = client.command("revoke_key", identity=key["identity"], reason="lost")["keys"]
+        assert (revoked["state"], revoked["changed"]) == ("lost", True)
+        assert emu.tenant.methods_of(ann["id"]) == [] and len(emu.tenant.methods_of(bo["id"])) == 1
+        assert [k["upn"] for k in client.command("keys", state="active")["keys"]] == [bo["userPrincipalName"]]
+    finally:
+        server.stop()
+        bus.close()
+        entra.close()
+        store.close()
+        shutil.rmtree(server.path.parent, ignore_errors=True)

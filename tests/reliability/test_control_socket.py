@@ -144,16 +144,18 @@ def test_a_peer_outside_the_group_may_read_but_not_control(daemon: Running) -> N
     require(os.geteuid() == 0, "running a client as another user needs root")
     os.chmod(daemon.path, 0o666)
     try:
-        requests = [{"cmd": "status"}, {"cmd": "subscribe"}, {"cmd": "pause"}, {"cmd": "resume"},
+        requests = [{"cmd": "status"}, {"cmd": "subscribe"}, {"cmd": "keys"}, {"cmd": "pause"}, {"cmd": "resume"},
                     {"cmd": "skip", "upn": daemon.upn}, {"cmd": "retry", "upn": daemon.upn},
-                    {"cmd": "cancel", "slot": "Virtual 1"}]
+                    {"cmd": "cancel", "slot": "Virtual 1"}, {"cmd": "replace_key", "upn": daemon.upn},
+                    {"cmd": "revoke_key", "identity": "31415926", "reason": "lost"}]
         replies = as_nobody(daemon.path, [json.dumps({"v": 1, **r}).encode() + b"\n" for r in requests])
     finally:
         os.chmod(daemon.path, 0o660)
-    status, subscribed, *changes = replies
+    status, subscribed, keys, *changes = replies
     assert status["ok"] is True and status["status"]["queue"]["queued"] == 1
     assert subscribed == {"ok": True}
-    for request, reply in zip(requests[2:], changes, strict=True):
+    assert keys == {"ok": True, "keys": []}, "the key inventory is readable, as the status is"
+    for request, reply in zip(requests[3:], changes, strict=True):
         assert reply["ok"] is False, f"{request} was allowed to uid 65534"
         assert reply["error"]["reason"] == "control_denied", reply
         assert f"uid {NOBODY}" in reply["error"]["message"] and "station" in reply["error"]["remedy"]
