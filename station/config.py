@@ -21,31 +21,15 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from station.config_file import default_runtime_dir, default_state_dir, read_config_file, resolve_config_path
 from station.errors import ConfigError, Reason, StationError
 from station.lifecycle.delegation_settings import DelegationSection
 from station.lifecycle.settings import LifecycleSection
 from station.metrics.settings import MetricsSection
 
-DEFAULT_CONFIG_PATH = Path("/etc/station/station.toml")
 MIN_PIN_ENTROPY_BITS: Final = 20
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 CTAP_FEATURES = ("clientPin", "pinUvAuthToken", "authnrCfg", "credMgmt", "setMinPINLength", "rk", "ep")
-
-
-def default_state_dir() -> Path:
-    env = os.environ.get("STATION_STATE_DIR") or os.environ.get("STATE_DIRECTORY")
-    if env:
-        return Path(env.split(":")[0])
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "station"
-
-
-def default_runtime_dir() -> Path:
-    env = os.environ.get("STATION_RUNTIME_DIR") or os.environ.get("RUNTIME_DIRECTORY")
-    if env:
-        return Path(env.split(":")[0])
-    xdg = os.environ.get("XDG_RUNTIME_DIR")
-    return Path(xdg) / "station" if xdg else default_state_dir() / "run"
 
 
 class _Section(BaseModel):
@@ -274,33 +258,11 @@ def format_validation_error(err: ValidationError, env_names: dict[tuple[str, str
     return lines
 
 
-def resolve_config_path(path: str | os.PathLike[str] | None) -> Path | None:
-    if path:
-        return Path(path)
-    env = os.environ.get("STATION_CONFIG")
-    if env:
-        return Path(env)
-    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
-
-
 def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> Config:
     """Load, merge and validate. Raises ConfigError (exit code 2) listing every problem."""
     env = dict(os.environ if environ is None else environ)
     cfg_path = resolve_config_path(path)
-    data: dict[str, Any] = {}
-    if cfg_path is not None:
-        try:
-            data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(
-                f"configuration file {cfg_path} does not exist",
-                problems=[f"{cfg_path}: not found"],
-                remedy="Create it with 'station config init --config PATH', or pass the right --config.",
-            ) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise ConfigError(f"{cfg_path} is not valid TOML: {e}", problems=[f"{cfg_path}: {e}"]) from None
-        except OSError as e:
-            raise ConfigError(f"cannot read {cfg_path}: {e.strerror}", problems=[f"{cfg_path}: {e}"]) from None
+    data: dict[str, Any] = read_config_file(cfg_path) if cfg_path is not None else {}
     env_names: dict[tuple[str, str], str] = {}
     data = _merge(data, _env_overrides(env, env_names))
     try:

@@ -58,17 +58,16 @@ from station.control_guard import (
     make_socket_dir,
     turn_away,
 )
+from station.control_protocol import HEARTBEAT_SECONDS, PROTOCOL_VERSION
+from station.control_protocol import socket_path as socket_path
 from station.errors import ControlError, NotFoundError, Reason, StationError
 from station.events import Event, EventBus
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 1
-SOCKET_NAME = "control.sock"
 SOCKET_MODE = 0o660
 IDLE_TIMEOUT = 60.0
 SEND_TIMEOUT = 10.0
-HEARTBEAT_SECONDS = 5.0
 SUBSCRIBER_BACKLOG = 1000
 KEY_COMMANDS = frozenset({"keys", "revoke_key", "replace_key"})  # answered by station.lifecycle.service
 READ_ONLY_COMMANDS = frozenset({"status", "fleet", "subscribe", "keys"})
@@ -89,10 +88,6 @@ class Controls(Protocol):
 
 class KeyCommands(Protocol):
     def handle(self, cmd: str, request: dict[str, Any]) -> dict[str, Any]: ...
-
-
-def socket_path(runtime_dir: Path) -> Path:
-    return Path(runtime_dir) / SOCKET_NAME
 
 
 def error_reply(error: StationError) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from station.control import HEARTBEAT_SECONDS, PROTOCOL_VERSION
+from station.control_protocol import HEARTBEAT_SECONDS, PROTOCOL_VERSION
 from station.errors import ControlError, Reason
 
 CONNECT_TIMEOUT = 5.0

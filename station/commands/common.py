@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from station.config import Config, format_validation_error, load_config
 from station.errors import ConfigError
 from station.text import json_text
 
+if TYPE_CHECKING:
+    from station.config import Config
+
 
 def config_from_args(args: argparse.Namespace) -> Config:
+    # pydantic and the configuration models load here, not with the module: `station status` needs neither.
+    from pydantic import ValidationError
+
+    from station.config import format_validation_error, load_config
+
     cfg = load_config(getattr(args, "config", None))
     store = getattr(args, "store", None)
     if store:

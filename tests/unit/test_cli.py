@@ -81,3 +81,18 @@ def test_queue_list_reads_the_store_without_the_engine_or_graph_client(tmp_path:
     assert done.returncode == 0 and "kim@contoso.com" in done.stdout
     assert "sqlalchemy" in modules
     assert not {"msal", "requests", "fido2", "textual", "station.enroll.engine", "station.entra.client"} & modules
+
+
+def test_status_reads_only_the_runtime_dir_and_imports_no_server_or_models(tmp_path: Path) -> None:
+    config = tmp_path / "station.toml"
+    run = tmp_path / "run"
+    config.write_text(f'[station]\nruntime_dir = "{run}"\n[enrolment]\npin_length = "eight"\n')
+    modules, done = _imported_by(["status", "--config", str(config)])
+    assert done.returncode == 1, "no daemon: it says so (a bad value elsewhere in the file is the daemon's concern)"
+    assert f"no station daemon is listening on {run / 'control.sock'}" in done.stderr
+    assert not {"pydantic", "station.config", "station.control", "station.events", *HEAVY} & modules
+
+
+def test_status_names_a_missing_configuration_file(tmp_path: Path) -> None:
+    _, done = _imported_by(["status", "--config", str(tmp_path / "none.toml")])
+    assert done.returncode == 2 and "none.toml does not exist" in done.stderr
