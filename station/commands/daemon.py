@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from station.commands.common import config_from_args, print_json
-from station.control import socket_path
+from station.config_file import runtime_dir
 from station.control_client import ControlClient
+from station.control_protocol import socket_path
 from station.errors import StationError
 from station.installation import hidden_from_service, installation_dirs, system_file, writable_by_others
 from station.text import visible
@@ -34,7 +35,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="what the running daemon is doing",
-                       description="Ask the running daemon (over its control socket) for its status.")
+                       description="Ask the running daemon (over its control socket) for its status. Reads "
+                                   "only station.runtime_dir from the configuration, to find the socket.")
     p.add_argument("--json", action="store_true", help="the full status snapshot as JSON")
     p.add_argument("--socket", metavar="PATH", type=Path,
                    help="control socket (default: control.sock in station.runtime_dir)")
@@ -62,7 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # -- status ---------------------------------------------------------------------------------------
 def cmd_status(args: argparse.Namespace) -> int:
-    path = args.socket or socket_path(config_from_args(args).station.runtime_dir)
+    path = args.socket or socket_path(runtime_dir(args.config))
     status = ControlClient(path).status()
     if args.json:
         print_json(status)
