@@ -5,7 +5,8 @@ Enrolled people: a person counts once, on the day and at the station of their fi
 than the range too) against the people in the rollout by then (queued at or before that day, skipped people
 left out). Failures are the enrolment attempts that ended failed, needing a reset or abandoned in the range;
 refusals the keys refused at insertion (the audit trail's ``key_rejected``). Time per key runs from the claim
-of the person to done. Queue totals are the people by state now, as ``station queue list`` counts them.
+of the person to done. Queue totals are the people by state now, as ``station queue list`` counts them;
+keys handed out for self-activation (``delegated``) are counted apart, by the hand-out's state now.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ from typing import Any, Final
 from station.enroll.reasons import remedy_for
 from station.report.rows import EnrolmentRow, PersonRow, Rows
 from station.states import JournalState, PersonState
+from station.store.handouts import HandoutState
 
 FAILED_ENDS: Final = frozenset({JournalState.FAILED.value, JournalState.NEEDS_RESET.value,
                                 JournalState.ABANDONED.value})
 WAITING: Final = (PersonState.QUEUED.value, PersonState.CLAIMED.value)
+# Keys handed out for self-activation, counted apart (station handout): waiting, registered, TAP run out.
+DELEGATED: Final = (HandoutState.HANDED_OUT.value, HandoutState.ACTIVE.value, HandoutState.EXPIRED.value)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class Report:
     models: list[dict[str, Any]] = field(default_factory=list)
     waiting: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
+    delegated: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,6 +120,7 @@ def build(rows: Rows, span: DateRange) -> Report:
                   "queued_on": _day(p.created_at).isoformat()} for p in rows.people if p.state in WAITING],
         failed=[{"upn": p.upn, "display_name": p.display_name, "reason": p.note.split(":", 1)[0] or "unknown",
                  "note": p.note} for p in rows.people if p.state == PersonState.FAILED.value],
+        delegated={state: rows.handouts.get(state, 0) for state in DELEGATED},
     )
 
 

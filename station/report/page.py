@@ -58,6 +58,10 @@ def render(report: Report) -> str:
     tiles = [("people enrolled in the range", r.enrolled), ("enrolled in all", f"{q.get('enrolled', 0)} of {total}"),
              ("done", share), ("waiting", q.get("queued", 0) + q.get("claimed", 0)), ("failed", q.get("failed", 0)),
              ("failed attempts in the range", r.failed_attempts), ("keys refused in the range", r.refused_keys)]
+    if any(r.delegated.values()):
+        tiles += [("keys handed out, not registered yet", r.delegated.get("handed_out", 0)),
+                  ("handed-out keys registered", r.delegated.get("active", 0)),
+                  ("hand-outs whose pass expired unused", r.delegated.get("expired", 0))]
     legend = "".join(f'<span><i class="swatch" style="background:{colour(i)}"></i>{_e(s)}</span>'
                      for i, s in enumerate(r.stations))
     waiting_rows = r.waiting

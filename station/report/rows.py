@@ -1,13 +1,14 @@
-"""The rows a report is computed from, read in three queries (people, enrolments, key refusals).
+"""The rows a report is computed from, read in four queries (people, enrolments, hand-outs by state, key
+refusals).
 
 Only plain columns are selected: no PIN escrow, credential id, attestation or client data ever leaves the store
-here. Times are UNIX seconds, as stored.
+here, nor a hand-out's sealed Temporary Access Pass. Times are UNIX seconds, as stored.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Final, NamedTuple
 
 from sqlalchemy import select
@@ -20,6 +21,7 @@ REFUSAL_KIND = "key_rejected"
 # people. Plain SQL without parameters, the same on SQLite and PostgreSQL.
 PEOPLE: Final = ("SELECT id, upn, COALESCE(display_name, ''), state, COALESCE(note, ''), COALESCE(priority, 0), "
                  "COALESCE(created_at, 0.0) FROM person ORDER BY priority DESC, id")
+HANDOUTS: Final = "SELECT state, COUNT(*) FROM key_handout GROUP BY state"
 ENROLMENTS: Final = ("SELECT person_id, station_id, state, COALESCE(model, ''), COALESCE(error_reason, ''), "
                      "COALESCE(created_at, 0.0), COALESCE(updated_at, 0.0) FROM enrolment ORDER BY id")
 
@@ -55,6 +57,7 @@ class Rows:
     people: list[PersonRow]
     enrolments: list[EnrolmentRow]
     refusals: list[RefusalRow]
+    handouts: dict[str, int] = field(default_factory=dict)  # keys handed out for self-activation, by state
 
 
 def read_rows(engine: Engine) -> Rows:
@@ -67,9 +70,11 @@ def read_rows(engine: Engine) -> Rows:
             people = list(map(PersonRow._make, cursor.fetchall()))
             cursor.execute(ENROLMENTS)
             enrolments = list(map(EnrolmentRow._make, cursor.fetchall()))
+            cursor.execute(HANDOUTS)
+            handouts = {str(state): int(n) for state, n in cursor.fetchall()}
         finally:
             cursor.close()
-    return Rows(people, enrolments, [])
+    return Rows(people, enrolments, [], handouts)
 
 
 def with_refusals(engine: Engine, rows: Rows, since: float, until: float) -> Rows:

@@ -115,6 +115,9 @@ def test_handout_letter_self_registration_then_verify_marks_the_key_active(
     (row,) = json.loads(out)
     assert row["state"] == "active" and row["method_id"] and row["key_serial"] == "31337"
     assert "tap_sealed" not in row
+    html_report = tmp_path / "report.html"
+    assert run(capsys, config, "report", "--out", str(html_report))[0] == 0
+    assert "handed-out keys registered" in html_report.read_text()
 
     assert "key handed out to" in transcript() and "created for" in transcript(), "the logs were captured"
     assert tap.encode() not in stored_bytes(tmp_path)
@@ -147,6 +150,8 @@ def test_a_second_handout_replaces_the_first_tap_and_an_unused_one_expires(
     assert "expired unused" in report["expired"][0]["note"]
     assert Graph(emu).call("GET", taps_path(bo["id"])).json()["value"] == [], "the expired TAP is deleted"
     assert letters(capsys, config, private, tmp_path) == [], "no letter for an expired hand-out"
+    code, out, _ = run(capsys, config, "report", "--format", "json")
+    assert code == 0 and json.loads(out)["delegated"] == {"handed_out": 0, "active": 0, "expired": 1}
 
     assert run(capsys, config, "handout", "--upn", upn, "--aaguid", KEY_MODEL)[0] == 0
     code, out, _ = run(capsys, config, "handout", "verify", "--json")
