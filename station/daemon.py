@@ -23,12 +23,14 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Any
+from typing import Any, Final
 
 from station.config import Config, load_config
 from station.control import ControlServer, socket_path
 from station.enroll.engine import Engine
 from station.enroll.escrow import Escrow
+from station.enroll.steps import SessionStep
+from station.enroll.transitions import StopCause
 from station.entra import EntraClient
 from station.errors import AuthError, ConfigError, StationError, StoreNotWritableError
 from station.events import Event, EventBus, IntakeChanged, KeyAttached
@@ -51,8 +53,7 @@ STOP_GRACE_SECONDS = 20.0
 HEARTBEAT_SECONDS = 10.0
 SERVICE_GROUP = "station"
 # Steps before the credential exists: a session still here when the station stops is cancelled at once.
-BEFORE_CREDENTIAL = frozenset({"attached", "inspecting", "resetting", "claiming", "options", "pin_escrowed",
-                               "pin_set", "touch"})
+BEFORE_CREDENTIAL: Final = frozenset(step.value for step in SessionStep if step.before_credential)
 
 
 def default_watchers() -> list[KeyWatcher]:
@@ -416,7 +417,7 @@ def drain(engine: Engine, grace: float) -> int:
     while engine.active() and time.monotonic() < deadline:
         for session in engine.snapshot()["sessions"]:
             if not session.get("outcome") and session.get("step") in BEFORE_CREDENTIAL:
-                engine.cancel_slot(str(session["slot"]))
+                engine.cancel_slot(str(session["slot"]), StopCause.SHUTDOWN)
         time.sleep(0.05)
     return engine.active()
 

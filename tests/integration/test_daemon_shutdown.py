@@ -128,7 +128,8 @@ def test_sigterm_while_waiting_for_a_touch_ends_the_enrolment_cleanly(emu: Entra
         kill(daemon)
     rows, state = journal_and_person(tmp_path, user["userPrincipalName"])
     assert len(rows) == 1 and rows[0].state in TERMINAL - {"done"}
-    assert rows[0].error_reason == "operator_cancelled" and "cancelled" in (rows[0].error_message or "")
+    assert rows[0].error_reason == "operator_cancelled"
+    assert "cancelled: the station is stopping" in (rows[0].error_message or "")
     assert state == "queued", "the person goes back to the queue"
     assert not emu.tenant.methods_of(user["id"])
     assert "station stopped" in log
