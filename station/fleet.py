@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from station.rollout import PACE_WINDOW, rollout_lines
 from station.store import Store
 from station.text import visible
 
@@ -50,6 +51,7 @@ class FleetView:
     stations: list[StationState]
     queue: dict[str, int]
     unfinished: dict[str, int] = field(default_factory=dict)
+    recent_enrolled: int = 0  # enrolments finished in the last PACE_WINDOW seconds, on every station
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,7 +71,7 @@ def fleet_view(store: Store, *, now: float | None = None, stale_after: float = S
             state=liveness(rec.status, age, stale_after), status=rec.status, heartbeat_age=round(age, 1),
             started_at=rec.started_at, slots=[_slot(s) for s in rec.slots], unfinished=unfinished.get(rec.id, 0)))
     return FleetView(at=at, stale_after=stale_after, stations=stations, queue=store.queue.counts(),
-                     unfinished=unfinished)
+                     unfinished=unfinished, recent_enrolled=store.journal.count_done_since(at - PACE_WINDOW))
 
 
 def liveness(status: str, heartbeat_age: float, stale_after: float) -> str:
@@ -111,4 +113,5 @@ def render(view: FleetView) -> str:
     q = view.queue
     lines.append("queue: " + ", ".join(f"{q.get(k, 0)} {k}" for k in ("queued", "claimed", "enrolled", "failed",
                                                                       "skipped")))
+    lines += rollout_lines(q, recent_done=view.recent_enrolled, window=PACE_WINDOW, at=view.at)
     return "\n".join(visible(line) for line in lines)

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from station import __version__
 from station.enroll.ports import PasskeysPort
 from station.errors import AuthError, Reason, StationError
+from station.rollout import PACE_WINDOW
 from station.store import JournalState, Store
 from station.unresolved import unresolved
 
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 PROTOCOL_VERSION = 1
 NEXT_UP = 5
 THROTTLE_MEMORY_SECONDS = 60.0
-PACE_WINDOW = 900  # "pace": enrolments finished in the last 15 minutes, for the rolling rate
 STATES = ("starting", "idle", "working", "paused", "stopping", "store not writable")
 FAILED_STATES = [JournalState.FAILED, JournalState.NEEDS_RESET]
 

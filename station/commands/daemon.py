@@ -19,6 +19,7 @@ from station.control_client import ControlClient
 from station.control_protocol import socket_path
 from station.errors import StationError
 from station.installation import hidden_from_service, installation_dirs, system_file, writable_by_others
+from station.rollout import rollout_lines
 from station.text import visible
 from station.unresolved_words import REMEDY, describe
 
@@ -80,6 +81,10 @@ def format_status(status: dict[str, Any]) -> str:
     q = status.get("queue", {})
     lines.append("queue: " + " · ".join(f"{q.get(k, 0)} {k}" for k in
                                          ("queued", "claimed", "enrolled", "failed", "skipped")))
+    pace = status.get("pace") or {}
+    if pace.get("window_seconds"):
+        lines += rollout_lines(q, recent_done=int(pace.get("enrolled", 0)), window=float(pace["window_seconds"]),
+                               at=time.time())
     slots = status.get("slots", [])
     if slots:
         lines.append("keys:")

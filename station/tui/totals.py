@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Final
 
-RATE_WINDOW: Final = 900.0  # the rolling throughput covers the last 15 minutes
+from station.rollout import PACE_WINDOW
+
+RATE_WINDOW: Final = float(PACE_WINDOW)  # the rolling throughput covers the last 15 minutes
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,9 @@ def test_fleet_shows_every_station_alive_or_stale(pg_url: str) -> None:  # noqa:
     assert lines[0].startswith("kiosk-1") and " alive " in lines[0] and "1 slot(s) busy" in lines[0]
     assert "usb-1-2: touch  u1@x.com" in lines[1]
     assert lines[2].startswith("pi-2") and " stale " in lines[2] and "1 unfinished" in lines[2]
-    assert lines[-1] == "queue: 4 queued, 1 claimed, 0 enrolled, 0 failed, 0 skipped"
+    assert lines[-3] == "queue: 4 queued, 1 claimed, 0 enrolled, 0 failed, 0 skipped"
+    assert lines[-2] == "rollout: 0 of 5 done (0%) · 1 in progress · 4 waiting · 0 failed"
+    assert lines[-1].endswith("0% · pace 0 per hour (last 15 min) · no finish estimate until keys are done")
 
     store = open_store(pg_url)
     assert [s.state for s in fleet_view(store, stale_after=3600).stations] == ["alive", "alive"]

@@ -21,7 +21,7 @@ SIZE = (120, 36)
 
 
 def panel_number(app: StationApp, panel: str, label: str) -> int:
-    found = re.search(rf"{label}\s+(\d+)", on_screen(app, panel))
+    found = re.search(rf"(\d+) {label}", on_screen(app, panel))
     assert found, f"{label!r} not in {panel}:\n{on_screen(app, panel)}"
     return int(found.group(1))
 
@@ -45,7 +45,7 @@ async def test_header_cards_and_panels_agree_at_every_step() -> None:
 
         await step(pilot, source, claimed("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0), "CLAIM")
         assert "working · 1 key · 131 queued · 41 enrolled today" in header(app)
-        assert (panel_number(app, "#queue", "queued"), panel_number(app, "#queue", "in progress")) == (131, 1)
+        assert (panel_number(app, "#queue", "waiting"), panel_number(app, "#queue", "in progress")) == (131, 1)
         assert "Ada Lovelace" not in on_screen(app, "#queue"), "the person at the key is not listed as next up"
 
         await step(pilot, source, touch("USB 1-1", 1, at=T0 + 5), "touch the key's sensor now")
@@ -55,9 +55,12 @@ async def test_header_cards_and_panels_agree_at_every_step() -> None:
         await step(pilot, source, done("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0 + 20),
                    "Done — remove the key")
         assert "idle · 131 queued · 42 enrolled today" in header(app), "no 'working · 1 key' beside a done card"
-        assert (panel_number(app, "#queue", "in progress"), panel_number(app, "#queue", "enrolled")) == (0, 42)
+        assert (panel_number(app, "#queue", "in progress"), panel_number(app, "#queue", "of 175 done")) == (0, 42)
         assert "42 enrolled today" in on_screen(app, "#throughput")
         assert "4 per hour (last 15 min)" in on_screen(app, "#throughput")
+        rollout = " ".join(line.strip("│ ") for line in on_screen(app, "#queue").splitlines())
+        assert "24% ✔ 42 of 175 done" in rollout and "pace 4 per hour" in rollout
+        assert "done by 2023-11-16 06:59 (in 1 d 8 h 45 min)" in rollout, "131 left at 4 an hour"
 
         source.emit(KeyRemoved(slot="USB 1-1", at=T0 + 30))
         await wait_for(pilot, lambda: "Next up" in on_screen(app, "#cards"), "the idle prompt")
@@ -71,5 +74,5 @@ async def test_header_cards_and_panels_agree_at_every_step() -> None:
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert "idle · 131 queued · 42 enrolled today" in header(app)
-        assert (panel_number(app, "#queue", "in progress"), panel_number(app, "#queue", "enrolled")) == (0, 42)
+        assert (panel_number(app, "#queue", "in progress"), panel_number(app, "#queue", "of 175 done")) == (0, 42)
         assert "4 per hour (last 15 min)" in on_screen(app, "#throughput")

@@ -85,7 +85,7 @@ async def test_idle_station_shows_queue_totals_and_who_is_next() -> None:
         await wait_for(pilot, lambda: "Next up: Ada Lovelace (ada@contoso.com)" in on_screen(app, prompt),
                        "who is next")
         queue_text = on_screen(app, "#queue")
-        assert "132" in queue_text and "41" in queue_text and "Ada Lovelace" in queue_text
+        assert "132 waiting" in queue_text and "41 of 175 done" in queue_text and "Ada Lovelace" in queue_text
         assert prompt.display and prompt.query_one(Banner).text == "INSERT A KEY"
     assert source.subscribers == 0
 

@@ -1,34 +1,51 @@
-"""The queue panel: how many people are queued, in progress, done, failed and skipped, and who is next."""
+"""The queue panel: the rollout of the imported group — a progress bar, how many are done, in progress,
+waiting, failed and skipped, the pace and the estimated finish (station/rollout.py does the sums) — then
+today's count and who is next. Every count has its word beside its symbol."""
 
 from __future__ import annotations
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from station.rollout import Rollout, finish_text
 from station.text import visible
 from station.tui.model import DashboardModel
+from station.tui.totals import RATE_WINDOW
 
 NEXT_UP_SHOWN = 3
+BAR_WIDTH = 16  # fits the narrow side panel with the percentage beside it
+
+
+def rollout_text(model: DashboardModel) -> Text:
+    now = model.clock()
+    r = Rollout.from_counts(vars(model.queue), recent_done=model.recent_enrolled(), window=RATE_WINDOW, at=now)
+    text = Text()
+    text.append(r.bar(BAR_WIDTH), style="bold")
+    text.append(f" {r.fraction:.0%}\n")
+    text.append(f"✔ {r.done} of {r.group} done\n", style="bold")
+    text.append(f"▶ {r.in_progress} in progress\n○ {r.waiting} waiting\n✘ {r.failed} failed")
+    if r.skipped:
+        text.append(f"\n– {r.skipped} skipped")
+    text.append(f"\npace {r.pace_per_hour:.0f} per hour", style="dim")
+    finish = r.finish_at()
+    if not r.left:
+        text.append("\nnobody left to enrol", style="dim")
+    elif finish is None:
+        text.append("\nno finish estimate", style="dim")
+    else:
+        text.append(f"\ndone {finish_text(now, finish, model.tz)}", style="dim")
+    return text
 
 
 class QueuePanel(Static):
     def show(self, model: DashboardModel) -> None:
-        q = model.queue
-        table = Table.grid(expand=True)
-        table.add_column()
-        table.add_column(justify="right")
-        for label, value in (("queued", q.queued), ("in progress", q.claimed), ("enrolled", q.enrolled),
-                             ("failed", q.failed), ("skipped", q.skipped)):
-            table.add_row(label, Text(str(value), style="bold"))
-        table.add_row(Text("today", style="dim"),
-                      Text(f"✔ {model.today_enrolled}  ✘ {model.today_failed}", style="dim"))
-        if not model.next_up:
-            self.update(table)
-            return
-        next_up = Text("next up", style="bold")
-        for upn, name in model.next_up[:NEXT_UP_SHOWN]:
-            next_up.append(f"\n {visible(name or upn)}", style="not bold")
-        next_up.no_wrap, next_up.overflow = True, "ellipsis"
-        self.update(Group(table, next_up))
+        parts: list[Text] = [rollout_text(model),
+                             Text(f"today: {model.today_enrolled} done · {model.today_failed} failed", style="dim")]
+        if model.next_up:
+            next_up = Text("next up", style="bold")
+            for upn, name in model.next_up[:NEXT_UP_SHOWN]:
+                next_up.append(f"\n {visible(name or upn)}", style="not bold")
+            next_up.no_wrap, next_up.overflow = True, "ellipsis"
+            parts.append(next_up)
+        self.update(Group(*parts))
