@@ -14,23 +14,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
+from station.enroll.steps import SessionStep
 from station.status import summary_line
 from station.tui.totals import BACK_IN_QUEUE, CLAIMED, ENROLLED, RATE_WINDOW, LiveTotals, QueueTotals
 
 STAGES = ("inspect", "claim", "PIN", "touch", "register", "done")
 
-# The engine's step names (station/enroll/session.py and the journal's Step) → the stage they belong to.
-STEP_STAGE = {
-    "attached": 0, "inspecting": 0, "resetting": 0,
-    "claiming": 1, "claimed": 1, "options": 1,
-    "pin_escrowed": 2, "pin_set": 2,
-    "touch": 3,
-    "credential_made": 4, "registering": 4, "registered": 4, "finalising": 4, "uncertain": 4,
-    "done": 5,
-}
-FAILED_STEPS = {"failed", "needs_reset", "abandoned", "uncertain"}
+# The engine's step names (station/enroll/steps.py) → the stage (an index of STAGES) they belong to.
+STEP_STAGE: Final = {step.value: int(step.stage) for step in SessionStep if step.stage is not None}
+FAILED_STEPS: Final = frozenset(step.value for step in SessionStep if step.is_failure)
 
 LOG_LINES = 200
 THROUGHPUT_WINDOW = 3600.0
@@ -369,14 +363,18 @@ class DashboardModel:
                              "entra": {"token_ok": self.entra.token_ok, "throttled": self.entra.throttled},
                              "unresolved": self.unresolved})
 
-    def throughput_per_hour(self) -> int:
-        """The rolling rate: enrolments finished in the last 15 minutes, as a rate per hour. The station's count
-        when its snapshot has one (every station sharing the store), else what this dashboard saw."""
+    def recent_enrolled(self) -> int:
+        """Enrolments finished in the last 15 minutes: the station's count when its snapshot has one (every
+        station sharing the store) plus those seen since, else what this dashboard saw."""
         recent = self.totals.recent_enrolled(self.clock())
         if recent is None:
             horizon = self.clock() - RATE_WINDOW
             recent = sum(1 for at in self.completions if at >= horizon)
-        return round(recent * 3600.0 / RATE_WINDOW)
+        return recent
+
+    def throughput_per_hour(self) -> int:
+        """The rolling rate: enrolments finished in the last 15 minutes, as a rate per hour."""
+        return round(self.recent_enrolled() * 3600.0 / RATE_WINDOW)
 
     def throughput_series(self) -> list[float]:
         """Enrolments per five minutes over the last hour, oldest first."""
