@@ -9,6 +9,7 @@ Built from opened escrow entries; the caller decides where they go (never a log)
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
@@ -29,6 +30,11 @@ FIRST_USE_STEPS = [
 CHANGE_IT_YOURSELF = ("This key cannot force a PIN change — change it at first sign-in: right after you have "
                       "signed in, change the security key's PIN (on Windows: Settings, Accounts, Sign-in options, "
                       "Security key, Manage) to a new one you can remember. This PIN then stops working.")
+LENGTH_ENFORCED = "Your new PIN must be at least {n} characters long: the key refuses a shorter one."
+LENGTH_BY_LETTER = ("Choose a new PIN of at least {n} characters: your organisation asks for it, though this key "
+                    "cannot enforce it.")
+_ENFORCED_LENGTH = re.compile(r"(?<!of )minimum PIN length (\d+)")
+_LETTER_LENGTH = re.compile(r"cannot enforce a minimum PIN length of (\d+)")
 CHANGE_WHEN_YOU_LIKE = ("You may keep this PIN, or change it to one you can remember (on Windows: Settings, Accounts, "
                         "Sign-in options, Security key, Manage).")
 
@@ -61,6 +67,23 @@ class Handout:
             return CHANGE_WHEN_YOU_LIKE
         return FIRST_USE_STEPS[3]
 
+    @property
+    def pin_length_step(self) -> str | None:
+        """What the letter says about the new PIN's length: enforced by the key, asked of the person, or nothing
+        (no minimum beyond the key's own)."""
+        if found := _LETTER_LENGTH.search(self.pin_rules):
+            return LENGTH_BY_LETTER.format(n=found.group(1))
+        if found := _ENFORCED_LENGTH.search(self.pin_rules.split(" — not enforced:")[0]):
+            return LENGTH_ENFORCED.format(n=found.group(1))
+        return None
+
+    def steps(self) -> list[str]:
+        """The letter's first-use steps, saying exactly what this key enforces."""
+        steps = [self.pin_change_step if i == 3 else step for i, step in enumerate(FIRST_USE_STEPS)]
+        if self.pin_length_step:
+            steps.insert(4, self.pin_length_step)
+        return steps
+
 
 def to_csv(entries: Iterable[Handout]) -> str:
     """One row per person; a cell a spreadsheet would run as a formula is written as text."""
@@ -83,7 +106,7 @@ def _letter(e: Handout, organisation: str) -> str:
     def esc(text: str) -> str:
         return html.escape(visible(text))
 
-    steps = "".join(f"<li>{esc(e.pin_change_step if i == 3 else s)}</li>" for i, s in enumerate(FIRST_USE_STEPS))
+    steps = "".join(f"<li>{esc(step)}</li>" for step in e.steps())
     sender = f"<p>{esc(organisation)}</p>" if organisation else ""
     return (
         f"<section class=\"letter\">{sender}<h1>Your security key</h1>"

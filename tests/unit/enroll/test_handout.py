@@ -33,3 +33,22 @@ def test_letters_escape_what_they_print() -> None:
     page = to_html([ENTRY, ENTRY], organisation="Contoso IT")
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert page.count('class="letter"') == 2 and "Contoso IT" in page and "48213905" in page
+
+
+def test_the_letter_states_exactly_what_the_key_enforces() -> None:
+    forced = replace(ENTRY, pin_rules="applied: PIN change forced at first use; minimum PIN length 8")
+    page = to_html([forced])
+    assert "You will be asked to change the PIN" in page
+    assert "Your new PIN must be at least 8 characters long: the key refuses a shorter one." in page
+
+    by_letter = replace(ENTRY, pin_rules="applied: nothing — not enforced: " + PIN_CHANGE_BY_LETTER
+                        + "; this key cannot enforce a minimum PIN length of 8 on a new PIN")
+    page = to_html([by_letter])
+    assert "You will be asked to change the PIN" not in page and "cannot force a PIN change" in page
+    assert "Choose a new PIN of at least 8 characters: your organisation asks for it, though this key cannot " \
+           "enforce it." in page and "the key refuses a shorter one" not in page
+
+    off = replace(ENTRY, pin_rules="applied: nothing")
+    page = to_html([off])
+    assert "You will be asked to change the PIN" not in page and "You may keep this PIN" in page
+    assert "at least" not in page, "no length rule: the letter names none"
