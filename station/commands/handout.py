@@ -7,8 +7,10 @@ import argparse
 import csv
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from station.commands.common import config_from_args, print_json
 from station.commands.pins import passphrase_from_file
@@ -26,7 +28,7 @@ from station.entra.tap import TemporaryAccessPasses
 from station.errors import ConfigError, NotFoundError, StationError
 from station.files import refuse_symlink, write_private_atomically
 from station.hardening import disable_core_dumps
-from station.lifecycle.handout import hand_out, track
+from station.lifecycle.handout import Tracked, hand_out, track
 from station.lifecycle.tap_letter import TapLetter, to_csv, to_html
 from station.store import NewPerson, Store, open_store
 from station.store.handouts import HandoutState, HandoutView, tap_context
@@ -169,28 +171,46 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class HandoutCheck:
+    """What one tracking pass found: each waiting hand-out's outcome, and every hand-out standing expired."""
+
+    tracked: list[Tracked]
+    expired: list[HandoutView]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"checked": len(self.tracked),
+                "activated": [t.handout.upn for t in self.tracked if t.outcome == "active"],
+                "waiting": [t.handout.upn for t in self.tracked if t.outcome == "waiting"],
+                "expired": [h.to_dict() for h in self.expired]}
+
+    def lines(self) -> list[str]:
+        deleted = {True: " (TAP deleted)", False: ""}
+        out = [f"{t.outcome.upper():<8} {visible(t.handout.upn)}: {t.detail}{deleted[t.tap_deleted]}"
+               for t in self.tracked]
+        out += [f"EXPIRED  {visible(h.upn)}: hand the key out again ({visible(h.note)})" for h in self.expired]
+        return [*out, f"{len(self.tracked)} hand-out(s) checked: {len(self.expired)} expired unused"]
+
+
+def check_handouts(store: Store, client: EntraClient) -> HandoutCheck:
+    """Settle the waiting hand-outs against Entra ID (station handout verify, station keys verify)."""
+    tracked = track(store, TemporaryAccessPasses(client.http), client.passkeys)
+    return HandoutCheck(tracked, store.handouts.find(HandoutState.EXPIRED))
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     store = open_store(cfg.store_url, cfg.station.id)
     try:
         with EntraClient.from_config(cfg) as client:
-            tracked = track(store, TemporaryAccessPasses(client.http), client.passkeys)
-        expired = store.handouts.find(HandoutState.EXPIRED)
+            check = check_handouts(store, client)
     finally:
         store.close()
     if args.json:
-        print_json({"checked": len(tracked),
-                    "activated": [t.handout.upn for t in tracked if t.outcome == "active"],
-                    "waiting": [t.handout.upn for t in tracked if t.outcome == "waiting"],
-                    "expired": [h.to_dict() for h in expired]})
+        print_json(check.to_dict())
     else:
-        for t in tracked:
-            print(f"{t.outcome.upper():<8} {visible(t.handout.upn)}: {t.detail}"
-                  + (" (TAP deleted)" if t.tap_deleted else ""))
-        for h in expired:
-            print(f"EXPIRED  {visible(h.upn)}: hand the key out again ({visible(h.note)})")
-        print(f"{len(tracked)} hand-out(s) checked: {len(expired)} expired unused")
-    return 1 if expired else 0
+        print("\n".join(check.lines()))
+    return 1 if check.expired else 0
 
 
 def _private_key(args: argparse.Namespace) -> PrivateKey:

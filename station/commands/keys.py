@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from station import csv_out
 from station.commands.common import config_from_args, print_json
+from station.commands.handout import check_handouts
 from station.entra import EntraClient
 from station.errors import NotFoundError
 from station.lifecycle.drift import find_drift
@@ -78,8 +79,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = ks.add_parser("verify", help="compare the inventory with Entra ID (exit 1 on drift)",
                       description="List each key holder's passkeys in Entra ID and report drift: a passkey "
                                   "removed in Entra ID, one a revoked key still has, passkeys registered "
-                                  "elsewhere, a model mismatch, a person Entra ID no longer knows. Exit 0 when "
-                                  "clean, 1 on drift.")
+                                  "elsewhere, a model mismatch, a person Entra ID no longer knows; and settle keys "
+                                  "handed out for self-activation, as 'station handout verify' does (JSON: "
+                                  "'handouts', when there are any). Exit 0 when "
+                                  "clean, 1 on drift or a hand-out whose TAP expired unused.")
     p.add_argument("--json", action="store_true", help="machine-readable output (for cron)")
     p.set_defaults(func=cmd_verify)
 
@@ -208,14 +211,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
         keys = store.inventory.find()
         with EntraClient.from_config(cfg) as client:
             checked, drift = find_drift(keys, client.passkeys)
+            handouts = check_handouts(store, client)
     finally:
         store.close()
+    delegated = bool(handouts.tracked or handouts.expired)
     if args.json:
         print_json({"clean": not drift, "people_checked": checked, "keys": len(keys),
-                    "drift": [d.to_dict() for d in drift]})
+                    "drift": [d.to_dict() for d in drift]} | ({"handouts": handouts.to_dict()} if delegated else {}))
     else:
         for d in drift:
             print(f"DRIFT {d.kind}: {visible(d.upn)} {visible(d.key) or '-'} method {visible(d.method_id)}: "
                   f"{visible(d.detail)}")
         print(f"{len(keys)} keys of {checked} people checked: " + (f"{len(drift)} drift" if drift else "clean"))
-    return 1 if drift else 0
+        if delegated:
+            print("\n".join(handouts.lines()))
+    return 1 if drift or handouts.expired else 0

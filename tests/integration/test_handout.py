@@ -1,6 +1,6 @@
 """Delegated activation end to end: `station handout` against the Entra emulator over HTTPS (real msal) with a
 real SQLite store and a real escrow key pair. The letter carries a TAP the emulator accepts once; the person's
-own passkey of the key's model makes `station handout verify` mark the key active and delete the TAP; an unused
+own passkey of the key's model makes `station keys verify` mark the key active and delete the TAP; an unused
 TAP past its lifetime shows as expired (exit 1); a second hand-out replaces the first TAP; and the TAP is never in
 the store file, the logs, the command output or the audit trail in clear."""
 
@@ -107,8 +107,8 @@ def test_handout_letter_self_registration_then_verify_marks_the_key_active(
     assert sign_in(graph, upn, tap, KEY_MODEL).status_code == 201, "the letter's TAP signs the person in"
     assert sign_in(graph, upn, tap, KEY_MODEL).status_code == 400, "and only once"
 
-    code, out, _ = run(capsys, config, "handout", "verify", "--json")
-    report = json.loads(out)
+    code, out, _ = run(capsys, config, "keys", "verify", "--json")
+    report = json.loads(out)["handouts"]
     assert code == 0 and report["activated"] == [upn] and report["expired"] == []
     assert graph.call("GET", taps_path(ann["id"])).json()["value"] == [], "the used TAP is deleted"
     code, out, _ = run(capsys, config, "handout", "list", "--json")
