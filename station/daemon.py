@@ -39,7 +39,7 @@ from station.fleet import STOPPED, fleet_view
 from station.hid.candidate import KeyWatcher
 from station.keys.persist import load_catalogue
 from station.lifecycle.service import KeyService
-from station.metrics.service import MetricsService
+from station.metrics.off import metrics_for
 from station.reload import LOG_LEVELS, apply_reload, uses_systemd_credential
 from station.sdnotify import Notifier, watchdog_interval
 from station.status import EntraHealth, MeteredPasskeys, StatusBoard
@@ -71,7 +71,7 @@ class Daemon:
         self.notifier = notifier or Notifier.from_environment()
         self.bus = EventBus()
         self.health = EntraHealth()
-        self.metrics = MetricsService(cfg.metrics, cfg.station.id, self.bus)
+        self.metrics = metrics_for(cfg.metrics, cfg.station.id, self.bus)
         self._watchers = list(watchers) if watchers is not None else None
         self._want_control = control
         self._keep_log_level = keep_log_level

@@ -96,3 +96,28 @@ def test_status_reads_only_the_runtime_dir_and_imports_no_server_or_models(tmp_p
 def test_status_names_a_missing_configuration_file(tmp_path: Path) -> None:
     _, done = _imported_by(["status", "--config", str(tmp_path / "none.toml")])
     assert done.returncode == 2 and "none.toml does not exist" in done.stderr
+
+
+def test_the_daemon_imports_no_dashboard_emulator_or_metrics_server(tmp_path: Path) -> None:
+    code = ("import sys, station.daemon\n"
+            "from station.events import EventBus\n"
+            "from station.metrics.off import metrics_for\n"
+            "from station.metrics.settings import MetricsSection\n"
+            "print(type(metrics_for(MetricsSection(), 'desk-1', EventBus())).__name__)\n"
+            "print('\\n'.join(sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "MetricsOff", "metrics are off while [metrics] sets neither listen nor textfile"
+    assert not [m for m in out if m.split(".")[0] in ("textual", "prometheus_client", "wsgiref")
+                or m.startswith(("station.tui", "station.emulator", "station.demo", "station.metrics.service"))]
+
+
+def test_metrics_are_served_when_a_textfile_is_set(tmp_path: Path) -> None:
+    from station.events import EventBus
+    from station.metrics.off import metrics_for
+    from station.metrics.service import MetricsService
+    from station.metrics.settings import MetricsSection
+
+    service = metrics_for(MetricsSection(textfile=str(tmp_path / "station.prom")), "desk-1", EventBus())
+    assert isinstance(service, MetricsService)
+    service.stop()
+    assert (tmp_path / "station.prom").read_text().startswith("#")
