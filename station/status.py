@@ -170,6 +170,7 @@ class StatusBoard:
             "entra": self.health.snapshot(),
             "watchers": [w.status() for w in self.watchers] + self.notes(),
             "unresolved": unresolved(self.store),
+            "delegated": self.store.handouts.delegated(),
         }
         status["summary"] = summary_line(status)
         return status
@@ -209,4 +210,8 @@ def summary_line(status: Mapping[str, Any]) -> str:
     waiting = len(status.get("unresolved") or [])
     if waiting:
         parts.append(f"{waiting} unresolved enrolment{'s' if waiting != 1 else ''} (station queue resolve)")
+    delegated = status.get("delegated") or {}
+    if any(delegated.values()):
+        parts.append(f"delegated: {delegated.get('handed_out', 0)} handed out, {delegated.get('active', 0)} "
+                     f"activated, {delegated.get('expired', 0)} expired")
     return " · ".join(parts)

@@ -146,3 +146,9 @@ class Handouts:
         with self.engine.connect() as conn:
             rows = conn.execute(text("SELECT state, COUNT(*) FROM key_handout GROUP BY state")).all()
         return {str(state): int(n) for state, n in rows}
+
+    def delegated(self) -> dict[str, int]:
+        """Keys handed out and waiting, activated, and whose TAP expired unused (status and reports)."""
+        counts = self.counts()
+        return {s.value: counts.get(s.value, 0) for s in (HandoutState.HANDED_OUT, HandoutState.ACTIVE,
+                                                           HandoutState.EXPIRED)}

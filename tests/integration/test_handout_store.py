@@ -1,5 +1,6 @@
 """The hand-out records on SQLite and PostgreSQL: a new hand-out replaces the person's waiting or expired one,
-settling moves only a waiting one and drops its sealed TAP, and nothing read out for display carries it."""
+settling moves only a waiting one and drops its sealed TAP, nothing read out for display carries it, and the
+daemon's status counts delegated keys apart."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 from pg import pg_url
 
+from station.status import EntraHealth, StatusBoard
 from station.store import NewPerson, open_store
 from station.store.handouts import HandoutState
 
@@ -52,5 +54,9 @@ def test_handouts_replace_settle_and_count(store_url: str) -> None:
         assert done.state == HandoutState.ACTIVE and done.method_id == "m-2" and done.tap_sealed is None
         assert handouts.counts() == {"replaced": 2, "active": 1, "handed_out": 1}
         assert handouts.get(third).state == HandoutState.HANDED_OUT
+        status = StatusBoard(station_id="desk-1", station_name="Desk", store=store, engine=None,
+                                health=EntraHealth(), watchers=[]).snapshot()
+        assert status["delegated"] == {"handed_out": 1, "active": 1, "expired": 0}
+        assert status["summary"].endswith("delegated: 1 handed out, 1 activated, 0 expired")
     finally:
         store.close()
