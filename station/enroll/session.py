@@ -51,7 +51,7 @@ from station.events import (
 )
 from station.hid.candidate import KeyCandidate
 from station.keys.attestation import untrusted_attestation
-from station.keys.serial import read_serial
+from station.keys.serial import attested_serial, read_serial
 from station.states import PersonState
 
 log = logging.getLogger(__name__)
@@ -170,12 +170,16 @@ class Session:
             self._verify_attestation(ctap, client_pin, pin, inspection.aaguid, credential)
         display_name = self._display_name(device, inspection, person)
         eid = self._eid()
+        attested = {}
+        if self.ctx.policy.enterprise_attestation and not self.serial(device):
+            self._key_serial = attested_serial(credential.attestation_object)
+            attested = {"key_serial": self._key_serial} if self._key_serial else {}
         self.ctx.journal.advance(
             eid, Step.CREDENTIAL_MADE,
             credential_id=websafe_encode(credential.credential_id),
             attestation_object=websafe_encode(credential.attestation_object),
             client_data_json=websafe_encode(credential.client_data_json),
-            display_name=display_name,
+            display_name=display_name, **attested,
         )
         self.holds = KeyHolds.CREDENTIAL
         self.audit("credential_made", model=inspection.model)

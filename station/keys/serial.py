@@ -5,8 +5,10 @@ application does: yubikey-manager's library ``yubikit`` reads it — over the FI
 vendor command (the ``CtapDevice`` the station already has open is a yubikit ``FidoConnection``), and over
 NFC by selecting the management applet, after which the FIDO applet is selected again. yubikit rather than
 hand-written vendor commands: it is Yubico's own implementation of the paging, TLV layout and firmware
-differences. Other keys give their USB iSerial where they have one; otherwise there is no serial and the
-inventory uses a fingerprint of the key's passkey instead.
+differences. Other keys give their USB iSerial where they have one. With enterprise attestation on, a key
+that told none may name its serial in the attestation certificate (known only once the credential exists: too
+late for pre-assignment, in time for the inventory). Otherwise there is no serial and the inventory uses a
+fingerprint of the key's passkey instead.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from __future__ import annotations
 import logging
 from typing import Protocol, runtime_checkable
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from fido2.ctap import CtapDevice, CtapError
+from fido2.webauthn import AttestationObject
 from yubikit.core import TRANSPORT, CommandError
 from yubikit.core.smartcard import SmartCardConnection
 from yubikit.management import ManagementSession
@@ -83,3 +88,17 @@ def _yubico_serial(device: CtapDevice) -> str | None:
         log.info("the key did not tell its serial through its management application: %s", e)
         return None
     return str(info.serial) if info.serial else None
+
+
+def attested_serial(attestation_object: bytes) -> str | None:
+    """The serial an enterprise attestation certificate names (its subject's serialNumber), if any."""
+    try:
+        statement = AttestationObject(attestation_object).att_stmt
+        chain = statement.get("x5c") or []
+        if not chain:
+            return None
+        names = x509.load_der_x509_certificate(bytes(chain[0])).subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+    except (ValueError, TypeError, KeyError):
+        return None
+    value = names[0].value if names else None
+    return str(value) if value else None

@@ -120,3 +120,19 @@ def test_queue_export_carries_key_serial_and_imports_again(tmp_path: Path, capsy
     exported.write_text(text)
     assert main(["queue", "import-csv", str(exported), "--store", second]) == 0
     assert rows_of(export_csv(capsys, second)) == rows_of(text)
+
+
+def test_with_enterprise_attestation_the_inventory_takes_the_serial_the_certificate_names(
+        emu: EntraEmulator, tmp_path: Path) -> None:
+    """A key that tells no serial otherwise (this one's management application has none to give) names it in
+    its enterprise attestation certificate: the inventory records it."""
+    station = build_station(emu, tmp_path, prefetch=0, enterprise_attestation=True)
+    try:
+        (user,) = station.queue_users(1, start=4)
+        station.keys.insert(VirtualKey("yubikey5-5.7", serial="EA-0042", enterprise_attestation=True))
+        assert station.events.wait_for(EnrolmentDone).upn == user["userPrincipalName"]
+        assert station.engine.wait_idle(10)
+        (key,) = station.store.inventory.find()
+        assert (key.serial, key.identity) == ("EA-0042", "EA-0042")
+    finally:
+        station.close()
