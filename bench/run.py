@@ -22,6 +22,7 @@ BENCHMARKS = {
     "mds": "bench.metadata",
     "durability": "bench.durability",
     "report": "bench.rollout_report",
+    "cli": "bench.cli_start",
 }
 
 

@@ -1,0 +1,113 @@
+"""Benchmark 10 — the command line as a technician meets it: whole ``station …`` processes, wall time and peak RSS.
+
+Each command runs N times as its own process (GNU ``time`` gives its peak RSS); the table shows the median wall
+time, its spread and the largest peak RSS. ``station status`` runs with no daemon (it then says so and exits 1)
+and against a running ``station run`` whose SQLite store holds 1,000,000 queued people; ``station queue list``
+reads a store of 1,000 people. The daemon's RSS is ``VmRSS`` after it has settled with no key in.
+A bare ``python -c pass`` of the same interpreter is the floor.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.idle import SETTLE_SECONDS, configure, rss_mb, start_pcscd, stop
+from bench.machine import station_command
+from bench.queue_claims import load_sqlite
+from bench.report import Section
+from bench.rig import EntraProcess
+from bench.stats import median, spread
+
+TITLE = "10. Command-line start-up and the daemon's idle RSS"
+WALL_TARGET_MS, RUN_RSS_TARGET_MB = 150.0, 60.0
+
+
+def timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (MB) and exit code of one run of ``argv``. GNU time reports the peak RSS: the
+    ``wait4`` figure of a child forked from this (large) process would count the memory of the fork."""
+    with tempfile.NamedTemporaryFile("r") as out:
+        started = time.perf_counter()
+        code = subprocess.call(["/usr/bin/time", "-q", "-f", "%M", "-o", out.name, *argv], env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wall = time.perf_counter() - started
+        return wall, int(out.read().split()[-1]) / 1024, code
+
+
+def measure(argv: Sequence[str], env: dict[str, str], repeats: int) -> tuple[list[float], float, int]:
+    timed(argv, env)  # warm the page cache and the bytecode cache
+    walls, peak, code = [], 0.0, 0
+    for _ in range(repeats):
+        wall, rss, code = timed(argv, env)
+        walls.append(wall * 1000)
+        peak = max(peak, rss)
+    return walls, peak, code
+
+
+def store_with(path: Path, people: int) -> str:
+    """A SQLite store at ``path`` (schema made by ``open_store``) holding ``people`` queued people."""
+    from station.store import open_store
+
+    url = f"sqlite:///{path}"
+    open_store(url).close()
+    for start in range(0, people, 200_000):
+        load_sqlite(path, start, min(people, start + 200_000))
+    return url
+
+
+def run(workdir: Path, quick: bool) -> Section:
+    repeats = 5 if quick else 21
+    people = 100_000 if quick else 1_000_000
+    section = Section("cli", TITLE, "python -m bench.run cli")
+    rows: list[list[object]] = []
+    pcscd = start_pcscd(workdir)
+    try:
+        with EntraProcess(workdir, users=50, latency_ms=0) as entra:
+            config = configure(workdir, entra.info_path)
+            env = {**os.environ, "PCSCLITE_CSOCK_NAME": str(pcscd.socket_path),  # type: ignore[attr-defined]
+                   "STATION_STATE_DIR": str(workdir / "state"), "STATION_RUNTIME_DIR": str(workdir / "run")}
+            small = store_with(workdir / "small.db", 1_000)
+            big = store_with(workdir / "big.db", people)
+            station = [*station_command()]
+            cases = [
+                ("`python -c pass` (the floor)", [sys.executable, "-c", "pass"]),
+                ("`station --help`", [*station, "--help"]),
+                ("`station status` (no daemon)", [*station, "status", "--config", str(config)]),
+                ("`station queue list` (1,000 people)", [*station, "queue", "list", "--config", str(config),
+                                                           "--store", small]),
+            ]
+            for label, argv in cases:
+                walls, peak, code = measure(argv, env, repeats)
+                rows.append([label, f"{median(walls):.0f} ms", spread(walls), f"{peak:.0f} MB", code])
+            daemon = subprocess.Popen([*station, "run", "--config", str(config), "--store", big], env=env,
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=(workdir / "run.log").open("wb"))
+            try:
+                deadline = time.monotonic() + 120
+                status = [*station, "status", "--config", str(config)]
+                while timed(status, env)[2] != 0:
+                    if daemon.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"station run did not answer; see {workdir / 'run.log'}")
+                    time.sleep(0.5)
+                time.sleep(SETTLE_SECONDS)
+                daemon_rss = rss_mb(daemon.pid)
+                walls, peak, code = measure(status, env, repeats)
+                rows.append([f"`station status` (daemon, {people:,} people)", f"{median(walls):.0f} ms",
+                             spread(walls), f"{peak:.0f} MB", code])
+            finally:
+                stop(daemon)
+    finally:
+        pcscd.stop()  # type: ignore[attr-defined]
+    section.add(f"{repeats} runs per command after one warm-up run. " + (__doc__ or "").split("\n\n")[1]
+                .replace("\n", " "), "")
+    section.table(["command", "wall (median)", "spread", "peak RSS", "exit code"], rows)
+    verdict = "meets" if daemon_rss <= RUN_RSS_TARGET_MB else "misses"
+    section.add(f"Targets: wall ≤ {WALL_TARGET_MS:.0f} ms for each `station` command. Idle `station run` "
+                f"(store of {people:,} people, USB and NFC watchers): {daemon_rss:.0f} MB RSS — target "
+                f"≤ {RUN_RSS_TARGET_MB:.0f} MB, {verdict}.", "")
+    return section
