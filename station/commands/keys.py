@@ -19,6 +19,7 @@ from station.lifecycle.revoke import Revoked, RevokeReason, revoke
 from station.lifecycle.service import replace_person
 from station.states import KeyState
 from station.store import Store, open_store
+from station.store.handouts import HandoutState
 from station.store.inventory import KeyFilter, KeyView
 from station.text import visible
 
@@ -210,8 +211,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         keys = store.inventory.find()
         with EntraClient.from_config(cfg) as client:
-            checked, drift = find_drift(keys, client.passkeys)
             handouts = check_handouts(store, client)
+            checked, drift = find_drift(keys, client.passkeys)
+        handed = {h.method_id for h in store.handouts.find(HandoutState.ACTIVE)}
+        drift = [d for d in drift if not (d.kind == "registered_elsewhere" and d.method_id in handed)]
     finally:
         store.close()
     delegated = bool(handouts.tracked or handouts.expired)

@@ -18,7 +18,7 @@ from station.entra.passkeys import Fido2Method, Passkeys
 from station.entra.tap import TemporaryAccessPasses
 from station.errors import InvalidStateError
 from station.lifecycle.delegation_settings import DelegationSection
-from station.states import PersonState
+from station.states import KeyState, PersonState
 from station.store import Store
 from station.store.handouts import HandoutState, HandoutView, tap_context
 
@@ -43,6 +43,10 @@ def hand_out(store: Store, taps: TemporaryAccessPasses, escrow: Escrow, settings
         raise InvalidStateError(f"{person.upn} is being enrolled at station {person.lease_station} right now",
                                 remedy="Wait for that enrolment to end, then hand a key out if still needed.")
     known = store.inventory.by_serial(key_serial) if key_serial else []
+    if known and KeyState(known[-1].state).holds_live_passkey and known[-1].person_id != person.id:
+        raise InvalidStateError(f"key {key_serial} belongs to {known[-1].upn}: its passkey is live",
+                                remedy=f"Revoke it first ('station keys revoke --serial {key_serial} --reason "
+                                       "replaced'), or hand out another key.")
     model_aaguid = (aaguid or (known[-1].aaguid if known else "") or settings.default_aaguid).lower()
     model = known[-1].model if known else ""
     handout_id = store.handouts.start(person.id, key_serial=key_serial, aaguid=model_aaguid, model=model,

@@ -14,14 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from enrol_harness import build_station
 from test_entra_emulator_passkeys import Graph
 from test_entra_emulator_tap import sign_in, taps_path
 from test_queue_resolve import write_config
 
 from station.cli import main
 from station.emulator.entra import EntraEmulator
+from station.emulator.key import VirtualKey
 from station.emulator.key.profiles import PROFILES
 from station.enroll.escrow import generate_keypair
+from station.events import EnrolmentDone
 from station.store import open_store
 
 MODEL = PROFILES["yubikey5-5.7"]
@@ -213,3 +216,30 @@ def test_doctor_checks_the_tap_policy_and_permission(
     bo = users(emu)[1]["userPrincipalName"]
     code, _, err = run(capsys, config, "handout", "--upn", bo)
     assert code == 1 and "UserAuthenticationMethod.ReadWrite.All" in err, "the hand-out names the permission"
+
+
+def test_a_key_holder_handed_a_second_key_verifies_clean_and_a_live_key_is_not_handed_to_another(
+        emu: EntraEmulator, setup: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config, private = setup
+    station = build_station(emu, tmp_path, prefetch=0)
+    try:
+        (ann,) = station.queue_users(1)
+        station.keys.insert(VirtualKey("fido21"))
+        station.wait(lambda: len(station.events.of(EnrolmentDone)) == 1)
+        station.bus.flush()
+    finally:
+        station.close()
+    upn = ann["userPrincipalName"]
+    (enrolled,) = json.loads(run(capsys, config, "keys", "list", "--json")[1])
+    bo = next(u for u in users(emu) if u["id"] != ann["id"])["userPrincipalName"]
+    code, _, err = run(capsys, config, "handout", "--upn", bo, "--key-serial", enrolled["identity"])
+    assert code == 1 and f"belongs to {upn}" in err and "station keys revoke" in err
+    assert not Graph(emu).call("GET", taps_path(bo)).json()["value"], "no TAP made for a key someone holds"
+
+    assert run(capsys, config, "handout", "--upn", upn, "--aaguid", KEY_MODEL)[0] == 0
+    (letter,) = letters(capsys, config, private, tmp_path)
+    assert sign_in(Graph(emu), upn, letter["temporary_access_pass"], KEY_MODEL).status_code == 201
+    code, out, _ = run(capsys, config, "keys", "verify", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["drift"] == [], "the handed-out key's passkey is not drift"
+    assert report["handouts"]["activated"] == [upn]
