@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import getpass
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -72,7 +73,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                                   "key at My Security Info) as CSV or printable HTML. The output holds the passes: "
                                   "write it to a protected place.")
     p.add_argument("--private-key", type=Path, required=True, metavar="FILE", help="escrow private key (PEM)")
-    p.add_argument("--passphrase-file", type=Path, metavar="FILE", help="the private key's passphrase")
+    p.add_argument("--passphrase-file", type=Path, metavar="FILE",
+                   help="the private key's passphrase (first line of FILE, mode 0600); an encrypted key is "
+                        "otherwise asked for it on the terminal")
     p.add_argument("--format", choices=["csv", "html"], default="html")
     p.add_argument("--out", type=Path, metavar="FILE", help="write here (mode 0600) instead of standard output")
     p.add_argument("--organisation", default="", help="sender line on each letter")
@@ -217,9 +220,12 @@ def _private_key(args: argparse.Namespace) -> PrivateKey:
     pem = read_secret(str(args.private_key), "escrow private key")
     if args.passphrase_file is not None:
         return load_private_key(pem, passphrase_from_file(args.passphrase_file))
-    if private_key_is_encrypted(pem):
-        raise EscrowError("the escrow private key is encrypted", remedy="Give --passphrase-file FILE.")
-    return load_private_key(pem)
+    if not private_key_is_encrypted(pem):
+        return load_private_key(pem)
+    if not sys.stdin.isatty():
+        raise EscrowError("the escrow private key is encrypted and standard input is not a terminal to ask on",
+                          remedy="Run it on a terminal, or give --passphrase-file FILE.")
+    return load_private_key(pem, getpass.getpass(f"Passphrase for {args.private_key}: ").encode("utf-8"))
 
 
 def cmd_letters(args: argparse.Namespace) -> int:

@@ -243,3 +243,19 @@ def test_a_key_holder_handed_a_second_key_verifies_clean_and_a_live_key_is_not_h
     report = json.loads(out)
     assert code == 0 and report["drift"] == [], "the handed-out key's passkey is not drift"
     assert report["handouts"]["activated"] == [upn]
+
+
+def test_letters_from_an_encrypted_escrow_key_need_its_passphrase(
+        emu: EntraEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    public, private = generate_keypair(tmp_path / "locked", b"correct horse")
+    config = Path(write_config(emu, tmp_path))
+    config.write_text(config.read_text() + f'[enrolment]\nescrow_public_key = "{public}"\n')
+    passphrase = tmp_path / "passphrase"
+    passphrase.write_text("correct horse\n")
+    passphrase.chmod(0o600)
+    assert run(capsys, str(config), "handout", "--upn", users(emu)[3]["userPrincipalName"])[0] == 0
+    code, _, err = run(capsys, str(config), "handout", "letters", "--private-key", str(private))
+    assert code == 1 and "--passphrase-file" in err
+    code, out, _ = run(capsys, str(config), "handout", "letters", "--private-key", str(private),
+                       "--passphrase-file", str(passphrase), "--format", "csv")
+    assert code == 0 and len(list(csv.DictReader(io.StringIO(out)))) == 1
