@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from station.enroll.escrow import Escrow
 from station.entra.passkeys import Fido2Method, Passkeys
 from station.entra.tap import TemporaryAccessPasses
-from station.errors import InvalidStateError
+from station.errors import InvalidStateError, StationError
 from station.lifecycle.delegation_settings import DelegationSection
 from station.states import KeyState, PersonState
 from station.store import Store
@@ -51,8 +51,12 @@ def hand_out(store: Store, taps: TemporaryAccessPasses, escrow: Escrow, settings
     model = known[-1].model if known else ""
     handout_id = store.handouts.start(person.id, key_serial=key_serial, aaguid=model_aaguid, model=model,
                                       station_id=station_id)
-    tap = taps.create(person.object_id or person.upn, lifetime_minutes=settings.tap_lifetime_minutes,
-                      usable_once=settings.tap_usable_once)
+    try:
+        tap = taps.create(person.object_id or person.upn, lifetime_minutes=settings.tap_lifetime_minutes,
+                          usable_once=settings.tap_usable_once)
+    except StationError as e:
+        store.handouts.settle(handout_id, HandoutState.EXPIRED, note=f"no TAP could be made: {e.message}")
+        raise
     store.handouts.set_tap(handout_id, method_id=tap.id, sealed=escrow.seal(tap.secret, tap_context(handout_id)),
                            start=tap.start, expires_at=tap.expires_at, usable_once=tap.usable_once)
     if person.state in (PersonState.QUEUED.value, PersonState.FAILED.value):

@@ -216,6 +216,8 @@ def test_doctor_checks_the_tap_policy_and_permission(
     bo = users(emu)[1]["userPrincipalName"]
     code, _, err = run(capsys, config, "handout", "--upn", bo)
     assert code == 1 and "UserAuthenticationMethod.ReadWrite.All" in err, "the hand-out names the permission"
+    (refused,) = json.loads(run(capsys, config, "handout", "list", "--json")[1])
+    assert refused["state"] == "expired" and "no TAP could be made" in refused["note"], "left for the reminder"
 
 
 def test_a_key_holder_handed_a_second_key_verifies_clean_and_a_live_key_is_not_handed_to_another(
