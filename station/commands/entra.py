@@ -72,7 +72,8 @@ def _people(users: list[DirectoryUser], priority: int, source: str = "entra") ->
             print(f"  {who}: {u.cleaned}", file=sys.stderr)
         if u.user_principal_name:
             people.append(NewPerson(upn=u.user_principal_name, display_name=u.display_name, object_id=u.id,
-                                    source=source, priority=priority))
+                                    source=source, priority=priority,
+                                    preferred_language=u.preferred_language or None))
     return people
 
 

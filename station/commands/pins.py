@@ -128,12 +128,12 @@ def cmd_export(args: argparse.Namespace) -> int:
                 passkey_name=row.display_name or "", pin=open_sealed(private_key, row.pin_escrow, context_for(row.id)),
                 state=row.state, enrolment_id=row.id,
                 enrolled_at=datetime.fromtimestamp(row.updated_at, UTC).isoformat(timespec="seconds"),
-                pin_rules=row.pin_rules or "",
+                pin_rules=row.pin_rules or "", language=person.preferred_language or "",
             ))
         store.audit.record("pins_exported", count=len(entries), format=args.format)
     finally:
         store.close()
-    text = to_html(entries, args.organisation) if args.format == "html" else to_csv(entries)
+    text = to_html(entries, args.organisation, cfg.station.language) if args.format == "html" else to_csv(entries)
     if args.out is None:
         sys.stdout.write(text)
     else:

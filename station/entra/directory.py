@@ -16,7 +16,8 @@ from station.text import DISPLAY_NAME_MAX, UPN_MAX, cleaned, problems, visible
 
 log = logging.getLogger(__name__)
 
-USER_FIELDS = "id,userPrincipalName,displayName"
+USER_FIELDS = "id,userPrincipalName,displayName,preferredLanguage"
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}$")  # a BCP 47 tag, at most 35 characters
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 OBJECT_ID_MAX = 64  # the queue's object id column; Entra's are GUIDs (36)
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -33,6 +34,7 @@ class DirectoryUser:
     display_name: str
     cleaned: str = ""
     refused: str = ""
+    preferred_language: str = ""  # "" when the directory has none, or not a language tag
 
     @classmethod
     def of(cls, item: Any) -> DirectoryUser:
@@ -47,7 +49,9 @@ class DirectoryUser:
             notes.append(f"display name: cut from {len(name)} to {DISPLAY_NAME_MAX} characters")
             name = name[:DISPLAY_NAME_MAX]
         refused = problems(upn, "upn", UPN_MAX) + problems(item["id"], "object id", OBJECT_ID_MAX)
-        return cls(item["id"], upn, name, "; ".join(notes), "; ".join(refused))
+        language = str(item.get("preferredLanguage") or "")
+        language = language if _LANGUAGE_TAG.match(language) and len(language) <= 35 else ""
+        return cls(item["id"], upn, name, "; ".join(notes), "; ".join(refused), language)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, or_, update
+from sqlalchemy import select as select_columns  # sqlmodel's select takes at most four columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import col, select
@@ -22,8 +23,9 @@ if TYPE_CHECKING:
 # right after a bulk load (stale statistics, a sequential scan per list); one scan costs ≈ 0.3 s per
 # 100,000 queued people whatever the statistics say.
 KEY_LOOKUP_LIMIT = 500
-MATCH_COLUMNS = (col(Person.id), col(Person.upn), col(Person.display_name), col(Person.object_id))
-UPDATED = ("upn", "display_name", "object_id", "updated_at")
+MATCH_COLUMNS = (col(Person.id), col(Person.upn), col(Person.display_name), col(Person.object_id),
+                 col(Person.preferred_language))
+UPDATED = ("upn", "display_name", "object_id", "preferred_language", "updated_at")
 UPDATE_PERSON = update(Person).where(col(Person.id) == bindparam("row_id")).values(
     {name: bindparam(name) for name in UPDATED})
 
@@ -45,13 +47,14 @@ def matching_rows(conn: Connection, incoming: Sequence[NewPerson]) -> list[dict[
     from station.store.queue import normalise_upn  # queue.py imports this module
 
     if len(incoming) > KEY_LOOKUP_LIMIT:
-        rows = conn.execute(select(*MATCH_COLUMNS)).all()
+        rows = conn.execute(select_columns(*MATCH_COLUMNS)).all()
     else:
         oids = list({p.object_id for p in incoming if p.object_id})
         upns = list({normalise_upn(p.upn) for p in incoming})
-        rows = conn.execute(select(*MATCH_COLUMNS).where(
+        rows = conn.execute(select_columns(*MATCH_COLUMNS).where(
             or_(col(Person.upn).in_(upns), col(Person.object_id).in_(oids)))).all()
-    return [{"id": i, "upn": upn, "display_name": name, "object_id": oid} for i, upn, name, oid in rows]
+    return [{"id": i, "upn": upn, "display_name": name, "object_id": oid, "preferred_language": language}
+            for i, upn, name, oid, language in rows]
 
 
 def plan_additions(existing: list[dict[str, Any]], incoming: Sequence[NewPerson]) -> Additions:
@@ -66,7 +69,8 @@ def plan_additions(existing: list[dict[str, Any]], incoming: Sequence[NewPerson]
         person = (by_oid.get(new.object_id) if new.object_id else None) or by_upn.get(upn)
         if person is None:
             person = {"upn": upn, "display_name": new.display_name, "object_id": new.object_id,
-                      "source": new.source, "priority": new.priority, "state": PersonState.QUEUED.value,
+                      "preferred_language": new.preferred_language, "source": new.source,
+                      "priority": new.priority, "state": PersonState.QUEUED.value,
                       "attempts": 0, "note": "", "created_at": t, "updated_at": t}
             plan.inserts.append(person)
             plan.added += 1
@@ -87,7 +91,8 @@ def plan_additions(existing: list[dict[str, Any]], incoming: Sequence[NewPerson]
 def _apply_update(person: dict[str, Any], upn: str, new: NewPerson, t: float) -> bool:
     """Take ``new``'s UPN, and its name and object id when it has them; False when nothing changes."""
     changes = {"upn": upn, "display_name": new.display_name or person["display_name"],
-               "object_id": new.object_id or person["object_id"]}
+               "object_id": new.object_id or person["object_id"],
+               "preferred_language": new.preferred_language or person["preferred_language"]}
     if all(person[k] == v for k, v in changes.items()):
         return False
     person.update(changes, updated_at=t)

@@ -72,8 +72,13 @@ def _v5_key_handouts(conn: Connection) -> None:
     handouts.KeyHandout.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
 
 
+def _v6_preferred_language(conn: Connection) -> None:
+    """Each person's preferred language from Entra ID, for their PIN letter."""
+    _add_columns(conn, "person", {"preferred_language": "VARCHAR(35)"})
+
+
 MIGRATIONS: list[Migration] = [_v1_create_tables, _v2_unresolved_rows_and_failures, _v3_pin_rules,
-                               _v4_key_inventory, _v5_key_handouts]
+                               _v4_key_inventory, _v5_key_handouts, _v6_preferred_language]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

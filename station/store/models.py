@@ -29,6 +29,8 @@ class Person(SQLModel, table=True):
     object_id: str | None = Field(default=None, unique=True, index=True, max_length=64)
     upn: str = Field(unique=True, index=True, max_length=320)
     display_name: str = Field(default="", max_length=256)
+    # Entra ID's preferredLanguage (a BCP 47 tag such as "de-DE"): the language of the person's PIN letter.
+    preferred_language: str | None = Field(default=None, max_length=35)
     source: str = Field(default="manual", max_length=32)
     priority: int = Field(default=0, index=True)
     state: str = Field(default=PersonState.QUEUED.value, index=True, max_length=16)

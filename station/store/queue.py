@@ -40,6 +40,7 @@ class NewPerson:
     key_serial: str | None = None
     source: str = "manual"
     priority: int = 0
+    preferred_language: str | None = None  # Entra ID's preferredLanguage, for the person's letter
 
 
 @dataclass(frozen=True)
@@ -65,18 +66,19 @@ class PersonView:
     note: str
     lease_station: str | None
     lease_expires: float | None
+    preferred_language: str | None = None
 
     @classmethod
     def of(cls, p: Person) -> PersonView:
         assert p.id is not None
         return cls(p.id, p.upn, p.display_name, p.object_id, p.state, p.attempts, p.failures, p.priority,
-                   p.source, p.note, p.lease_station, p.lease_expires)
+                   p.source, p.note, p.lease_station, p.lease_expires, p.preferred_language)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "upn": self.upn, "display_name": self.display_name, "object_id": self.object_id,
             "state": self.state, "attempts": self.attempts, "failures": self.failures, "priority": self.priority,
-            "source": self.source, "note": self.note,
+            "source": self.source, "note": self.note, "preferred_language": self.preferred_language,
         }
 
 

@@ -49,6 +49,10 @@ def ascii_fold(text: str) -> str:
     return "".join(c for c in decomposed.lower() if c.isascii() and c.isalnum())
 
 
+# A rollout across a company's countries: users' preferredLanguage in turn (one in six has none set).
+PREFERRED_LANGUAGES = ("en-US", "de-DE", "fr-FR", "es-ES", "nl-NL", None)
+
+
 def seeded_uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
@@ -71,6 +75,7 @@ def populate(tenant: Tenant, rng: random.Random, *, users: int, group_size: int 
             "id": uid, "displayName": f"{first} {last}", "givenName": first, "surname": last,
             "userPrincipalName": upn, "mail": upn, "jobTitle": rng.choice(JOB_TITLES),
             "department": rng.choice(DEPARTMENTS),
+            "preferredLanguage": PREFERRED_LANGUAGES[i % len(PREFERRED_LANGUAGES)],
         })
         user_ids.append(uid)
 

@@ -1,0 +1,69 @@
+"""A German user's PIN letter comes out in German, end to end: the emulated tenant gives the user
+preferredLanguage "de-DE", `station import` (over HTTPS, through Graph's $select) stores it on the person,
+the key is enrolled, and `station pins export` writes the letter in German although the station's own
+language is French."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from enrol_harness import build_station
+
+from station.cli import main
+from station.emulator.entra import EntraEmulator
+from station.emulator.key import VirtualKey
+from station.events import EnrolmentDone
+from station.store import open_store
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[EntraEmulator]:
+    with EntraEmulator(users=6, seed=41) as e:
+        yield e
+
+
+def write_config(emu: EntraEmulator, tmp_path: Path) -> str:
+    info = emu.info
+    secret_file = tmp_path / "client-secret"
+    secret_file.write_text(info.client_secret)
+    os.chmod(secret_file, 0o600)
+    config = tmp_path / "station.toml"
+    config.write_text(
+        f'[station]\nlanguage = "fr"\n'
+        f'[tenant]\ntenant_id = "{info.tenant_id}"\nclient_id = "{info.client_id}"\n'
+        f'client_secret_file = "{secret_file}"\nauthority_host = "{info.graph_url}"\n'
+        f'graph_host = "{info.graph_url}"\nca_file = "{info.ca_file}"\n'
+        f'[store]\nurl = "sqlite:///{tmp_path / "station.db"}"\n')
+    return str(config)
+
+
+def test_a_german_users_letter_is_in_german(emu: EntraEmulator, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    german = next(u for u in emu.tenant.users.values() if u.get("preferredLanguage") == "de-DE")
+    config = write_config(emu, tmp_path)
+    assert main(["--config", config, "import", "--users", german["userPrincipalName"]]) == 0
+    store = open_store(f"sqlite:///{tmp_path / 'station.db'}")
+    try:
+        (person,) = store.queue.list()
+        assert person.preferred_language == "de-DE"
+    finally:
+        store.close()
+
+    station = build_station(emu, tmp_path, prefetch=0, force_pin_change=False)
+    try:
+        station.keys.insert(VirtualKey("fido21"))
+        station.events.wait_for(EnrolmentDone)
+        station.engine.wait_idle(5)
+    finally:
+        station.close()
+    capsys.readouterr()
+    private = tmp_path / "escrow-station-1" / "escrow-private.pem"
+    assert main(["--config", config, "pins", "export", "--private-key", str(private), "--format", "html"]) == 0
+    letter = capsys.readouterr().out
+    assert 'lang="de"' in letter and "Ihr Sicherheitsschlüssel" in letter
+    assert f'Guten Tag <bdi dir="auto">{german["displayName"]}</bdi>,' in letter
+    assert "Sie können diese PIN behalten" in letter, "pin_change off: the German words for it"
+    assert "Your security key" not in letter and "Votre clé" not in letter
