@@ -120,6 +120,7 @@ class DashboardModel:
         self.totals = LiveTotals()
         self.store_problem: str | None = None
         self.unresolved: list[Any] = []
+        self.delegated: dict[str, int] = {}  # keys handed out for self-activation, by state (station handout)
         self.waiting: list[tuple[str, str]] = []
         self._claimed_since: set[str] = set()  # UPNs claimed at a key since the last snapshot
         self.entra = EntraHealth()
@@ -143,6 +144,7 @@ class DashboardModel:
         self.paused = bool(status.get("paused", self.state == "paused"))
         self.store_problem = status.get("store_problem")
         self.unresolved = list(status.get("unresolved") or [])
+        self.delegated = {str(k): int(v or 0) for k, v in (status.get("delegated") or {}).items()}
         q = status.get("queue") or {}
         today = status.get("today") or {}
         pace = status.get("pace") or {}
@@ -361,7 +363,7 @@ class DashboardModel:
                              "slots": [{} for _ in range(self.active_keys())], "queue": vars(self.queue),
                              "today": {"enrolled": self.today_enrolled, "failed": self.today_failed},
                              "entra": {"token_ok": self.entra.token_ok, "throttled": self.entra.throttled},
-                             "unresolved": self.unresolved})
+                             "unresolved": self.unresolved, "delegated": self.delegated})
 
     def recent_enrolled(self) -> int:
         """Enrolments finished in the last 15 minutes: the station's count when its snapshot has one (every

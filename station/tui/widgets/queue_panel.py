@@ -1,6 +1,7 @@
 """The queue panel: the rollout of the imported group — a progress bar, how many are done, in progress,
 waiting, failed and skipped, the pace and the estimated finish (station/rollout.py does the sums) — then
-today's count and who is next. Every count has its word beside its symbol."""
+today's count, keys handed out for self-activation (when any) and who is next. Every count has its word beside
+its symbol."""
 
 from __future__ import annotations
 
@@ -38,10 +39,22 @@ def rollout_text(model: DashboardModel) -> Text:
     return text
 
 
+def delegated_text(model: DashboardModel) -> Text | None:
+    """Keys handed out for the person to register (station handout), counted apart; None when there are none."""
+    d = model.delegated
+    if not any(d.values()):
+        return None
+    return Text(f"handed out: {d.get('handed_out', 0)} waiting · {d.get('active', 0)} activated · "
+                f"{d.get('expired', 0)} expired", style="dim")
+
+
 class QueuePanel(Static):
     def show(self, model: DashboardModel) -> None:
         parts: list[Text] = [rollout_text(model),
                              Text(f"today: {model.today_enrolled} done · {model.today_failed} failed", style="dim")]
+        handed_out = delegated_text(model)
+        if handed_out is not None:
+            parts.append(handed_out)
         if model.next_up:
             next_up = Text("next up", style="bold")
             for upn, name in model.next_up[:NEXT_UP_SHOWN]:
