@@ -80,7 +80,8 @@ def test_queue_list_reads_the_store_without_the_engine_or_graph_client(tmp_path:
     modules, done = _imported_by(["queue", "list"], env)
     assert done.returncode == 0 and "kim@contoso.com" in done.stdout
     assert "sqlalchemy" in modules
-    assert not {"msal", "requests", "fido2", "textual", "station.enroll.engine", "station.entra.client"} & modules
+    assert not {"msal", "requests", "fido2", "textual", "station.enroll.engine", "station.entra.client",
+                "sqlalchemy.dialects.postgresql"} & modules, "a SQLite store loads no PostgreSQL dialect"
 
 
 def test_status_reads_only_the_runtime_dir_and_imports_no_server_or_models(tmp_path: Path) -> None:
