@@ -1,0 +1,32 @@
+"""The hand-out letter: the TAP, its expiry and the My Security Info steps; names are shown, never obeyed —
+markup escaped, terminal controls and bidi overrides made visible, and a CSV cell a spreadsheet would run
+written as text."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from station.lifecycle.tap_letter import SECURITY_INFO_URL, TapLetter, to_csv, to_html
+
+HOSTILE = TapLetter(upn="eve@contoso.example", display_name="<script>alert(1)</script>\x1b]52;c;AAAA\x07\u202eevE",
+                    key_serial="=HYPERLINK(\"http://x\")", key_model="YubiKey 5 <b>", temporary_access_pass="Ab3$k9+Q",
+                    expires="2026-12-05 09:00 UTC", single_use=True, handout_id=4)
+
+
+def test_the_letter_carries_the_pass_its_expiry_and_the_steps() -> None:
+    page = to_html([HOSTILE], organisation="Contoso IT")
+    assert "Ab3$k9+Q" in page and "2026-12-05 09:00 UTC" in page and SECURITY_INFO_URL in page
+    assert "one sign-in only" in page and "Contoso IT" in page
+
+
+def test_names_in_the_letter_are_text() -> None:
+    page = to_html([HOSTILE])
+    assert "<script>" not in page and "&lt;script&gt;" in page and "<b>" not in page
+    assert "\x1b" not in page and "\x07" not in page and "\u202e" not in page
+
+
+def test_a_csv_cell_a_spreadsheet_would_run_is_text() -> None:
+    (row,) = csv.DictReader(io.StringIO(to_csv([HOSTILE])))
+    assert row["key_serial"].startswith("'=") and row["temporary_access_pass"] == "Ab3$k9+Q"
+    assert row["register_at"] == SECURITY_INFO_URL
