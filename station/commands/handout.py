@@ -7,6 +7,7 @@ import argparse
 import csv
 import getpass
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,7 +52,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     who.add_argument("--csv", type=Path, metavar="FILE", help="CSV with a upn column (and key_serial, aaguid)")
     who.add_argument("--group", metavar="NAME", help="every member of this Entra ID group (name or object id)")
     h.add_argument("--key-serial", metavar="S", help="the serial of the key handed out (with --upn)")
-    h.add_argument("--aaguid", help="the key's model (AAGUID), when the inventory does not know the key")
+    h.add_argument("--aaguid", type=_aaguid, help="the key's model (AAGUID), when the inventory does not know the key")
     add_common_options(h)
     h.set_defaults(func=cmd_handout)
     hs = h.add_subparsers(dest="handout_command", metavar="ACTION")
@@ -82,6 +83,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_letters)
 
 
+def _aaguid(text: str) -> str:
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an AAGUID (8-4-4-4-12 hexadecimal digits)") from None
+
+
 def _when(at: float | None) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC") if at else "-"
 
@@ -91,8 +99,13 @@ def _wanted(args: argparse.Namespace, client: EntraClient) -> Iterator[tuple[str
     if args.upn:
         yield args.upn, args.key_serial, args.aaguid
     elif args.csv:
-        with open(args.csv, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
+        try:
+            with open(args.csv, newline="", encoding="utf-8-sig") as f:
+                rows = list(csv.DictReader(f))
+        except (OSError, UnicodeDecodeError, csv.Error) as e:
+            raise StationError(f"cannot read {args.csv}: {getattr(e, 'strerror', None) or e}",
+                               remedy="Give a UTF-8 CSV file with a header row: upn (and key_serial, "
+                                      "aaguid).") from None
         if rows and "upn" not in rows[0]:
             raise StationError(f"{args.csv} has no upn column", remedy="Give a header row with upn (and "
                                "key_serial, aaguid).")

@@ -10,6 +10,7 @@ TAP is deleted once it is of no further use.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,6 +26,7 @@ from station.store.handouts import HandoutState, HandoutView, tap_context
 log = logging.getLogger(__name__)
 
 HANDED_OUT_NOTE = "key handed out for self-activation"
+_AAGUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _epoch(iso: str) -> float:
@@ -49,6 +51,9 @@ def hand_out(store: Store, taps: TemporaryAccessPasses, escrow: Escrow, settings
                                        "replaced'), or hand out another key.")
     model_aaguid = (aaguid or (known[-1].aaguid if known else "") or settings.default_aaguid).lower()
     model = known[-1].model if known else ""
+    if model_aaguid and not _AAGUID.fullmatch(model_aaguid):
+        raise StationError(f"{model_aaguid[:60]!r} is not an AAGUID",
+                           remedy="Give the key model's AAGUID: 8-4-4-4-12 hexadecimal digits.")
     handout_id = store.handouts.start(person.id, key_serial=key_serial, aaguid=model_aaguid, model=model,
                                       station_id=station_id)
     try:

@@ -189,9 +189,16 @@ def test_group_and_csv_forms_hand_a_key_to_each_person(
         emu.tenant.users[m]["userPrincipalName"] for m in members}
     outsider = users(emu)[0]  # handed a key again, now with its serial
     sheet = tmp_path / "people.csv"
-    sheet.write_text(f"upn,key_serial\n{outsider['userPrincipalName']},4242\nnobody@contoso.example,1\n")
+    sheet.write_text(f"upn,key_serial,aaguid\n{outsider['userPrincipalName']},4242,\nnobody@contoso.example,1,\n"
+                     f"{users(emu)[1]['userPrincipalName']},7,not-a-model\n")
     code, _, err = run(capsys, config, "handout", "--csv", str(sheet), "--aaguid", KEY_MODEL)
     assert code == 1 and "nobody@contoso.example" in err, "an unknown person is reported, the others served"
+    assert "'not-a-model' is not an AAGUID" in err
+    code, _, err = run(capsys, config, "handout", "--csv", str(tmp_path / "missing.csv"))
+    assert code == 1 and "cannot read" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as refused:
+        run(capsys, config, "handout", "--upn", outsider["userPrincipalName"], "--aaguid", "yubikey")
+    assert refused.value.code == 2 and "'yubikey' is not an AAGUID" in capsys.readouterr().err
     served = letters(capsys, config, private, tmp_path)
     assert len(served) == len(members), "one letter a person: the second hand-out replaced the first"
     assert {r["upn"]: r for r in served}[outsider["userPrincipalName"]]["key_serial"] == "4242"
