@@ -14,7 +14,7 @@ UV := $(BIN)/uv
 LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-.PHONY: demo test lint bench docs lock check-fresh system-deps system-deps-test clean
+.PHONY: demo test lint bench docs lock check-fresh deb check-deb system-deps system-deps-test clean
 
 demo: $(SERVICE_STAMP)
 	$(BIN)/station demo $(DEMO_ARGS)
@@ -38,6 +38,14 @@ docs: $(TEST_STAMP)
 # PREBUILT=build|use|if-present starts from a cached root that has the system packages already.
 check-fresh:
 	STATION_FRESH_PREBUILT=$(PREBUILT) scripts/fresh-root-check.sh $(ARCH)
+
+# dist/station_<version>_<arch>.deb: Station and its hash-locked dependencies in a virtualenv under /opt/station,
+# built in a fresh bookworm root (scripts/build-deb.sh); check-deb installs it into another and removes it.
+deb:
+	scripts/build-deb.sh $(ARCH)
+
+check-deb:
+	scripts/check-deb.sh $(ARCH)
 
 system-deps:
 	@scripts/system-deps.sh
