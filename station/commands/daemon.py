@@ -47,7 +47,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        description="Print (or with --apply, perform) what installs Station as a system service: "
                                    "the station user (sysusers), directories (tmpfiles), station.service and "
                                    "station-kiosk.service, the udev rule for FIDO keys and a configuration "
-                                   "skeleton in /etc/station (an existing configuration is kept).")
+                                   "skeleton in /etc/station (an existing configuration is kept), from the "
+                                   "files this installation carries. It refuses an installation that a user "
+                                   "other than root can change, or one the service's sandbox hides (under /home, "
+                                   "/root, /tmp): use the .deb, or a virtualenv made as root under /opt.")
     p.add_argument("--apply", action="store_true", help="perform the steps (needs root)")
     p.add_argument("--root", metavar="DIR", type=Path, default=Path("/"),
                    help="install under DIR instead of / (a staging tree; commands are then only printed)")
