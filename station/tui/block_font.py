@@ -1,4 +1,4 @@
-"""A small three-row block font, so a prompt can be read from a metre away.
+"""A small three-row block font, so a prompt can be read from a metre away — or two, ``scaled`` up.
 
 Pure text: ``block_lines("TOUCH THE KEY")`` returns three strings of equal width built from full and
 half block characters. Letters without a glyph fall back to the plain character on the middle row.
@@ -52,3 +52,29 @@ def block_lines(text: str) -> list[str]:
 
 def block_width(text: str) -> int:
     return len(block_lines(text)[0])
+
+
+# A cell of half blocks is two pixels, top and bottom; scaling works on those pixels.
+_PIXELS: dict[str, tuple[bool, bool]] = {"█": (True, True), "▀": (True, False), "▄": (False, True), " ": (False, False)}
+_CELLS = {pixels: char for char, pixels in _PIXELS.items()}
+
+
+def scaled(lines: list[str], factor: int) -> list[str]:
+    """``lines`` of block letters ``factor`` times as wide and as tall (HEIGHT × factor rows); a character
+    without a glyph is repeated as it is."""
+    if factor <= 1:
+        return list(lines)
+    rows: list[list[tuple[bool, str]]] = []
+    for line in lines:
+        top: list[tuple[bool, str]] = []
+        bottom: list[tuple[bool, str]] = []
+        for char in line:
+            up, down = _PIXELS.get(char, (False, False))
+            other = "" if char in _PIXELS else char
+            top += [(up, other)] * factor
+            bottom += [(down, other)] * factor
+        rows += [top] * factor + [bottom] * factor
+    out = []
+    for i in range(0, len(rows), 2):
+        out.append("".join(a[1] or _CELLS[(a[0], b[0])] for a, b in zip(rows[i], rows[i + 1], strict=True)))
+    return out

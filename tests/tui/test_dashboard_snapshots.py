@@ -78,6 +78,13 @@ def test_header_card_and_panels_at_each_step(snap_compare: SnapCompare, step: st
     assert snap_compare(make_app(source), run_before=after(source, ENROLMENT_STEPS[step]), terminal_size=(100, 30))
 
 
+def test_one_key_on_a_large_terminal_gets_large_letters(snap_compare: SnapCompare) -> None:
+    """Readable from two metres: one key alone takes the whole width, and TOUCH THE KEY grows with it."""
+    source = FakeSource(status(state="working"))
+    events = [*claimed("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0), *touch("USB 1-1", 1, at=T0 + 60)]
+    assert snap_compare(make_app(source), run_before=after(source, events), terminal_size=(200, 60))
+
+
 def test_failure_with_its_remedy(snap_compare: SnapCompare) -> None:
     source = FakeSource(status(entra={"last_latency_ms": 30012.0, "throttled": True, "token_ok": True,
                                       "last_error": "graph_throttled: too many requests"}))

@@ -58,7 +58,12 @@ class CardDeck(ScrollableContainer):
         yield IdlePrompt()
 
     def on_resize(self, event: Resize) -> None:
-        self.styles.grid_size_columns = max(1, event.size.width // CARD_MIN_WIDTH)
+        self._fit_columns(event.size.width)
+
+    def _fit_columns(self, width: int) -> None:
+        """As many columns as fit and as there are cards: one key alone gets the whole width, and its large
+        text grows with it."""
+        self.styles.grid_size_columns = max(1, min(len(self.views), width // CARD_MIN_WIDTH))
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -75,6 +80,7 @@ class CardDeck(ScrollableContainer):
                 self.mount(view)
             else:
                 view.show(card, now, paused=model.paused)
+        self._fit_columns(self.size.width)
         prompt = self.query_one(IdlePrompt)
         prompt.display = not model.cards
         prompt.show(model)
