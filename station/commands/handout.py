@@ -72,7 +72,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = hs.add_parser("letters", help="open the TAPs with the escrow private key and write the letters",
                       description="Write each waiting hand-out's letter (the TAP, its expiry, how to register the "
                                   "key at My Security Info) as CSV or printable HTML. The output holds the passes: "
-                                  "write it to a protected place.")
+                                  "write it to a protected place. In the CSV, a pass that starts with =, +, - or "
+                                  "@ is written with a leading ' (a spreadsheet shows it without).")
     p.add_argument("--private-key", type=Path, required=True, metavar="FILE", help="escrow private key (PEM)")
     p.add_argument("--passphrase-file", type=Path, metavar="FILE",
                    help="the private key's passphrase (first line of FILE, mode 0600); an encrypted key is "

@@ -30,3 +30,11 @@ def test_a_csv_cell_a_spreadsheet_would_run_is_text() -> None:
     (row,) = csv.DictReader(io.StringIO(to_csv([HOSTILE])))
     assert row["key_serial"].startswith("'=") and row["temporary_access_pass"] == "Ab3$k9+Q"
     assert row["register_at"] == SECURITY_INFO_URL
+
+
+def test_a_pass_that_starts_like_a_formula_is_guarded_in_the_csv_and_exact_in_the_letter() -> None:
+    letter = TapLetter(upn="ann@contoso.example", display_name="Ann", key_serial="", key_model="", expires="soon",
+                       temporary_access_pass="@x&7=Q+p", single_use=False, handout_id=1)
+    (row,) = csv.DictReader(io.StringIO(to_csv([letter])))
+    assert row["temporary_access_pass"] == "'@x&7=Q+p"
+    assert '<p class="tap">@x&amp;7=Q+p</p>' in to_html([letter])
