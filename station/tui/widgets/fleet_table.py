@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from station.rollout import PACE_WINDOW, rollout_lines
 from station.text import visible
 
 QUEUE_WORDS = (("queued", "queued"), ("claimed", "in progress"), ("enrolled", "enrolled"), ("failed", "failed"),
@@ -72,13 +73,17 @@ def slots_text(slots: list[dict[str, Any]], alive: bool) -> Text:
 
 
 def queue_text(fleet: dict[str, Any]) -> Text:
-    """The shared queue's totals on one line."""
+    """The shared queue's totals on one line, then the rollout as `station fleet` prints it."""
     q = fleet.get("queue") or {}
     text = Text()
     for i, (key, label) in enumerate(QUEUE_WORDS):
         text.append(" · " if i else "")
         text.append(str(int(q.get(key, 0) or 0)), style="bold")
         text.append(f" {label}")
+    counts = {key: int(q.get(key, 0) or 0) for key, _ in QUEUE_WORDS}
+    for line in rollout_lines(counts, recent_done=int(fleet.get("recent_enrolled", 0) or 0), window=PACE_WINDOW,
+                              at=float(fleet.get("at") or 0.0)):
+        text.append(f"\n{line}")
     return text
 
 
