@@ -47,7 +47,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     e = ps.add_parser("export", help="decrypt escrowed PINs for hand-out",
                       description="Open the escrowed PINs with the operator's private key and write them as CSV "
-                                  "or as printable letters (one per person). Only finished enrolments unless "
+                                  "or as printable letters (one per person, in the person's preferredLanguage "
+                                  "from Entra ID when it is English, German, French, Spanish or Dutch, else in "
+                                  "[station] language). Only finished enrolments unless "
                                   "--all. The output holds PINs: write it to a protected place. In the CSV, a "
                                   "cell a spreadsheet would run as a formula (=, +, -, @, tab, carriage return "
                                   "first) is written with a leading '.")
