@@ -18,6 +18,7 @@ EXAMPLE = '''\
 [station]
 # id = "kiosk-1"              # unique per station in a fleet (default: the host name)
 name = "Enrolment station"
+language = "en"               # PIN letters for people whose preferredLanguage is unset or not en/de/fr/es/nl
 {state_line}
 {runtime_line}
 
