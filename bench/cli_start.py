@@ -1,10 +1,11 @@
 """Benchmark 10 — the command line as a technician meets it: whole ``station …`` processes, wall time and peak RSS.
 
-Each command runs N times as its own process (GNU ``time`` gives its peak RSS); the table shows the median wall
-time, its spread and the largest peak RSS. ``station status`` runs with no daemon (it then says so and exits 1)
-and against a running ``station run`` whose SQLite store holds 1,000,000 queued people; ``station queue list``
-reads a store of 1,000 people. The daemon's RSS is ``VmRSS`` after it has settled with no key in.
-A bare ``python -c pass`` of the same interpreter is the floor.
+Each command runs N times as its own process (GNU ``time`` gives its CPU time and peak RSS); the table shows
+the median wall time, its spread, the median CPU time (steadier than wall time on a shared machine) and the
+largest peak RSS. ``station status`` runs with no daemon (it then says so and exits 1) and against a running
+``station run`` whose SQLite store holds 1,000,000 queued people; ``station queue list`` reads a store of
+1,000 people. The daemon's RSS is ``VmRSS`` after it has settled with no key in. A bare ``python -c pass``
+of the same interpreter is the floor.
 """
 
 from __future__ import annotations
@@ -28,25 +29,29 @@ TITLE = "10. Command-line start-up and the daemon's idle RSS"
 WALL_TARGET_MS, RUN_RSS_TARGET_MB = 150.0, 60.0
 
 
-def timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS (MB) and exit code of one run of ``argv``. GNU time reports the peak RSS: the
-    ``wait4`` figure of a child forked from this (large) process would count the memory of the fork."""
+def timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, float, float, int]:
+    """Wall seconds, CPU seconds (user + system), peak RSS (MB) and exit code of one run of ``argv``. GNU time
+    reports the peak RSS: the ``wait4`` figure of a child forked from this (large) process would count the
+    memory of the fork."""
     with tempfile.NamedTemporaryFile("r") as out:
         started = time.perf_counter()
-        code = subprocess.call(["/usr/bin/time", "-q", "-f", "%M", "-o", out.name, *argv], env=env,
+        code = subprocess.call(["/usr/bin/time", "-q", "-f", "%M %U %S", "-o", out.name, *argv], env=env,
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wall = time.perf_counter() - started
-        return wall, int(out.read().split()[-1]) / 1024, code
+        rss, user, system = out.read().split()[-3:]
+        return wall, float(user) + float(system), int(rss) / 1024, code
 
 
-def measure(argv: Sequence[str], env: dict[str, str], repeats: int) -> tuple[list[float], float, int]:
+def measure(argv: Sequence[str], env: dict[str, str], repeats: int) -> list[object]:
+    """The table's cells for ``argv``: median wall, its spread, median CPU, peak RSS, exit code."""
     timed(argv, env)  # warm the page cache and the bytecode cache
-    walls, peak, code = [], 0.0, 0
+    walls, cpus, peak, code = [], [], 0.0, 0
     for _ in range(repeats):
-        wall, rss, code = timed(argv, env)
+        wall, cpu, rss, code = timed(argv, env)
         walls.append(wall * 1000)
+        cpus.append(cpu * 1000)
         peak = max(peak, rss)
-    return walls, peak, code
+    return [f"{median(walls):.0f} ms", spread(walls), f"{median(cpus):.0f} ms", f"{peak:.0f} MB", code]
 
 
 def store_with(path: Path, people: int) -> str:
@@ -82,30 +87,28 @@ def run(workdir: Path, quick: bool) -> Section:
                                                            "--store", small]),
             ]
             for label, argv in cases:
-                walls, peak, code = measure(argv, env, repeats)
-                rows.append([label, f"{median(walls):.0f} ms", spread(walls), f"{peak:.0f} MB", code])
+                rows.append([label, *measure(argv, env, repeats)])
             daemon = subprocess.Popen([*station, "run", "--config", str(config), "--store", big], env=env,
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                       stderr=(workdir / "run.log").open("wb"))
             try:
                 deadline = time.monotonic() + 120
                 status = [*station, "status", "--config", str(config)]
-                while timed(status, env)[2] != 0:
+                while timed(status, env)[3] != 0:
                     if daemon.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError(f"station run did not answer; see {workdir / 'run.log'}")
                     time.sleep(0.5)
                 time.sleep(SETTLE_SECONDS)
                 daemon_rss = rss_mb(daemon.pid)
-                walls, peak, code = measure(status, env, repeats)
-                rows.append([f"`station status` (daemon, {people:,} people)", f"{median(walls):.0f} ms",
-                             spread(walls), f"{peak:.0f} MB", code])
+                rows.append([f"`station status` (daemon, {people:,} people)", *measure(status, env, repeats)])
             finally:
                 stop(daemon)
     finally:
         pcscd.stop()  # type: ignore[attr-defined]
     section.add(f"{repeats} runs per command after one warm-up run. " + (__doc__ or "").split("\n\n")[1]
                 .replace("\n", " "), "")
-    section.table(["command", "wall (median)", "spread", "peak RSS", "exit code"], rows)
+    section.table(["command", "wall (median)", "spread", "CPU, user + system (median)", "peak RSS", "exit code"],
+                  rows)
     verdict = "meets" if daemon_rss <= RUN_RSS_TARGET_MB else "misses"
     section.add(f"Targets: wall ≤ {WALL_TARGET_MS:.0f} ms for each `station` command. Idle `station run` "
                 f"(store of {people:,} people, USB and NFC watchers): {daemon_rss:.0f} MB RSS — target "
