@@ -6,7 +6,8 @@
 # reads the rule without complaint; the station user and directories; no file of the package (nor the
 # byte-code postinst compiles) writable by a user other than root; `station install-system` from the
 # package's virtualenv writes the very files the package ships; `dpkg -r` keeps /etc/station and the store,
-# `dpkg -P` removes them and leaves nothing of the package. Prints the time of each step.
+# `dpkg -P` removes them and leaves nothing of the package; then lintian finds no error in the .deb. Prints
+# the time of each step.
 #
 #   scripts/check-deb.sh [ARCH]      (make check-deb; needs root, the Debian mirror, and the .deb built)
 set -euo pipefail
@@ -105,5 +106,10 @@ step "dpkg -P removes /etc/station and the store, and leaves nothing of the pack
   ! dpkg -l station 2>/dev/null | grep -E '^[a-z]{2} ' | grep -qv '^un '
   $named_station >/root/after
   diff -u /root/before /root/after"
+
+need_host_tools lintian
+lint=$(lintian --fail-on error "$deb" 2>&1) || { printf '%s\n' "$lint" >&2; fail "lintian reports errors in $deb"; }
+printf '%s\n' "$lint" | grep -v '^running with root privileges' | sed 's/^/    /' || true
+echo "$(since "$start") s  ok: lintian reports no errors (the warnings above are known: README, Install on Debian)"
 
 echo "check-deb $arch: OK ($(basename "$deb"), $(since "$start") s)"

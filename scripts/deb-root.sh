@@ -1,6 +1,7 @@
 # Sourced by build-deb.sh and check-deb.sh: fresh Debian bookworm roots from the base roots that
 # fresh-root-check.sh caches in $STATION_FRESH_CACHE (default /var/cache/station-fresh), and a way to run a
-# command in one. Needs root, mmdebstrap and zstd (installed with apt-get when missing).
+# command in one. Needs root, mmdebstrap and zstd (installed with apt-get when missing); a foreign architecture
+# (arm64 on amd64) runs under qemu-user where binfmt_misc has it registered.
 #   unpack_root ARCH DIR [base|sysdeps]   the base root (minbase + ca-certificates, git, make, python3), or that
 #                                         plus scripts/system-deps.sh's packages (cached beside it, keyed by them)
 #   in_root DIR COMMAND                   runs COMMAND with bash as root in DIR, with /proc, /sys, /dev and a
@@ -49,7 +50,13 @@ network_in_root() {
 unpack_root() {
   local arch=$1 dir=$2 kind=${3:-base} t
   [[ $(id -u) -eq 0 ]] || fail "run as root (it builds and enters a chroot)"
-  [[ "$arch" == "$(dpkg --print-architecture)" ]] || fail "only the host's architecture ($(dpkg --print-architecture)) is supported, not $arch"
+  if [[ "$arch" != "$(dpkg --print-architecture)" ]]; then
+    local qemu
+    case "$arch" in arm64) qemu=aarch64 ;; amd64) qemu=x86_64 ;; *) fail "unknown architecture '$arch'" ;; esac
+    grep -q '^flags:.*F' "/proc/sys/fs/binfmt_misc/qemu-$qemu" 2>/dev/null \
+      || fail "building for $arch on $(dpkg --print-architecture) needs qemu-user-static and binfmt-support" \
+              "(make check-fresh ARCH=$arch sets them up), or build on an $arch machine"
+  fi
   need_host_tools mmdebstrap zstd
   mkdir -p "$cache"
   local base="$cache/$suite-$arch-base.tar.zst"
