@@ -49,8 +49,9 @@ async def until(pilot: Pilot[int], check: Callable[[], bool], what: str, timeout
     await wait_for(pilot, check, what, timeout)
 
 
-def queued_row(app: StationApp) -> list[str]:
-    row = next((line for line in on_screen(app, "#queue").splitlines() if "queued" in line), "")
+def waiting_row(app: StationApp) -> list[str]:
+    """The queue panel's 'waiting' line as words, e.g. ['○', '5', 'waiting']."""
+    row = next((line for line in on_screen(app, "#queue").splitlines() if "waiting" in line), "")
     return row.strip("│ ").split()
 
 
@@ -61,7 +62,7 @@ def monitor(daemon: DaemonProcess, *, read_only: bool | None = None) -> StationA
 async def test_monitor_shows_the_daemons_queue_and_controls_it(daemon: DaemonProcess) -> None:
     app = monitor(daemon)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: queued_row(app) == ["queued", "5"], "the daemon's queue")
+        await until(pilot, lambda: waiting_row(app)[-2:] == ["5", "waiting"], "the daemon's queue")
         assert app.model.station_id == "desk-7"
         assert "MONITOR" in on_screen(app, "#station-bar") and "read-only" not in on_screen(app, "#station-bar")
         await pilot.press("p")
