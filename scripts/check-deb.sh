@@ -5,7 +5,8 @@
 # escrow key, then passes once `station pins keygen` made one); `systemd-analyze verify` of the units; udev
 # reads the rule without complaint; the station user and directories; no file of the package (nor the
 # byte-code postinst compiles) writable by a user other than root; `station install-system` from the
-# package's virtualenv writes the very files the package ships; `dpkg -r` keeps /etc/station and the store,
+# package's virtualenv writes the very files the package ships; installing again (an upgrade) keeps an edited
+# station.toml; `dpkg -r` keeps /etc/station and the store,
 # `dpkg -P` removes them and leaves nothing of the package; then lintian finds no error in the .deb. Prints
 # the time of each step.
 #
@@ -93,6 +94,14 @@ step "station install-system (from the package's virtualenv) writes the files th
   cmp /root/staged/etc/udev/rules.d/70-station-fido.rules /usr/lib/udev/rules.d/70-station-fido.rules
   cmp /root/staged/usr/lib/sysusers.d/station.conf /usr/lib/sysusers.d/station.conf
   cmp /root/staged/usr/lib/tmpfiles.d/station.conf /usr/lib/tmpfiles.d/station.conf"
+
+step "installing it again (as an upgrade does) keeps an edited station.toml" "
+  sed -i 's/^name = .*/name = \"Front desk\"/' /etc/station/station.toml
+  dpkg -i /root/station.deb >/dev/null
+  grep -q '^name = \"Front desk\"' /etc/station/station.toml
+  test \"\$(stat -c '%U:%G %a' /etc/station/station.toml)\" = 'root:station 640'
+  test -n \"\$(find /opt/station/lib -name '*.pyc' -print -quit)\"
+  station config check >/dev/null"
 
 step "dpkg -r keeps /etc/station and the store, removes the rest" "
   install -m 0600 -o station -g station /dev/null /var/lib/station/station.db
