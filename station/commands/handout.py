@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import getpass
 import sys
 import uuid
 from collections.abc import Iterator
@@ -15,15 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from station.commands.common import config_from_args, print_json
-from station.commands.pins import passphrase_from_file
-from station.config import Config, read_secret
+from station.commands.pins import open_escrow_private_key
+from station.config import Config
 from station.enroll.escrow import (
     Escrow,
-    EscrowError,
-    PrivateKey,
-    load_private_key,
     open_sealed,
-    private_key_is_encrypted,
 )
 from station.entra import EntraClient
 from station.entra.tap import TemporaryAccessPasses
@@ -230,24 +225,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if check.expired else 0
 
 
-def _private_key(args: argparse.Namespace) -> PrivateKey:
-    pem = read_secret(str(args.private_key), "escrow private key")
-    if args.passphrase_file is not None:
-        return load_private_key(pem, passphrase_from_file(args.passphrase_file))
-    if not private_key_is_encrypted(pem):
-        return load_private_key(pem)
-    if not sys.stdin.isatty():
-        raise EscrowError("the escrow private key is encrypted and standard input is not a terminal to ask on",
-                          remedy="Run it on a terminal, or give --passphrase-file FILE.")
-    return load_private_key(pem, getpass.getpass(f"Passphrase for {args.private_key}: ").encode("utf-8"))
-
-
 def cmd_letters(args: argparse.Namespace) -> int:
     disable_core_dumps()
     cfg = config_from_args(args)
     if args.out is not None:
         refuse_symlink(args.out)
-    key = _private_key(args)
+    key = open_escrow_private_key(args)
     store = open_store(cfg.store_url, cfg.station.id)
     try:
         letters = [TapLetter(upn=h.upn, display_name=h.display_name, key_serial=h.key_serial or "",

@@ -13,6 +13,7 @@ from station.commands.common import config_from_args
 from station.config import read_secret
 from station.enroll.escrow import (
     EscrowError,
+    PrivateKey,
     context_for,
     generate_keypair,
     load_private_key,
@@ -100,13 +101,15 @@ def _prompt(text: str, option: str) -> bytes:
     return typed.encode("utf-8")
 
 
-def _private_key(args: argparse.Namespace) -> tuple[bytes, bytes | None]:
+def open_escrow_private_key(args: argparse.Namespace) -> PrivateKey:
+    """The escrow private key of --private-key, opened with --passphrase-file or a passphrase asked on the terminal."""
     pem = read_secret(str(args.private_key), "escrow private key")
     if args.passphrase_file is not None:
-        return pem, passphrase_from_file(args.passphrase_file)
+        return load_private_key(pem, passphrase_from_file(args.passphrase_file))
     if private_key_is_encrypted(pem):
-        return pem, _prompt(f"Passphrase for {args.private_key}: ", "an encrypted escrow private key")
-    return pem, None
+        return load_private_key(pem, _prompt(f"Passphrase for {args.private_key}: ",
+                                             "an encrypted escrow private key"))
+    return load_private_key(pem)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -114,7 +117,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     if args.out is not None:
         refuse_symlink(args.out)
-    private_key = load_private_key(*_private_key(args))
+    private_key = open_escrow_private_key(args)
     store = open_store(cfg.store_url, cfg.station.id)
     try:
         states = {"done", "needs_reset"} if args.all else {"done"}
