@@ -1,11 +1,12 @@
 # Station — every target sets itself up (system packages when root on Debian, a .venv, dependencies).
 # Python dependencies come from the hash-locked files in requirements/ (`make lock` updates them):
-# `make demo` installs the service's (requirements/service.txt), `make test` adds the test tools (test.txt).
+# `make demo` installs the service's (requirements/service.txt) and the emulators (emulator/, a distribution of its own),
+# `make test` adds the test tools (test.txt).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
-stamp = $(VENV)/.installed-$(1)-$(shell cat pyproject.toml requirements/$(1).txt | sha1sum | cut -c1-12)
+stamp = $(VENV)/.installed-$(1)-$(shell cat pyproject.toml emulator/pyproject.toml requirements/$(1).txt | sha1sum | cut -c1-12)
 SERVICE_STAMP := $(call stamp,service)
 TEST_STAMP := $(call stamp,test)
 PYTEST_ARGS ?=
@@ -23,8 +24,11 @@ test: $(TEST_STAMP) lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check station tests bench
+	$(BIN)/ruff check station emulator tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/deptry station
+	cd emulator && ../$(BIN)/deptry .
 
 bench: $(TEST_STAMP)
 	$(BIN)/python -m bench.run
@@ -58,14 +62,14 @@ $(BIN)/python:
 
 $(SERVICE_STAMP): | system-deps $(BIN)/python
 	$(PIP) install -q --require-hashes -r requirements/service.txt
-	$(PIP) install -q --no-deps -e .
+	$(PIP) install -q --no-deps -e . -e ./emulator
 	$(PIP) check
 	@rm -f $(VENV)/.installed-service-*
 	@touch $@
 
 $(TEST_STAMP): | system-deps-test $(BIN)/python
 	$(PIP) install -q --require-hashes -r requirements/test.txt
-	$(PIP) install -q --no-deps -e .
+	$(PIP) install -q --no-deps -e . -e ./emulator
 	$(PIP) check
 	@rm -f $(VENV)/.installed-test-*
 	@touch $@

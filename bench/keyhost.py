@@ -23,8 +23,8 @@ from pathlib import Path
 from fido2 import cbor
 from fido2.ctap import STATUS, CtapError
 
-from station.emulator.key import Finger, VirtualKey
-from station.emulator.key.ctaphid import CtapHidResponder
+from station_emulator.key import Finger, VirtualKey
+from station_emulator.key.ctaphid import CtapHidResponder
 
 log = logging.getLogger(__name__)
 

@@ -25,11 +25,11 @@ from bench.remote_keys import KeyHost
 from bench.report import Section
 from bench.rig import GRAPH_LATENCY_MS, KEY_LATENCY, EntraProcess
 from bench.stats import median, percentile, spread
-from station.emulator.key.attestation import attestation_root_der
 from station.keys.blob import VerifiedBlob
 from station.keys.catalogue import KeyCatalogue
 from station.keys.persist import load_catalogue, save
 from station.store import open_store
+from station_emulator.key.attestation import attestation_root_der
 
 TITLE = "7. FIDO metadata loaded — insert → prompt and CPU per enrolment, with and without"
 PAYLOAD = Path(__file__).resolve().parent.parent / "tests" / "data" / "mds3-payload-2025-05.json.xz"

@@ -52,6 +52,13 @@ step "apt-get install systemd udev, then ./station.deb" "
 step "station --version" "
   test \"\$(station --version)\" = 'station $version'"
 
+step "no test doubles: the emulators are not in the package, and station demo says how to get them" "
+  ! find /opt/station/lib -path '*site-packages/station_emulator*' -print -quit | grep -q .
+  ! find /opt/station/lib -path '*site-packages/station/emulator*' -print -quit | grep -q .
+  set +e; out=\$(station demo 2>&1); rc=\$?; set -e
+  test \$rc = 1
+  echo \"\$out\" | grep -q 'needs Station.s emulators'"
+
 step "the station user and its directories" "
   getent passwd station | grep -q '^station:x:[0-9]*:[0-9]*:Station enrolment daemon:/var/lib/station:'
   getent group station >/dev/null

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from station.errors import ConfigError
+from station.errors import ConfigError, StationError
 from station.text import json_text
 
 if TYPE_CHECKING:
@@ -35,3 +35,31 @@ def print_json(data: Any) -> None:
     """``data`` as JSON on standard output; control, bidi and invisible characters in its strings are written
     as ``\\uXXXX`` escapes (the same data, nothing a terminal obeys)."""
     sys.stdout.write(json_text(data, indent=2, default=str) + "\n")
+
+
+EMULATORS_MISSING_REMEDY = (
+    "They are test doubles, so the service package leaves them out. From a checkout, 'make demo' installs them; "
+    "into an existing virtualenv: pip install ./emulator (from the checkout).")
+
+
+class _TakesAnything(argparse.ArgumentParser):
+    """A sub-command parser that accepts whatever follows it (the real options live in the missing package)."""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        namespace = namespace or argparse.Namespace()
+        for key, value in self._defaults.items():
+            setattr(namespace, key, value)
+        return namespace, []
+
+
+def register_without_emulators(sub: Any, name: str, help_line: str) -> None:
+    """``station NAME`` when the emulator distribution (station-emulator) is not installed: the command is
+    listed, accepts anything, and says what is missing and how to install it."""
+
+    def missing(args: argparse.Namespace) -> int:
+        raise StationError(f"'station {name}' needs Station's emulators (the station-emulator distribution), "
+                           "which are not installed here", remedy=EMULATORS_MISSING_REMEDY)
+
+    p = sub.add_parser(name, help=help_line)
+    p.__class__ = _TakesAnything
+    p.set_defaults(func=missing)

@@ -156,7 +156,7 @@ def station_binary() -> str:
 
 
 def config_skeleton() -> str:
-    from station.commands.config import render_config
+    from station.config_template import render_config
 
     return render_config()
 

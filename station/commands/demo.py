@@ -7,9 +7,18 @@ import logging
 import sys
 from pathlib import Path
 
+from station.commands.common import register_without_emulators
+
+HELP = "the whole station against emulated keys and an emulated Entra ID tenant"
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("demo", help="the whole station against emulated keys and an emulated Entra ID tenant",
+    try:
+        import station_emulator  # noqa: F401  (a distribution of its own: absent from the service package)
+    except ImportError:
+        register_without_emulators(sub, "demo", HELP)
+        return
+    p = sub.add_parser("demo", help=HELP,
                        description="Start an emulated Entra ID tenant, import its rollout group and let a "
                                    "scripted technician enrol everyone with virtual security keys, several at "
                                    "once. On a terminal it shows the dashboard, which closes by itself a few "
@@ -40,7 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _profile(text: str) -> str:
-    from station.emulator.key.profiles import PROFILES
+    from station_emulator.key.profiles import PROFILES
 
     if text not in PROFILES:
         raise argparse.ArgumentTypeError(f"unknown key profile {text!r}; choose one of {', '.join(PROFILES)}")
@@ -48,7 +57,7 @@ def _profile(text: str) -> str:
 
 
 def _quirk(text: str) -> str:
-    from station.emulator.key.profiles import parse_quirks
+    from station_emulator.key.profiles import parse_quirks
 
     try:
         parse_quirks([text])
@@ -58,7 +67,7 @@ def _quirk(text: str) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from station.demo import DemoOptions, run_demo
+    from station_emulator.demo import DemoOptions, run_demo
 
     if args.users < 1 or args.keys < 1 or args.speed <= 0 or args.stations < 1:
         print("station demo: --users, --keys and --stations must be at least 1, --speed above 0", file=sys.stderr)
@@ -76,8 +85,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _fleet_demo(args: argparse.Namespace) -> int:
-    from station.demo import DemoOptions
-    from station.demo.fleet import run_fleet_demo
+    from station_emulator.demo import DemoOptions
+    from station_emulator.demo.fleet import run_fleet_demo
 
     result = run_fleet_demo(DemoOptions(users=args.users, keys=args.keys, speed=args.speed, seed=args.seed,
                                         state_dir=args.state_dir, timeout=args.timeout, profile=args.profile,

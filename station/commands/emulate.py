@@ -17,15 +17,25 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from station.commands.common import register_without_emulators
+
 log = logging.getLogger(__name__)
 
 DEFAULT_VPCD_HOST = "127.0.0.1"
 DEFAULT_VPCD_PORT = 35963
 
 
+HELP = "run an emulator (virtual security key, …)"
+
+
 def register(subparsers: Any) -> None:
+    try:
+        import station_emulator  # noqa: F401  (a distribution of its own: absent from the service package)
+    except ImportError:
+        register_without_emulators(subparsers, "emulate", HELP)
+        return
     parser = subparsers.add_parser(
-        "emulate", help="run an emulator (virtual security key, …)",
+        "emulate", help=HELP,
         description="Run one of Station's emulators: dry runs and tests without hardware or a live tenant.",
     )
     emulators = parser.add_subparsers(dest="emulator", metavar="EMULATOR")
@@ -35,7 +45,7 @@ def register(subparsers: Any) -> None:
 
 
 def register_key(emulators: Any) -> None:
-    from station.emulator.key.profiles import PROFILES, Quirk
+    from station_emulator.key.profiles import PROFILES, Quirk
 
     parser = emulators.add_parser(
         "key", help="a virtual FIDO2 security key",
@@ -87,16 +97,16 @@ def run_key(args: argparse.Namespace) -> int:
     if args.export_root is None and not args.nfc:
         args.parser.error("choose --export-root FILE and/or --nfc")
     if args.export_root is not None:
-        from station.emulator.key import attestation_root_pem
         from station.files import write_private_atomically
+        from station_emulator.key import attestation_root_pem
 
         write_private_atomically(args.export_root, attestation_root_pem())
         print(f"attestation root written to {args.export_root}")
     if not args.nfc:
         return 0
-    from station.emulator.key import Finger, VirtualKey
-    from station.emulator.key.profiles import parse_quirks
-    from station.emulator.key.vpcd import serve
+    from station_emulator.key import Finger, VirtualKey
+    from station_emulator.key.profiles import parse_quirks
+    from station_emulator.key.vpcd import serve
 
     finger = Finger.never() if args.touch_delay is None else Finger.after(args.touch_delay)
     key = VirtualKey(args.profile, aaguid=args.aaguid, state_path=args.state, finger=finger,
@@ -165,8 +175,8 @@ def run_entra(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from station.emulator.entra import EntraEmulator
-    from station.emulator.key import attestation_root_pem
+    from station_emulator.entra import EntraEmulator
+    from station_emulator.key import attestation_root_pem
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -21,11 +21,11 @@ from enrol_harness import Station
 from fido2.ctap import CtapDevice, CtapError
 from fido2.ctap2 import ClientPin, Ctap2
 
-from station.emulator.key import Finger, VirtualKey
-from station.emulator.key.profiles import PROFILES
 from station.enroll.escrow import context_for, open_sealed
 from station.enroll.pin_protocol import client_pin_for
 from station.events import EnrolmentDone, EnrolmentFailed, KeyRejected
+from station_emulator.key import Finger, VirtualKey
+from station_emulator.key.profiles import PROFILES
 
 REPO = Path(__file__).resolve().parents[2]
 TABLE = REPO / "build" / "compat-matrix.md"

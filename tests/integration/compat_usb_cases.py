@@ -16,11 +16,11 @@ from fido2.ctap import CtapDevice
 from fido2.hid import CtapHidDevice
 from fido2.hid.linux import get_descriptor, open_connection
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
-from station.emulator.key.profiles import PROFILES
-from station.emulator.key.umockdev_hid import HidrawHandle, HidrawTestbed
 from station.hid.usb import UsbWatcher
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
+from station_emulator.key.profiles import PROFILES
+from station_emulator.key.umockdev_hid import HidrawHandle, HidrawTestbed
 
 
 def test_usb_matrix(tmp_path: Path) -> None:

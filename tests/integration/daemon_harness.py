@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from station.commands.config import emulator_config
+from station.config_template import emulator_config
 from station.control import socket_path
 from station.control_client import ControlClient
-from station.emulator.entra import EntraEmulator
 from station.store import NewPerson, open_store
+from station_emulator.entra import EntraEmulator
 
 START_TIMEOUT = 30.0
 

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from station.config import Config, EnrolmentSection, TenantSection
-from station.emulator.entra import EntraEmulator
 from station.enroll.engine import Engine
 from station.enroll.escrow import Escrow, generate_keypair, load_private_key
 from station.entra import EntraClient
 from station.events import Event, EventBus
-from station.hid.virtual import VirtualKeySource
 from station.store import NewPerson, Store, open_store
+from station_emulator.entra import EntraEmulator
+from station_emulator.virtual_source import VirtualKeySource
 
 E = TypeVar("E", bound=Event)
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from enrol_harness import Station, build_station
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.entra.codec import url_token_encode
-from station.emulator.entra.tenant import Fido2Method
-from station.emulator.key import Finger, VirtualKey
 from station.events import EnrolmentFailed
+from station_emulator.entra import EntraEmulator
+from station_emulator.entra.codec import url_token_encode
+from station_emulator.entra.tenant import Fido2Method
+from station_emulator.key import Finger, VirtualKey
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,11 @@ from enrol_harness import Station, build_station
 from fido2.ctap import CtapDevice
 from umockdev_child import Verdicts, report, run_cases
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
-from station.emulator.key.profiles import PROFILES
-from station.emulator.key.vpcd import VpcdCard
 from station.hid.nfc import NfcWatcher, open_ctap_device
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
+from station_emulator.key.profiles import PROFILES
+from station_emulator.key.vpcd import VpcdCard
 
 if TYPE_CHECKING:
     from realstack import Pcscd

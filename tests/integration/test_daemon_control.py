@@ -19,8 +19,8 @@ import pytest
 from daemon_harness import DaemonProcess, kill, queue_people, start_daemon, write_config
 from realstack import require
 
-from station.emulator.entra import EntraEmulator
 from station.errors import ControlError
+from station_emulator.entra import EntraEmulator
 
 NOBODY = 65534
 

@@ -19,8 +19,8 @@ import pytest
 from cryptography import x509
 from daemon_harness import kill, queue_people, start_daemon, write_config
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.entra.certs import make_client_certificate
+from station_emulator.entra import EntraEmulator
+from station_emulator.entra.certs import make_client_certificate
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from daemon_harness import DaemonProcess, kill, queue_people, start_daemon, write_config
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import Finger, VirtualKey
-from station.emulator.key.vpcd import VpcdCard
 from station.store import open_store
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import Finger, VirtualKey
+from station_emulator.key.vpcd import VpcdCard
 
 if TYPE_CHECKING:
     from realstack import Pcscd

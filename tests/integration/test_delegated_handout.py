@@ -21,12 +21,12 @@ from test_entra_emulator_tap import sign_in, taps_path
 from test_queue_resolve import write_config
 
 from station.cli import main
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
-from station.emulator.key.profiles import PROFILES
 from station.enroll.escrow import generate_keypair
 from station.events import EnrolmentDone
 from station.store import open_store
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
+from station_emulator.key.profiles import PROFILES
 
 MODEL = PROFILES["yubikey5-5.7"]
 OTHER = PROFILES["titan-v2"]

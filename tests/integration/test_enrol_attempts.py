@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from enrol_harness import Station, build_station
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
 from station.events import PersonClaimed
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
 
 MAX_ATTEMPTS = 3
 

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from enrol_harness import build_station
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import Finger, VirtualKey
 from station.enroll.ports import Step
 from station.events import EnrolmentDone, KeyRejected, PersonClaimed
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import Finger, VirtualKey
 
 
 class DiesAfterRegistered:

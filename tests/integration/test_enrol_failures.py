@@ -14,13 +14,13 @@ import pytest
 from enrol_harness import Station, build_station
 from fido2.ctap2 import ClientPin, Ctap2
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.entra.codec import url_token_encode
-from station.emulator.entra.tenant import Fido2Method
-from station.emulator.key import Finger, VirtualKey
-from station.emulator.key.ctaphid import open_virtual_device
 from station.enroll.escrow import context_for, open_sealed
 from station.events import EnrolmentDone, EnrolmentFailed, KeyRejected, PersonClaimed, TouchRequired
+from station_emulator.entra import EntraEmulator
+from station_emulator.entra.codec import url_token_encode
+from station_emulator.entra.tenant import Fido2Method
+from station_emulator.key import Finger, VirtualKey
+from station_emulator.key.ctaphid import open_virtual_device
 
 V21 = "5a7e0000-2100-4000-8000-5a7e10000021"
 _offsets = itertools.count(0, 3)

@@ -19,11 +19,11 @@ from fido2.ctap2 import ClientPin, Ctap2
 from fido2.utils import websafe_decode
 from fido2.webauthn import AttestationObject
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import Finger, VirtualKey
-from station.emulator.key.ctaphid import open_virtual_device
 from station.enroll.escrow import context_for, open_sealed
 from station.events import EnrolmentDone, EnrolmentFailed, KeyRejected, PersonClaimed, TouchRequired
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import Finger, VirtualKey
+from station_emulator.key.ctaphid import open_virtual_device
 
 PEOPLE = 50
 SLOTS = 4

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from enrol_harness import Station, build_station
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import Finger, VirtualKey
 from station.enroll.escrow import context_for, open_sealed
 from station.events import EnrolmentDone, EnrolmentFailed, KeyRejected
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import Finger, VirtualKey
 
 
 @pytest.fixture(scope="module")

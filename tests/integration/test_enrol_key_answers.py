@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from enrol_harness import Station, build_station
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
-from station.emulator.key.faults import FORGERIES, Faults
 from station.enroll.reasons import remedy_for
 from station.events import EnrolmentDone, EnrolmentFailed
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
+from station_emulator.key.faults import FORGERIES, Faults
 
 V21 = "5a7e0000-2100-4000-8000-5a7e10000021"
 

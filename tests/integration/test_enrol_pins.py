@@ -14,11 +14,11 @@ from enrol_harness import Station, build_station
 from fido2.ctap2 import ClientPin, Ctap2
 
 from station.cli import main
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
-from station.emulator.key.ctaphid import open_virtual_device
 from station.enroll.escrow import context_for, open_sealed
 from station.events import EnrolmentDone
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
+from station_emulator.key.ctaphid import open_virtual_device
 
 
 @pytest.fixture(scope="module")

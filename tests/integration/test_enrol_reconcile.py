@@ -16,13 +16,13 @@ import pytest
 from enrol_harness import Station, build_station
 from fido2.ctap2 import ClientPin, Ctap2
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
-from station.emulator.key.ctaphid import open_virtual_device
 from station.enroll.escrow import context_for, open_sealed
 from station.enroll.ports import Step
 from station.errors import InvalidStateError
 from station.events import PersonClaimed
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
+from station_emulator.key.ctaphid import open_virtual_device
 
 # Graph's creation options live 5 minutes by default (the emulator's too).
 CHALLENGE_LIFETIME_SECONDS = 5 * 60

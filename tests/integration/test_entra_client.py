@@ -21,12 +21,12 @@ from fido2.webauthn import (
 )
 
 from station.config import Config
-from station.emulator.entra import EntraEmulator
-from station.emulator.key.attestation import attestation_signer
-from station.emulator.key.profiles import get_profile
 from station.entra import CreationOptions, EntraClient, remedies
 from station.entra.retry import RetryPolicy
 from station.errors import AuthError, GraphError, Reason
+from station_emulator.entra import EntraEmulator
+from station_emulator.key.attestation import attestation_signer
+from station_emulator.key.profiles import get_profile
 
 VIRTUAL_AAGUID = get_profile("fido21").default_aaguid
 

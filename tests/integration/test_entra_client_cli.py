@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from station.cli import main
-from station.emulator.entra import EntraEmulator
 from station.entra import remedies
 from station.store import open_store
+from station_emulator.entra import EntraEmulator
 
 
 @pytest.fixture

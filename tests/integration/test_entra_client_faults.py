@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from test_entra_client import Sleeps, make_client, make_registration, some_user
 
-from station.emulator.entra import EntraEmulator, LoggedRequest
 from station.entra import EntraClient, remedies
 from station.entra.codec import url_token_encode
 from station.errors import AuthError, GraphError, GraphUncertainError, Reason
+from station_emulator.entra import EntraEmulator, LoggedRequest
 
 USERS = r"/users/[^/?]+\?"
 METHODS = r"/fido2Methods$"

@@ -13,13 +13,13 @@ import pytest
 from enrol_harness import build_station
 from test_entra_client import Sleeps, make_client, make_registration, some_user
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
 from station.entra import EntraClient
 from station.entra.codec import url_token_encode
 from station.entra.transport import DEFAULT_MAX_RESPONSE_BYTES
 from station.errors import AuthError, GraphError, GraphUncertainError, Reason
 from station.events import EnrolmentFailed
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
 
 USERS = r"/users/[^/?]+\?"
 METHODS = r"/fido2Methods$"

@@ -18,8 +18,8 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.entra.certs import make_client_certificate
+from station_emulator.entra import EntraEmulator
+from station_emulator.entra.certs import make_client_certificate
 
 SCOPE = ["https://graph.microsoft.com/.default"]
 

@@ -20,12 +20,12 @@ from fido2.ctap2.pin import ClientPin
 from fido2.utils import websafe_decode, websafe_encode
 from fido2.webauthn import AttestationObject, CollectedClientData
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.entra.certs import make_client_certificate
-from station.emulator.entra.codec import decode_any, standard_encode, url_token_encode
-from station.emulator.key import VirtualKey
-from station.emulator.key.ctaphid import open_virtual_device
-from station.emulator.key.profiles import PROFILES
+from station_emulator.entra import EntraEmulator
+from station_emulator.entra.certs import make_client_certificate
+from station_emulator.entra.codec import decode_any, standard_encode, url_token_encode
+from station_emulator.key import VirtualKey
+from station_emulator.key.ctaphid import open_virtual_device
+from station_emulator.key.profiles import PROFILES
 
 PIN = "271828"
 ORIGIN = "https://login.microsoft.com"

@@ -11,8 +11,8 @@ import pytest
 import requests
 from test_entra_emulator_passkeys import Graph
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.entra.routes_admin import ADMIN_HEADER
+from station_emulator.entra import EntraEmulator
+from station_emulator.entra.routes_admin import ADMIN_HEADER
 
 TAP_POLICY = "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/temporaryAccessPass"
 AAGUID = "ee882879-721c-4913-9775-3dfcce97072a"

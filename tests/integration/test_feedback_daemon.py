@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from daemon_harness import kill, start_daemon, write_config
 
-from station.emulator.entra import EntraEmulator
+from station_emulator.entra import EntraEmulator
 
 
 @pytest.fixture(scope="module")

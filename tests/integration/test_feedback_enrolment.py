@@ -13,13 +13,13 @@ import pytest
 from enrol_harness import Station, build_station
 
 from station.config import FeedbackSection
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import Finger, VirtualKey
 from station.enroll.engine import Engine
 from station.enroll.escrow import Escrow
 from station.events import EnrolmentDone, KeyRejected, KeyRemoved
 from station.feedback.controller import FeedbackController
 from station.feedback.priority import SlotSignal
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import Finger, VirtualKey
 
 
 @pytest.fixture(scope="module")

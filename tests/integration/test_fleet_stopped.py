@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from daemon_harness import kill, start_daemon, write_config
 
-from station.emulator.entra import EntraEmulator
 from station.tui.widgets.fleet_table import station_row
+from station_emulator.entra import EntraEmulator
 
 
 @pytest.fixture(scope="module")

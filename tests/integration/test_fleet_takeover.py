@@ -24,14 +24,14 @@ from pg import pg_url  # noqa: F401  (fixture)
 
 import station.enroll.engine as engine_module
 from station.config import Config
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import Finger, VirtualKey
 from station.enroll.engine import Engine
 from station.enroll.escrow import Escrow, generate_keypair
 from station.entra import EntraClient
 from station.events import EventBus
-from station.hid.virtual import VirtualKeySource
 from station.store import NewPerson, Store, open_store
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import Finger, VirtualKey
+from station_emulator.virtual_source import VirtualKeySource
 
 pytestmark = pytest.mark.realstack
 

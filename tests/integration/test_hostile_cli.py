@@ -17,8 +17,8 @@ import pytest
 from daemon_harness import DaemonProcess, kill, start_daemon, write_config
 from hostile_text import ALL, CONTROL, PRINTABLE, assert_terminal_safe, seed_people, unsafe_characters
 
-from station.emulator.entra import EntraEmulator
 from station.enroll.handout import Handout, to_csv, to_html
+from station_emulator.entra import EntraEmulator
 
 STATION_NAME = "Desk \x1b]52;c;SGFja2Vk\x07 \u202eNine"
 HOSTILE_UPN = "esc\x1b]52;c;aa\x07\u202e@contoso.example"  # stored in lower case, as UPNs are

@@ -26,9 +26,9 @@ from test_tui_kiosk_command import _drain, read_until
 
 from station.control import socket_path
 from station.control_client import ControlClient
-from station.emulator.entra import EntraEmulator
 from station.tui.app import create_app
 from station.tui.source import ControlSource
+from station_emulator.entra import EntraEmulator
 
 FIRST = PRINTABLE["stray_close_tag"]  # "Eve [/] [/bold]"
 STATION_NAME = "Desk \x1b]52;c;SGFja2Vk\x07Nine"

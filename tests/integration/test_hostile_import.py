@@ -14,9 +14,9 @@ from hostile_text import CONTROL, LONG, PRINTABLE, assert_terminal_safe, unsafe_
 from pg import pg_url  # noqa: F401  (fixture)
 
 from station.cli import main
-from station.emulator.entra import EntraEmulator
 from station.errors import ImportRejectedError
 from station.store import NewPerson, open_store
+from station_emulator.entra import EntraEmulator
 
 pytestmark = pytest.mark.realstack
 

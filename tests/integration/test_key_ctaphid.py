@@ -36,9 +36,9 @@ from fido2.webauthn import (
     UserVerificationRequirement,
 )
 
-from station.emulator.key import Faults, Finger, VirtualKey, attestation_root_pem
-from station.emulator.key.attestation import ID_FIDO_GEN_CE_AAGUID
-from station.emulator.key.ctaphid import (
+from station_emulator.key import Faults, Finger, VirtualKey, attestation_root_pem
+from station_emulator.key.attestation import ID_FIDO_GEN_CE_AAGUID
+from station_emulator.key.ctaphid import (
     BROADCAST_CID,
     TRANSACTION_TIMEOUT,
     CtapHidResponder,

@@ -12,12 +12,12 @@ from enrol_harness import build_station
 from pg import pg_url  # noqa: F401  (fixture)
 from sqlalchemy import text
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
 from station.events import EnrolmentDone
 from station.store import JournalState, NewPerson, open_store
 from station.store.inventory import identity_for
 from station.store.migrations import SCHEMA_VERSION
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,13 @@ import pytest
 from enrol_harness import Station, build_station
 
 from station.cli import main
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
-from station.emulator.key.ctaphid import open_virtual_device
-from station.emulator.key.vpcd import VpcdCard
 from station.events import EnrolmentDone
 from station.hid.nfc import NfcWatcher, open_ctap_device
 from station.keys.serial import read_serial
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
+from station_emulator.key.ctaphid import open_virtual_device
+from station_emulator.key.vpcd import VpcdCard
 
 if TYPE_CHECKING:
     from realstack import Pcscd

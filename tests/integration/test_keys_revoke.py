@@ -20,14 +20,14 @@ from test_queue_resolve import write_config
 from station.cli import main
 from station.control import ControlServer
 from station.control_client import ControlClient
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
 from station.entra import EntraClient
 from station.errors import ControlError
 from station.events import EnrolmentDone, EventBus
 from station.lifecycle.service import KeyService
 from station.store import open_store
 from station.store.inventory import Inventory
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
 
 PASSKEY_ROLES = {"UserAuthMethod-Passkey.ReadWrite.All", "UserAuthenticationMethod.ReadWrite.All"}
 

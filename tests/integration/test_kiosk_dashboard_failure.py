@@ -18,10 +18,10 @@ from test_tui_kiosk import kiosk  # noqa: F401  (fixture)
 import station.tui.app as app_module
 from station.commands.tui import _run_kiosk
 from station.daemon import Daemon
-from station.emulator.key import Finger, VirtualKey
-from station.hid.virtual import VirtualKeySource
 from station.tui.app import StationApp, create_app
 from station.tui.messages import EventArrived
+from station_emulator.key import Finger, VirtualKey
+from station_emulator.virtual_source import VirtualKeySource
 
 TIMEOUT = 30.0
 

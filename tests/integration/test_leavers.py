@@ -13,11 +13,11 @@ from enrol_harness import build_station
 from test_entra_client_cli import write_config
 
 from station.cli import main
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
 from station.events import EnrolmentDone
 from station.store import open_store
 from station.store.inventory import KeyView
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import pytest
 from enrol_harness import build_station
 
 from station.cli import main
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
 from station.events import EnrolmentDone
 from station.store import open_store
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
 
 
 @pytest.fixture(scope="module")

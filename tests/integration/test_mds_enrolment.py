@@ -22,11 +22,11 @@ from mds_blob import REVOKED_AAGUID, YUBIKEY_5_AAGUID, TestMds, real_payload, wi
 from station.cli import main
 from station.config import load_config
 from station.daemon import Daemon
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import Finger, VirtualKey, attestation_root_pem
 from station.events import EnrolmentDone, EnrolmentFailed, KeyInspected, KeyRejected
-from station.hid.virtual import VirtualKeySource
 from station.store import open_store
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import Finger, VirtualKey, attestation_root_pem
+from station_emulator.virtual_source import VirtualKeySource
 
 VIRTUAL_21 = "5a7e0000-2100-4000-8000-5a7e10000021"
 NOT_IN_MDS = "0d15ea5e-0000-4000-8000-00000000c0de"

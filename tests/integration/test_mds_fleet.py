@@ -14,12 +14,12 @@ from pg import pg_url  # noqa: F401  (fixture)
 from station.cli import main
 from station.config import load_config
 from station.daemon import Daemon
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import Finger, VirtualKey
 from station.events import KeyRejected
-from station.hid.virtual import VirtualKeySource
 from station.keys.persist import load_catalogue
 from station.store import open_store
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import Finger, VirtualKey
+from station_emulator.virtual_source import VirtualKeySource
 
 
 def _blob(tmp_path: Path) -> tuple[Path, Path]:

@@ -20,12 +20,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from station import __version__
 from station.config import load_config
 from station.daemon import Daemon
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import Finger, VirtualKey
-from station.emulator.key.ctaphid import open_virtual_device
 from station.events import EnrolmentDone, KeyAttached, KeyInspected, KeyRejected
-from station.hid.virtual import VirtualKeySource
 from station.store import open_store
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import Finger, VirtualKey
+from station_emulator.key.ctaphid import open_virtual_device
+from station_emulator.virtual_source import VirtualKeySource
 
 
 @pytest.fixture

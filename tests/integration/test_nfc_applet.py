@@ -30,8 +30,8 @@ from fido2.webauthn import PublicKeyCredentialRpEntity, PublicKeyCredentialUserE
 from smartcard.CardConnectionObserver import CardConnectionObserver
 from smartcard.pcsc.PCSCReader import PCSCReader
 
-from station.emulator.key import Faults, Finger, VirtualKey, attestation_root_pem
-from station.emulator.key.vpcd import VpcdCard
+from station_emulator.key import Faults, Finger, VirtualKey, attestation_root_pem
+from station_emulator.key.vpcd import VpcdCard
 
 if TYPE_CHECKING:
     from realstack import Pcscd

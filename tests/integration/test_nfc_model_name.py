@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import pytest
 from enrol_harness import build_station
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import Finger, VirtualKey
-from station.emulator.key.vpcd import VpcdCard
 from station.events import EnrolmentDone, KeyInspected
 from station.hid.nfc import NfcWatcher
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import Finger, VirtualKey
+from station_emulator.key.vpcd import VpcdCard
 
 if TYPE_CHECKING:
     from realstack import Pcscd

@@ -18,10 +18,10 @@ from fido2.ctap2 import Ctap2
 from smartcard.Exceptions import CardConnectionException
 from smartcard.pcsc.PCSCReader import PCSCReader
 
-from station.emulator.key import VirtualKey
-from station.emulator.key.vpcd import VpcdCard
 from station.hid.candidate import KeyCandidate
 from station.hid.nfc import NfcWatcher
+from station_emulator.key import VirtualKey
+from station_emulator.key.vpcd import VpcdCard
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -17,7 +17,7 @@ import pytest
 from daemon_harness import DaemonProcess, kill, start_daemon, write_config
 from pg import pg_url
 
-from station.emulator.entra import EntraEmulator
+from station_emulator.entra import EntraEmulator
 
 __all__ = ["pg_url"]
 

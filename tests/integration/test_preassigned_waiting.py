@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from enrol_harness import build_station
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import Finger, VirtualKey
 from station.events import KeyRejected
 from station.store import NewPerson
 from station.tui.widgets.card_deck import waiting_for_own_keys
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import Finger, VirtualKey
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from daemon_harness import kill, start_daemon, write_config
 
-from station.emulator.entra import EntraEmulator
+from station_emulator.entra import EntraEmulator
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("STATION_")}
 

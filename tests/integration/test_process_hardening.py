@@ -22,7 +22,7 @@ from pathlib import Path
 from daemon_harness import short_runtime_dir, write_config
 
 from station.control import socket_path
-from station.emulator.entra import EntraEmulator
+from station_emulator.entra import EntraEmulator
 
 NOGROUP = 65534
 

@@ -13,9 +13,9 @@ import pytest
 from enrol_harness import build_station
 
 from station.cli import main
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
 from station.events import PersonClaimed
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
 
 POSTS = r"/authentication/fido2Methods$"
 

@@ -11,10 +11,10 @@ import pytest
 from enrol_harness import Station, build_station
 from sqlalchemy import text
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import Finger, VirtualKey
 from station.events import EnrolmentDone, KeyRejected
 from station.lifecycle.revoke import RevokeReason, revoke
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import Finger, VirtualKey
 
 
 @pytest.fixture

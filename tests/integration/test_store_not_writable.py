@@ -26,11 +26,11 @@ from realstack import require
 
 from station.config import load_config
 from station.daemon import Daemon
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import Finger, VirtualKey
 from station.events import EnrolmentDone, KeyRejected
-from station.hid.virtual import VirtualKeySource
 from station.store import NewPerson, open_store
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import Finger, VirtualKey
+from station_emulator.virtual_source import VirtualKeySource
 
 __all__ = ["pg_url"]
 

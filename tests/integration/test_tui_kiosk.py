@@ -17,13 +17,13 @@ from textual.pilot import Pilot
 
 from station.config import load_config
 from station.daemon import Daemon
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import Finger, VirtualKey
-from station.hid.virtual import VirtualKeySource
 from station.tui.app import StationApp, create_app
 from station.tui.source import EngineSource
 from station.tui.widgets.banner import Banner
 from station.tui.widgets.card_deck import CardDeck
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import Finger, VirtualKey
+from station_emulator.virtual_source import VirtualKeySource
 
 SIZE = (100, 32)
 

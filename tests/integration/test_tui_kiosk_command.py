@@ -18,7 +18,7 @@ from daemon_harness import queue_people, short_runtime_dir, write_config
 
 from station.control import socket_path
 from station.control_client import ControlClient
-from station.emulator.entra import EntraEmulator
+from station_emulator.entra import EntraEmulator
 
 
 def read_until(fd: int, needle: bytes, timeout: float = 30.0) -> bytes:

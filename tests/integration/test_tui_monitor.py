@@ -17,11 +17,11 @@ from textual.pilot import Pilot
 from textual.widgets import OptionList
 
 from station.cli import main
-from station.emulator.entra import EntraEmulator
 from station.tui.app import READ_ONLY_NOTE, StationApp, create_app
 from station.tui.screens.find_person import FindPersonScreen
 from station.tui.screens.fleet import FleetScreen
 from station.tui.source import ControlSource
+from station_emulator.entra import EntraEmulator
 
 SIZE = (100, 32)
 

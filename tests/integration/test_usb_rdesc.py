@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fido2.hid.base import parse_report_descriptor
 
-from station.emulator.key.umockdev_hid import FIDO_REPORT_DESCRIPTOR, KEYBOARD_REPORT_DESCRIPTOR
 from station.hid.rdesc import application_usages, is_fido
+from station_emulator.key.umockdev_hid import FIDO_REPORT_DESCRIPTOR, KEYBOARD_REPORT_DESCRIPTOR
 
 # Global items before the usage page, and report size/count before the usages.
 FIDO_VARIANT = bytes.fromhex("150026ff0006d0f17508954009 01a101092081020921 9102c0".replace(" ", ""))

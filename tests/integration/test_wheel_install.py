@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,24 @@ def station(venv: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
 def test_the_wheel_runs_from_its_own_files(venv: Path) -> None:
     where = run(venv / "bin/python", "-c", "import station; print(station.__file__)", cwd="/")
     assert where.stdout.startswith(str(venv)), where.stdout + where.stderr
+
+
+def test_the_wheel_carries_no_test_doubles(venv: Path) -> None:
+    wheel = next((venv.parent / "dist").glob("station-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert [n for n in names if n.startswith("station/")], names
+    assert not [n for n in names if "emulator" in n or n.startswith(("station/demo/", "station/hid/virtual"))], names
+
+
+def test_demo_without_the_emulators_says_what_is_missing_and_how_to_install_it(venv: Path) -> None:
+    for command in (["demo", "--users", "3"], ["emulate", "key", "--export-root", "/tmp/x.pem"]):
+        done = station(venv, *command)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert f"'station {command[0]}' needs Station's emulators" in done.stderr, done.stderr
+        assert "make demo" in done.stderr and "pip install ./emulator" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    listed = station(venv, "--help")
+    assert "demo" in listed.stdout and "emulate" in listed.stdout
 
 
 def test_install_system_from_the_wheel_writes_what_the_package_ships(venv: Path, tmp_path: Path) -> None:

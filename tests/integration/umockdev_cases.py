@@ -27,17 +27,17 @@ from fido2.webauthn import (
 from realstack import require
 from umockdev_udev_rules import Outcome, evaluate, parse_rules
 
-from station.emulator.key import Finger, VirtualKey
-from station.emulator.key.attestation import attestation_root_der
-from station.emulator.key.umockdev_hid import (
+from station.hid.candidate import KeyCandidate
+from station.hid.rdesc import is_fido
+from station.hid.usb import UsbWatcher
+from station_emulator.key import Finger, VirtualKey
+from station_emulator.key.attestation import attestation_root_der
+from station_emulator.key.umockdev_hid import (
     FIDO_REPORT_DESCRIPTOR,
     KEYBOARD_REPORT_DESCRIPTOR,
     HidIdentity,
     HidrawTestbed,
 )
-from station.hid.candidate import KeyCandidate
-from station.hid.rdesc import is_fido
-from station.hid.usb import UsbWatcher
 
 RULES = Path(__file__).resolve().parents[2] / "udev" / "70-station-fido.rules"
 ORIGIN = "https://login.microsoft.com"

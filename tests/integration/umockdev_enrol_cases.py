@@ -23,10 +23,6 @@ from fido2.hid.linux import get_descriptor, open_connection
 from fido2.utils import websafe_decode
 from fido2.webauthn import AttestationObject
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import Finger, VirtualKey
-from station.emulator.key.profiles import Quirk
-from station.emulator.key.umockdev_hid import HidrawHandle, HidrawTestbed
 from station.enroll.escrow import context_for, open_sealed
 from station.events import (
     EnrolmentDone,
@@ -37,6 +33,10 @@ from station.events import (
     TouchRequired,
 )
 from station.hid.usb import UsbWatcher
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import Finger, VirtualKey
+from station_emulator.key.profiles import Quirk
+from station_emulator.key.umockdev_hid import HidrawHandle, HidrawTestbed
 
 RP_ID = "login.microsoft.com"
 NEW_PIN = "40718293"

@@ -25,11 +25,11 @@ from fido2.hid import CTAPHID, TYPE_INIT, CtapHidDevice
 from fido2.hid.base import CtapHidConnection, HidDescriptor
 from smartcard.Exceptions import CardConnectionException
 
-from station.emulator.key import VirtualKey
-from station.emulator.key.ctaphid import PACKET_SIZE, CtapHidResponder, VirtualHidConnection
-from station.emulator.key.nfc_applet import FidoApplet
 from station.hid.candidate import KeyCandidate
 from station.hid.nfc import NfcKeyDevice
+from station_emulator.key import VirtualKey
+from station_emulator.key.ctaphid import PACKET_SIZE, CtapHidResponder, VirtualHidConnection
+from station_emulator.key.nfc_applet import FidoApplet
 
 INIT_DATA = PACKET_SIZE - 7
 CONT_DATA = PACKET_SIZE - 5

@@ -30,13 +30,13 @@ from fido2.ctap import CtapError
 from fido2.ctap2 import ClientPin, Ctap2
 from fido2.utils import websafe_decode
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
-from station.emulator.key.ctaphid import open_virtual_device
 from station.enroll.escrow import context_for, open_sealed
 from station.store import Store
 from station.store.journal import JournalRow
 from station.store.models import JournalState
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
+from station_emulator.key.ctaphid import open_virtual_device
 
 # The audit kind that proves each journal step was recorded.
 STEP_AUDIT = {

@@ -24,15 +24,15 @@ from typing import Any, Literal
 from realstack import require
 
 from station.config import Config, EnrolmentSection, StationSection, StoreSection, TenantSection
-from station.emulator.entra import EntraEmulator
 from station.enroll.engine import Engine
 from station.enroll.escrow import Escrow, generate_keypair
 from station.entra import EntraClient
 from station.entra.retry import RetryPolicy
 from station.events import Event, EventBus, StepChanged, TouchRequired
-from station.hid.virtual import VirtualKeySource
 from station.store import open_store
 from station.store.engine import make_engine
+from station_emulator.entra import EntraEmulator
+from station_emulator.virtual_source import VirtualKeySource
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 from enrol_harness import Recorder, Station

@@ -29,11 +29,11 @@ from typing import Any
 
 from station.config import load_config
 from station.daemon import Daemon
-from station.emulator.key import Faults, Finger, VirtualKey
 from station.events import Event, StepChanged, TouchRequired
-from station.hid.virtual import VirtualKeySource
 from station.logsetup import setup_logging
 from station.store.journal import Journal
+from station_emulator.key import Faults, Finger, VirtualKey
+from station_emulator.virtual_source import VirtualKeySource
 
 JOURNAL_CRASHES = {"claimed", "pin_escrowed", "pin_set", "credential_made", "registered"}
 EVENT_CRASHES = {"touch", "finalising"}

@@ -25,13 +25,13 @@ from rig import station_config
 from station.config import load_config
 from station.control import ControlServer
 from station.control_guard import MAX_REQUEST_BYTES
-from station.emulator.entra import EntraEmulator
 from station.entra import EntraClient
 from station.errors import ConfigError, StationError
 from station.events import EventBus
 from station.store import Store
 from station.store.csv_import import read_people_csv
 from station.store.queue import PersonView
+from station_emulator.entra import EntraEmulator
 
 FUZZ = settings(max_examples=200, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

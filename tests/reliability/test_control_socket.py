@@ -39,10 +39,10 @@ from rig import DaemonProcess, station_config, wait_until, write_toml
 from station.control import MAX_CONNECTIONS, ControlServer
 from station.control_client import ControlClient
 from station.control_guard import MAX_CONNECTIONS_PER_USER
-from station.emulator.entra import EntraEmulator
 from station.errors import ControlError, Reason
 from station.events import Event, EventBus
 from station.store import NewPerson, open_store
+from station_emulator.entra import EntraEmulator
 
 NOBODY = 65534
 STATUS = b'{"v": 1, "cmd": "status"}\n'

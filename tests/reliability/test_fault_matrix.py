@@ -42,13 +42,13 @@ from rig import (
 
 from station.config import Config
 from station.daemon import Daemon
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import Faults, Finger, VirtualKey
 from station.enroll.escrow import load_private_key
 from station.events import Event, TouchRequired
-from station.hid.virtual import VirtualKeySource
 from station.store import NewPerson, Store, open_store
 from station.store.models import JournalState
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import Faults, Finger, VirtualKey
+from station_emulator.virtual_source import VirtualKeySource
 
 STEPS = [
     ("claimed", "after claim"),

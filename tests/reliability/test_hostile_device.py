@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 from invariants import check
 from rig import Station, in_process_station, station_config
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
 from station.enroll.escrow import load_private_key
 from station.events import EnrolmentDone, EnrolmentFailed, KeyRejected
 from station.hid.candidate import KeyCandidate
 from station.store import NewPerson
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
 
 EXAMPLES = 25
 CandidateFor = Callable[[VirtualKey, Corruption, str], KeyCandidate]

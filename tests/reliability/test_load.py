@@ -6,7 +6,7 @@ runs the full 16 × 500.
 
 One station in this process (engine, SQLite store, the Entra client with real msal over HTTPS, the retry
 policy with short backoffs), the Entra emulator answering 429 to 10 % and 503 to 2 % of Graph calls with
-``Retry-After: 0``, and ``station.demo.technician.Technician`` keeping 16 virtual key slots busy (touching
+``Retry-After: 0``, and ``station_emulator.demo.technician.Technician`` keeping 16 virtual key slots busy (touching
 each key when asked, pulling it out when done, now and then offering a used key the station refuses). A
 housekeeper does what the daemon's loop does: lease renewal, and settling registrations whose answer was
 lost (a 503 to the POST) once no key is busy. In the end every person is enrolled exactly once: one passkey
@@ -28,12 +28,12 @@ from invariants import check
 from readme import update_section
 from rig import Station, in_process_station, station_config
 
-from station.demo.technician import Technician
-from station.emulator.entra import EntraEmulator
 from station.enroll.engine import LATE_STATES
 from station.enroll.escrow import load_private_key
 from station.store import NewPerson
 from station.store.models import JournalState
+from station_emulator.demo.technician import Technician
+from station_emulator.entra import EntraEmulator
 
 KEYS = 16
 ENROLMENTS = int(os.environ.get("STATION_LOAD_ENROLMENTS", "500"))

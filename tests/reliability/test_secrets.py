@@ -21,10 +21,10 @@ import pytest
 from invariants import check
 from rig import DaemonProcess, station_config, wait_until, write_toml
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
 from station.enroll.escrow import context_for, load_private_key, open_sealed
 from station.store import NewPerson, open_store
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
 
 KEYS = 3
 

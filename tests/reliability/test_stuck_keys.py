@@ -21,14 +21,14 @@ from hostile import Corruption, hid_candidate, nfc_candidate
 from invariants import check
 from rig import Station, in_process_station, station_config
 
-from station.emulator.entra import EntraEmulator
-from station.emulator.key import VirtualKey
 from station.enroll.escrow import load_private_key
 from station.enroll.transitions import STALLED_REMEDY
 from station.events import EnrolmentDone, EnrolmentFailed, KeyRejected
 from station.hid.candidate import KeyCandidate
 from station.hid.nfc import CANCEL_GRACE_SECONDS, MAX_ANSWER_BYTES
 from station.store import NewPerson
+from station_emulator.entra import EntraEmulator
+from station_emulator.key import VirtualKey
 
 TOUCH_TIMEOUT = 1.0
 STALL_MARGIN = 1.0

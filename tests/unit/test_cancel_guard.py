@@ -12,11 +12,11 @@ from fido2.ctap2 import Ctap2
 from fido2.hid import CtapHidDevice
 from fido2.hid.base import HidDescriptor
 
-from station.emulator.key import Finger, VirtualKey
-from station.emulator.key.ctaphid import CtapHidResponder, VirtualHidConnection
-from station.emulator.key.profiles import Quirk
 from station.errors import KeyOperationError, Reason
 from station.hid.cancel_guard import CancelGuard
+from station_emulator.key import Finger, VirtualKey
+from station_emulator.key.ctaphid import CtapHidResponder, VirtualHidConnection
+from station_emulator.key.profiles import Quirk
 
 RP = {"id": "login.microsoft.com", "name": "Microsoft"}
 USER = {"id": b"u", "name": "kim"}

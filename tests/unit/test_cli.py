@@ -109,7 +109,7 @@ def test_the_daemon_imports_no_dashboard_emulator_or_metrics_server(tmp_path: Pa
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[0] == "MetricsOff", "metrics are off while [metrics] sets neither listen nor textfile"
     assert not [m for m in out if m.split(".")[0] in ("textual", "prometheus_client", "wsgiref")
-                or m.startswith(("station.tui", "station.emulator", "station.demo", "station.metrics.service"))]
+                or m.startswith(("station.tui", "station_emulator", "station.metrics.service"))]
 
 
 def test_metrics_are_served_when_a_textfile_is_set(tmp_path: Path) -> None:

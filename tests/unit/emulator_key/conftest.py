@@ -8,8 +8,8 @@ import pytest
 from fido2.ctap2 import Ctap2
 from fido2.hid import CtapHidDevice
 
-from station.emulator.key import VirtualKey
-from station.emulator.key.ctaphid import open_virtual_device
+from station_emulator.key import VirtualKey
+from station_emulator.key.ctaphid import open_virtual_device
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from fido2.ctap import CtapError
 from fido2.ctap2 import ClientPin, Config, Ctap2
 from fido2.ctap2.pin import PinProtocol, PinProtocolV1, PinProtocolV2
 
-from station.emulator.key import VirtualKey
+from station_emulator.key import VirtualKey
 
 ERR = CtapError.ERR
 P = ClientPin.PERMISSION

@@ -11,7 +11,7 @@ from cryptography import x509
 from fido2.ctap import CtapError
 from fido2.ctap2 import ClientPin, Config, Ctap2
 
-from station.emulator.key import VirtualKey
+from station_emulator.key import VirtualKey
 
 ERR = CtapError.ERR
 P = ClientPin.PERMISSION

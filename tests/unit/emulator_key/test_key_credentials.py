@@ -13,7 +13,7 @@ from fido2.ctap2 import ClientPin, CredentialManagement, Ctap2
 from fido2.utils import sha256
 from fido2.webauthn import PublicKeyCredentialDescriptor, PublicKeyCredentialType
 
-from station.emulator.key import VirtualKey
+from station_emulator.key import VirtualKey
 
 ERR = CtapError.ERR
 P = ClientPin.PERMISSION

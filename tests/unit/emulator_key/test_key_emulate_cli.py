@@ -8,7 +8,7 @@ import pytest
 from cryptography import x509
 
 from station.cli import main
-from station.emulator.key import attestation_root_pem
+from station_emulator.key import attestation_root_pem
 
 
 def test_export_root_writes_the_attestation_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -42,7 +42,7 @@ def test_unknown_quirks_and_models_are_refused(args: list[str], capsys: pytest.C
 
 
 def test_every_profile_and_quirk_is_offered(capsys: pytest.CaptureFixture[str]) -> None:
-    from station.emulator.key.profiles import PROFILES, Quirk
+    from station_emulator.key.profiles import PROFILES, Quirk
 
     with pytest.raises(SystemExit):
         main(["emulate", "key", "--help"])

@@ -15,8 +15,8 @@ from fido2.hid import CAPABILITY, CtapHidDevice
 from fido2.server import Fido2Server
 from fido2.webauthn import PublicKeyCredentialRpEntity, PublicKeyCredentialUserEntity
 
-from station.emulator.key import VirtualKey
-from station.emulator.key.attestation import attestation_signer
+from station_emulator.key import VirtualKey
+from station_emulator.key.attestation import attestation_signer
 
 ERR = CtapError.ERR
 P = ClientPin.PERMISSION

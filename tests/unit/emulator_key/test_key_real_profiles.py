@@ -16,9 +16,9 @@ from fido2.ctap2 import ClientPin, CredentialManagement, Ctap2
 from fido2.ctap2.pin import PinProtocolV1, PinProtocolV2
 from fido2.hid import CAPABILITY, CtapHidDevice
 
-from station.emulator.key import Finger, VirtualKey
-from station.emulator.key.nfc_applet import FidoApplet
-from station.emulator.key.profiles import PROFILES, Quirk, real_key_profiles
+from station_emulator.key import Finger, VirtualKey
+from station_emulator.key.nfc_applet import FidoApplet
+from station_emulator.key.profiles import PROFILES, Quirk, real_key_profiles
 
 ERR = CtapError.ERR
 P = ClientPin.PERMISSION
@@ -27,7 +27,7 @@ USER = {"id": b"u" * 32, "name": "kim@contoso.com", "displayName": "Kim"}
 ES256: list[Mapping[str, Any]] = [{"type": "public-key", "alg": -7}]
 REQUIRED = {"yubikey5-5.4", "yubikey5-5.7", "yubikey5-fips-5.7", "security-key-5.2", "titan-v2", "nitrokey3",
             "feitian-2.1pre", "crescendo-v3", "etoken-fido", "token2-pinplus"}
-RECORDS = json.loads(resources.files("station.emulator.key").joinpath("real_keys.json").read_text())
+RECORDS = json.loads(resources.files("station_emulator.key").joinpath("real_keys.json").read_text())
 
 
 def make(ctap: Ctap2, pin: str, *, user: Mapping[str, Any] = USER, params: list[Mapping[str, Any]] = ES256,

@@ -10,7 +10,7 @@ import pytest
 from fido2.ctap import CtapError
 from fido2.ctap2 import ClientPin, Ctap2
 
-from station.emulator.key import Finger, VirtualKey
+from station_emulator.key import Finger, VirtualKey
 
 ERR = CtapError.ERR
 USER = {"id": b"user-1", "name": "ada@example.com"}

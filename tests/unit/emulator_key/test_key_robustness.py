@@ -9,7 +9,7 @@ from fido2.ctap import CtapError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from station.emulator.key import VirtualKey
+from station_emulator.key import VirtualKey
 
 KEY = VirtualKey()
 COMMANDS = st.sampled_from([0x01, 0x02, 0x04, 0x06, 0x07, 0x08, 0x0A, 0x0B, 0x0D, 0x3F])

@@ -14,7 +14,7 @@ import pytest
 from fido2.ctap import CtapError
 from fido2.ctap2 import ClientPin, CredentialManagement, Ctap2
 
-from station.emulator.key import VirtualKey, attestation_root_pem
+from station_emulator.key import VirtualKey, attestation_root_pem
 
 RP = "login.microsoft.com"
 ES256: list[Mapping[str, Any]] = [{"type": "public-key", "alg": -7}]
@@ -62,7 +62,7 @@ def test_state_file_is_private_and_written_atomically(tmp_path: Path, ctap: Call
 
 
 def test_attestation_root_is_the_same_in_every_process() -> None:
-    code = ("import sys; from station.emulator.key import attestation_root_pem; "
+    code = ("import sys; from station_emulator.key import attestation_root_pem; "
             "sys.stdout.buffer.write(attestation_root_pem())")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, timeout=60).stdout
     assert other == attestation_root_pem()

@@ -14,10 +14,10 @@ from fido2.cose import ES256
 from fido2.ctap2 import AttestationResponse
 from fido2.webauthn import AttestedCredentialData, AuthenticatorData
 
-from station.emulator.key.attestation import attestation_signer
-from station.emulator.key.profiles import get_profile
 from station.enroll.attestation_checks import check_answer
 from station.errors import Reason, StationError
+from station_emulator.key.attestation import attestation_signer
+from station_emulator.key.profiles import get_profile
 
 RP_ID = "login.microsoft.com"
 AAGUID = get_profile("fido21").default_aaguid

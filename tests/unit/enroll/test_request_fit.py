@@ -13,11 +13,11 @@ from fido2.ctap2 import Ctap2
 from fido2.ctap2.pin import PinProtocolV2
 from fido2.hid import CtapHidDevice
 
-from station.emulator.key import Finger, VirtualKey
-from station.emulator.key.ctaphid import open_virtual_device
-from station.emulator.key.profiles import Quirk
 from station.enroll import pin_protocol, request_fit
 from station.errors import Reason, StationError
+from station_emulator.key import Finger, VirtualKey
+from station_emulator.key.ctaphid import open_virtual_device
+from station_emulator.key.profiles import Quirk
 
 RP = {"id": "login.microsoft.com", "name": "Microsoft"}
 PIN = "40718293"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from station.emulator.entra.certs import make_tls_files
 from station.entra.http import GraphHttp, make_session
 from station.errors import GraphError, Reason
+from station_emulator.entra.certs import make_tls_files
 
 NextLink = Callable[[str, str], str | None]
 

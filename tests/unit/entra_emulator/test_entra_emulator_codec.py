@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from station.emulator.entra.codec import decode_any, standard_encode, url_token_encode, websafe_encode
+from station_emulator.entra.codec import decode_any, standard_encode, url_token_encode, websafe_encode
 
 
 def test_url_token_encode_appends_the_number_of_pads_removed() -> None:

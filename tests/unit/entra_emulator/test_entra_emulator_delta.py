@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from station.emulator.entra.tenant import AppRegistration, Tenant
+from station_emulator.entra.tenant import AppRegistration, Tenant
 
 
 def make_tenant(n: int) -> Tenant:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import re
 
-from station.emulator.entra.seed import GROUP_NAME, SUBGROUP_NAME, ascii_fold, populate
-from station.emulator.entra.tenant import AppRegistration, Tenant
+from station_emulator.entra.seed import GROUP_NAME, SUBGROUP_NAME, ascii_fold, populate
+from station_emulator.entra.tenant import AppRegistration, Tenant
 
 
 def tenant(users: int, seed: int = 1, group_size: int | None = None) -> Tenant:

@@ -9,8 +9,6 @@ import pytest
 from feedback_fakes import ManualScheduler, Write, kernel_led_opener, make_led_dir, make_unwritable
 
 from station.config import FeedbackSection
-from station.emulator.key import VirtualKey
-from station.emulator.key.ctaphid import open_virtual_device
 from station.errors import FeedbackError
 from station.events import (
     EnrolmentDone,
@@ -27,6 +25,8 @@ from station.events import (
 from station.feedback.controller import FeedbackController
 from station.feedback.priority import SlotSignal
 from station.feedback.sound import failure_sound, success_sound
+from station_emulator.key import VirtualKey
+from station_emulator.key.ctaphid import open_virtual_device
 
 PI_TRIGGERS = "none [mmc0] timer heartbeat"
 
