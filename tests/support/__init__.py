@@ -1,0 +1,1 @@
+"""Harnesses shared by the test tiers: daemon processes, event recorders, store helpers only tests use."""
