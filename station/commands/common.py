@@ -45,7 +45,9 @@ EMULATORS_MISSING_REMEDY = (
 class _TakesAnything(argparse.ArgumentParser):
     """A sub-command parser that accepts whatever follows it (the real options live in the missing package)."""
 
-    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+    def parse_known_args(  # type: ignore[override]
+        self, args: Any = None, namespace: Any = None,
+    ) -> tuple[argparse.Namespace, list[str]]:
         namespace = namespace or argparse.Namespace()
         for key, value in self._defaults.items():
             setattr(namespace, key, value)
