@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from support.child import ChildProcess
+from support.waiting import Collected
 
 from station.config_template import emulator_config
 from station.control import socket_path
@@ -31,10 +32,13 @@ class NotifySocket:
         self.path = directory / "notify.sock"
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(self.path))
-        self.messages: list[dict[str, str]] = []
-        self._cond = threading.Condition()
+        self.received: Collected[dict[str, str]] = Collected()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        return self.received.items
 
     def _read(self) -> None:
         while True:
@@ -42,33 +46,28 @@ class NotifySocket:
                 data = self.sock.recv(65536)
             except OSError:
                 return
-            fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
-            with self._cond:
-                self.messages.append(fields)
-                self._cond.notify_all()
+            self.received.add(dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line))
 
     def wait_for(self, key: str, value: str | None = None, timeout: float = 10.0,
                  contains: str | None = None) -> dict[str, str]:
         def match(m: dict[str, str]) -> bool:
             return key in m and (value is None or m[key] == value) and (contains is None or contains in m[key])
 
-        with self._cond:
-            ok = self._cond.wait_for(lambda: any(match(m) for m in self.messages), timeout)
-            assert ok, f"no {key}{'=' + value if value else ''} ({contains or ''}) in {self.messages}"
-            return next(m for m in self.messages if match(m))
+        return self.received.wait_for(match, timeout, f"{key}{'=' + value if value else ''} ({contains or ''})")
 
     def close(self) -> None:
         self.sock.close()
 
 
-@dataclass
-class DaemonProcess:
-    proc: subprocess.Popen[bytes]
-    config: Path
-    runtime_dir: Path
-    log_path: Path
-    notify: NotifySocket
-    env: dict[str, str] = field(repr=False)
+class DaemonProcess(ChildProcess):
+    """`station run` with its configuration, runtime directory and the sd_notify socket it reports to."""
+
+    def __init__(self, config: Path, runtime_dir: Path, log_path: Path, notify: NotifySocket,
+                 env: dict[str, str]) -> None:
+        super().__init__([sys.executable, "-m", "station.cli", "--config", str(config), "run"], log_path, env)
+        self.config = config
+        self.runtime_dir = runtime_dir
+        self.notify = notify
 
     @property
     def control_path(self) -> Path:
@@ -76,26 +75,6 @@ class DaemonProcess:
 
     def client(self) -> ControlClient:
         return ControlClient(self.control_path)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def signal(self, signum: int) -> None:
-        self.proc.send_signal(signum)
-
-    def stop(self, timeout: float = 30.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
-
-    def wait_log(self, text: str, timeout: float = 10.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            log = self.log()
-            if text in log:
-                return log
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} not in the daemon log:\n{self.log()}")
 
     def station(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
         """Run another `station` command against this daemon's configuration."""
@@ -138,10 +117,9 @@ def start_daemon(config: Path, *, env: dict[str, str] | None = None, wait_ready:
                     NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="2000000", STATION_STATION_ID=station_id,
                     PYTHONUNBUFFERED="1")
     log_path = config.parent / "daemon.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "station.cli", "--config", str(config), "run"],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=full_env)
-    daemon = DaemonProcess(proc, config, runtime_dir / "run", log_path, notify, full_env)
+    log_path.unlink(missing_ok=True)
+    daemon = DaemonProcess(config, runtime_dir / "run", log_path, notify, full_env)
+    proc = daemon.proc
     if wait_ready:
         deadline = time.monotonic() + START_TIMEOUT
         while not any("READY" in m for m in notify.messages):
@@ -153,9 +131,7 @@ def start_daemon(config: Path, *, env: dict[str, str] | None = None, wait_ready:
 
 
 def kill(daemon: DaemonProcess) -> None:
-    if daemon.proc.poll() is None:
-        daemon.proc.kill()
-        daemon.proc.wait(10)
+    daemon.ensure_gone()
     daemon.notify.close()
     with contextlib.suppress(OSError):
         for p in sorted(daemon.runtime_dir.parent.rglob("*"), reverse=True):

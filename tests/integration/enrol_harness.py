@@ -4,12 +4,13 @@ msal, the engine, a virtual key source and an event recorder. The technician is 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+from support.waiting import Collected
 
 from station.config import Config, EnrolmentSection, TenantSection
 from station.enroll.engine import Engine
@@ -23,37 +24,28 @@ from station_emulator.virtual_source import VirtualKeySource
 E = TypeVar("E", bound=Event)
 
 
-class Recorder:
+class Recorder(Collected[Event]):
     """Every event the bus delivered, in order, with a way to wait for one."""
 
     def __init__(self, bus: EventBus) -> None:
-        self.events: list[Event] = []
-        self._cond = threading.Condition()
-        bus.subscribe(self._on)
+        super().__init__()
+        bus.subscribe(self.add)
 
-    def _on(self, event: Event) -> None:
-        with self._cond:
-            self.events.append(event)
-            self._cond.notify_all()
+    @property
+    def events(self) -> list[Event]:
+        return self.items
 
     def of(self, kind: type[E], **match: Any) -> list[E]:
-        with self._cond:
-            return [e for e in self.events if isinstance(e, kind)
-                    and all(getattr(e, k) == v for k, v in match.items())]
+        return [e for e in self.matching(lambda e: _is(e, kind, match)) if isinstance(e, kind)]
 
-    def wait_for(self, kind: type[E], timeout: float = 20.0, **match: Any) -> E:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                found = [e for e in self.events if isinstance(e, kind)
-                         and all(getattr(e, k) == v for k, v in match.items())]
-                if found:
-                    return found[-1]
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"no {kind.__name__} {match} within {timeout} s; saw "
-                                         f"{[e.kind for e in self.events][-20:]}")
-                self._cond.wait(left)
+    def wait_for(self, kind: type[E], timeout: float = 20.0, **match: Any) -> E:  # type: ignore[override]
+        found = super().wait_for(lambda e: _is(e, kind, match), timeout, f"{kind.__name__} {match}", latest=True)
+        assert isinstance(found, kind)
+        return found
+
+
+def _is(event: Event, kind: type[Event], match: dict[str, Any]) -> bool:
+    return isinstance(event, kind) and all(getattr(event, k) == v for k, v in match.items())
 
 
 def emulator_config(emu: EntraEmulator, tmp: Path, **enrolment: Any) -> Config:

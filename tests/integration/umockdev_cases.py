@@ -25,6 +25,7 @@ from fido2.webauthn import (
     PublicKeyCredentialUserEntity,
 )
 from realstack import require
+from support.waiting import Collected
 from umockdev_udev_rules import Outcome, evaluate, parse_rules
 
 from station.hid.candidate import KeyCandidate
@@ -44,39 +45,24 @@ ORIGIN = "https://login.microsoft.com"
 RP_ID = "login.microsoft.com"
 
 
-class Recorder:
+class Recorder(Collected[tuple[str, Any, float]]):
     """Collects watcher callbacks, with their arrival times, and waits for them."""
 
-    def __init__(self) -> None:
-        self.events: list[tuple[str, Any, float]] = []
-        self._cond = threading.Condition()
-
     def attached(self, candidate: KeyCandidate) -> None:
-        with self._cond:
-            self.events.append(("attached", candidate, time.monotonic()))
-            self._cond.notify_all()
+        self.add(("attached", candidate, time.monotonic()))
 
     def removed(self, fingerprint: str) -> None:
-        with self._cond:
-            self.events.append(("removed", fingerprint, time.monotonic()))
-            self._cond.notify_all()
+        self.add(("removed", fingerprint, time.monotonic()))
 
-    def wait_for(self, kind: str, timeout: float) -> tuple[str, Any, float]:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for event in self.events:
-                    if event[0] == kind:
-                        self.events.remove(event)
-                        return event
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"no {kind} event within {timeout} s (seen: {self.events})")
-                self._cond.wait(left)
+    @property
+    def events(self) -> list[tuple[str, Any, float]]:
+        return self.items
+
+    def wait_for(self, kind: str, timeout: float) -> tuple[str, Any, float]:  # type: ignore[override]
+        return super().wait_for(lambda event: event[0] == kind, timeout, f"{kind} event", take=True)
 
     def of_kind(self, kind: str) -> list[Any]:
-        with self._cond:
-            return [payload for k, payload, _at in self.events if k == kind]
+        return [payload for _k, payload, _at in self.matching(lambda event: event[0] == kind)]
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from realstack import require
+from support.child import ChildProcess
 
 from station.config import Config, EnrolmentSection, StationSection, StoreSection, TenantSection
 from station.enroll.engine import Engine
@@ -37,8 +37,17 @@ from station_emulator.virtual_source import VirtualKeySource
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 from enrol_harness import Recorder, Station
 
-__all__ = ["SYNCHRONOUS_FULL", "DaemonProcess", "Station", "StepTrigger", "cut_power", "in_process_station",
-           "station_config", "synchronous_level", "write_toml"]
+__all__ = [
+    "SYNCHRONOUS_FULL",
+    "Station",
+    "StationProcess",
+    "StepTrigger",
+    "cut_power",
+    "in_process_station",
+    "station_config",
+    "synchronous_level",
+    "write_toml",
+]
 
 HERE = Path(__file__).resolve().parent
 JOURNAL_STEPS = {"claimed", "pin_escrowed", "pin_set", "credential_made", "registered"}
@@ -173,8 +182,8 @@ class _TriggerJournal:
         return row
 
 
-class DaemonProcess:
-    """``station_proc.py`` as a child process; its log goes to a file."""
+class StationProcess(ChildProcess):
+    """``station_proc.py`` (the station with crash points and slow steps) as a child process; its log in a file."""
 
     def __init__(self, config: Path, log: Path, *, keys: tuple[Path, ...] = (), crash_at: str = "",
                  delay: float = 0.0) -> None:
@@ -183,42 +192,10 @@ class DaemonProcess:
             args += ["--key", str(key)]
         if crash_at:
             args += ["--crash-at", crash_at]
-        self.log = log
-        self._log = open(log, "ab")  # noqa: SIM115 - closed in wait()
-        env = dict(os.environ, PYTHONPATH=str(HERE.parent.parent))
-        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def sigkill(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)
+        super().__init__(args, log, dict(os.environ, PYTHONPATH=str(HERE.parent.parent)), new_session=True)
 
     def stop(self, timeout: float = 20.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.wait(timeout)
-
-    def wait(self, timeout: float) -> int:
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            raise AssertionError(f"station process did not end in {timeout} s; log:\n{self.tail()}") from None
-        finally:
-            self._log.close()
-
-    def ensure_gone(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
-        self._log.close()
-
-    def tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return super().stop(timeout)
 
 
 # SQLite's PRAGMA synchronous levels: from FULL on, a WAL-mode commit syncs the WAL before it returns.

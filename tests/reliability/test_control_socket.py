@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 from realstack import require
-from rig import DaemonProcess, station_config, wait_until, write_toml
+from rig import StationProcess, station_config, wait_until, write_toml
 
 from station.control import MAX_CONNECTIONS, ControlServer
 from station.control_client import ControlClient
@@ -50,7 +50,7 @@ STATUS = b'{"v": 1, "cmd": "status"}\n'
 
 @dataclass
 class Running:
-    proc: DaemonProcess
+    proc: StationProcess
     path: Path
     upn: str
 
@@ -64,7 +64,7 @@ class Running:
         return _proc_field(self.proc.pid, "Threads")
 
     def log(self) -> str:
-        return self.proc.log.read_text(errors="replace")
+        return self.proc.log()
 
 
 def _proc_field(pid: int, name: str) -> int:
@@ -92,7 +92,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
                                               object_id=str(user["id"]), source="test")])
         finally:
             store.close()
-        proc = DaemonProcess(write_toml(cfg, tmp / "station.toml"), tmp / "station.log")
+        proc = StationProcess(write_toml(cfg, tmp / "station.toml"), tmp / "station.log")
         path = runtime / "run" / "control.sock"
         try:
             wait_until(path.exists, 30, f"the control socket; log:\n{proc.tail()}")

@@ -28,8 +28,8 @@ import pytest
 from invariants import Verdict, check
 from readme import write_result
 from rig import (
-    DaemonProcess,
     Station,
+    StationProcess,
     StepTrigger,
     cut_power,
     fill,
@@ -254,7 +254,7 @@ def killed_at(emu: EntraEmulator, tmp: Path, step: str, fault: str) -> Verdict:
     finally:
         store.close()
     old = tmp / "key-1.json"
-    first = DaemonProcess(config, tmp / "first.log", keys=(old,), crash_at="" if step == "post" else step)
+    first = StationProcess(config, tmp / "first.log", keys=(old,), crash_at="" if step == "post" else step)
     trigger = StepTrigger(step, first.sigkill)
     undo = trigger.watch_post(emu)
     try:

@@ -11,7 +11,8 @@ each key when asked, pulling it out when done, now and then offering a used key 
 housekeeper does what the daemon's loop does: lease renewal, and settling registrations whose answer was
 lost (a 503 to the POST) once no key is busy. In the end every person is enrolled exactly once: one passkey
 per person in Entra ID, made from the credential of the one finished journal row the store holds for them,
-and the invariants of the fault matrix hold. The throughput is printed and written to README.md.
+and the invariants of the fault matrix hold. The throughput is printed and written to
+build/reliability/load.md; `make docs` copies it into README.md.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 import pytest
 from fido2.utils import websafe_decode
 from invariants import check
-from readme import update_section
+from readme import RESULTS, write_result
 from rig import Station, in_process_station, station_config
 
 from station.enroll.engine import LATE_STATES
@@ -129,17 +130,19 @@ def assert_everyone_enrolled_once(station: Station, emu: EntraEmulator) -> None:
 
 
 def write_readme(row: str) -> None:
-    """The load section: the description, and one table row per kind of run (the last run of each kind)."""
+    """The load section under build/reliability/ (`make docs` copies it into README.md): the description, and
+    one table row per kind of run — this run's, and the last kept one of every other kind."""
     kind = row.split("|")[1]
-    kept = [line for line in section_rows(README.read_text() if README.exists() else "")
-            if line.split("|")[1] != kind]
-    update_section(README, "load", LOAD_TEXT + "\n".join(sorted([*kept, row])) + "\n")
+    previous = RESULTS / "load.md"
+    source = previous.read_text() if previous.exists() else README.read_text() if README.exists() else ""
+    kept = [line for line in section_rows(source) if line.split("|")[1] != kind]
+    write_result("load", LOAD_TEXT + "\n".join(sorted([*kept, row])) + "\n")
 
 
 def section_rows(text: str) -> list[str]:
-    if "<!-- load begin -->" not in text:
-        return []
-    body = text.split("<!-- load begin -->", 1)[1].split("<!-- load end -->", 1)[0]
+    """The table rows of a load section: the README's marked one, or a section file of build/reliability/."""
+    body = text.split("<!-- load begin -->", 1)[1].split("<!-- load end -->", 1)[0] if "<!-- load begin -->" in text \
+        else text
     return [line for line in body.splitlines() if line.startswith("| ") and not line.startswith("| run ")]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from invariants import check
-from rig import DaemonProcess, station_config, wait_until, write_toml
+from rig import StationProcess, station_config, wait_until, write_toml
 
 from station.enroll.escrow import context_for, load_private_key, open_sealed
 from station.store import NewPerson, open_store
@@ -82,7 +82,7 @@ def test_no_secret_in_logs_database_or_events(emu: EntraEmulator, tmp_path: Path
                                      source="test") for u in users)
     store.close()
     keys = tuple(tmp_path / f"key-{n}.json" for n in range(KEYS))
-    station = DaemonProcess(config, tmp_path / "station.log", keys=keys, delay=2.0)
+    station = StationProcess(config, tmp_path / "station.log", keys=keys, delay=2.0)
     subscriber: Subscriber | None = None
     try:
         sock = cfg.station.runtime_dir / "control.sock"
