@@ -15,6 +15,7 @@ from collections.abc import Callable
 from fido2.ctap import CtapDevice
 
 from station.hid.candidate import KeyCandidate
+from station.hid.key_devices import open_usb_key
 from station_emulator.key import VirtualKey
 from station_emulator.key.ctaphid import open_virtual_device
 
@@ -57,7 +58,7 @@ class VirtualKeySource:
                 raise ValueError(f"slot {slot!r} already holds a key")
 
             def open_key() -> CtapDevice:
-                return open_virtual_device(key, path=f"virtual:{slot}")
+                return open_virtual_device(key, path=f"virtual:{slot}", device=open_usb_key)
 
             candidate = KeyCandidate(fingerprint=f"virtual-{key.serial}", transport="virtual", slot=slot,
                                      name=key.profile_spec.product_name, open=open_key)

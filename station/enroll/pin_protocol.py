@@ -15,14 +15,16 @@ from fido2.ctap import CtapError
 from fido2.ctap2 import ClientPin, Ctap2
 from fido2.ctap2.pin import PinProtocolV1
 
+from station.enroll.key_answers import KeyClientPin
+
 log = logging.getLogger(__name__)
 
 
 def client_pin_for(ctap: Ctap2) -> ClientPin:
     """A ``ClientPin`` with the newest protocol both sides list; protocol 1 for a key that lists none."""
     if not ctap.info.pin_uv_protocols:
-        return ClientPin(ctap, PinProtocolV1())
-    return ClientPin(ctap)
+        return KeyClientPin(ctap, PinProtocolV1())
+    return KeyClientPin(ctap)
 
 
 def set_pin(ctap: Ctap2, client_pin: ClientPin, pin: str) -> ClientPin:
@@ -35,6 +37,6 @@ def set_pin(ctap: Ctap2, client_pin: ClientPin, pin: str) -> ClientPin:
                 and 1 in ctap.info.pin_uv_protocols):
             raise
     log.warning("the key lists PIN protocol 2 but failed it; setting the PIN with protocol 1")
-    fallback = ClientPin(ctap, PinProtocolV1())
+    fallback = KeyClientPin(ctap, PinProtocolV1())
     fallback.set_pin(pin)
     return fallback

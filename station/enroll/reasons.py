@@ -7,7 +7,6 @@ same person and key may succeed if tried again, and what the technician should d
 from __future__ import annotations
 
 from fido2.ctap import CtapError
-from fido2.hid import ConnectionFailure
 
 from station.errors import KeyOperationError, Reason, StationError
 
@@ -142,16 +141,3 @@ def from_ctap(error: CtapError, doing: str) -> StationError:
 
 def _code_name(error: CtapError) -> str:
     return str(getattr(error.code, "name", f"0x{int(error.code):02X}"))
-
-
-def malformed_answer(error: Exception, doing: str) -> StationError | None:
-    """KEY_ERROR when ``error`` escaped python-fido2 while it read a key's answer — a broken or hostile key
-    (wrong channel, truncated or ill-typed CBOR, bad lengths) — else None (an error of the station itself)."""
-    tb = error.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    module = str(tb.tb_frame.f_globals.get("__name__", "")) if tb is not None else ""
-    if not isinstance(error, ConnectionFailure) and not module.startswith("fido2."):
-        return None
-    err = failure(Reason.KEY_ERROR, f"{doing}: the key's answer was malformed ({type(error).__name__}: {error})"[:500])
-    return KeyOperationError(err.message, reason=Reason.KEY_ERROR, remedy=err.remedy, retryable=True)

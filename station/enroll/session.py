@@ -28,13 +28,14 @@ from station.enroll.context import SessionContext
 from station.enroll.display_name import NameFacts, render_display_name
 from station.enroll.escrow import context_for
 from station.enroll.interrupts import Interrupts
+from station.enroll.key_answers import KeyCtap2
 from station.enroll.pin import effective_pin_length, generate_pin
 from station.enroll.ports import (
     Options,
     Person,
     Step,
 )
-from station.enroll.reasons import failure, from_ctap, malformed_answer, nobody_waiting
+from station.enroll.reasons import failure, from_ctap, nobody_waiting
 from station.enroll.registration import register
 from station.enroll.steps import SessionStep
 from station.enroll.transitions import KeyHolds, StopCause
@@ -50,6 +51,7 @@ from station.events import (
     TouchRequired,
 )
 from station.hid.candidate import KeyCandidate
+from station.hid.key_devices import MalformedAnswer
 from station.keys.attestation import untrusted_attestation
 from station.keys.serial import attested_serial, read_serial
 from station.states import PersonState
@@ -120,14 +122,12 @@ class Session:
                 device.close()
         except CtapError as e:
             endings.fail(self, from_ctap(e, self.step))
+        except MalformedAnswer as e:
+            log.warning("the key in %s sent a malformed answer: %s", self.slot, e.message)
+            endings.fail(self, e.during(self.step))
         except StationError as e:
             endings.fail(self, e)
         except Exception as e:
-            malformed = malformed_answer(e, self.step)
-            if malformed is not None:
-                log.warning("the key in %s sent a malformed answer: %s", self.slot, malformed.message)
-                endings.fail(self, malformed)
-                return
             log.exception("enrolment in %s failed unexpectedly", self.slot)
             endings.fail(self, transitions.unexpected(e, self.step))
         finally:
@@ -146,14 +146,14 @@ class Session:
         if not device.capabilities & CAPABILITY.CBOR:
             endings.reject(self, failure(Reason.U2F_ONLY, f"{self.candidate.name or 'the key'} speaks U2F only"))
             return
-        ctap = Ctap2(device)
+        ctap = KeyCtap2(device)
         inspection = self._inspect(ctap)
         if inspection is None:
             return
         if inspection.pin_set:
             if not used_key.reset_or_refuse(self, ctap, device, inspection):
                 return
-            ctap = Ctap2(device)
+            ctap = KeyCtap2(device)
             inspection = self._inspect(ctap)
             if inspection is None:
                 return
@@ -296,9 +296,7 @@ class Session:
             self.set_step(SessionStep.FINALISING)
             try:
                 pin_rules.apply(ctap, client_pin, pin, rules)
-            except Exception as e:
-                if not isinstance(e, CtapError | OSError | ValueError) and malformed_answer(e, "finalising") is None:
-                    raise
+            except (CtapError, MalformedAnswer, OSError, ValueError) as e:
                 log.warning("PIN policy not applied on the key in %s: %s", self.slot, e)
                 self.note("warning", f"the passkey is registered but the key's PIN policy was not applied: {e}")
                 self.audit("pin_policy_failed", error=str(e))

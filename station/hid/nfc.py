@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from fido2.ctap import STATUS
 from fido2.pcsc import AID_FIDO, CtapPcscDevice
 from smartcard import scard
 from smartcard.Exceptions import CardConnectionException
@@ -30,6 +31,7 @@ from smartcard.pcsc.PCSCReader import PCSCReader
 
 from station.errors import KeyOperationError, Reason
 from station.hid.candidate import KeyCandidate
+from station.hid.key_devices import key_answers
 
 log = logging.getLogger(__name__)
 
@@ -344,6 +346,11 @@ class NfcKeyDevice(CtapPcscDevice):
     _answer_rounds = 0
     _cancelled_at: float | None = None
 
+    def call(self, cmd: int, data: bytes = b"", event: threading.Event | None = None,
+             on_keepalive: Callable[[STATUS], None] | None = None) -> bytes:
+        with key_answers():
+            return super().call(cmd, data, event, on_keepalive)
+
     def apdu_exchange(self, apdu: bytes, protocol: int | None = None) -> tuple[bytes, int, int]:
         try:
             response, sw1, sw2 = super().apdu_exchange(apdu, protocol)
@@ -418,7 +425,8 @@ def open_ctap_device(reader: str) -> CtapPcscDevice:
     """Connect exclusively to the key in ``reader``; the caller closes the device."""
     inner = PCSCReader(reader).createConnection()
     try:
-        return NfcKeyDevice(ExclusiveConnectCardConnection(inner), reader)
+        with key_answers():  # the applet's SELECT answer and the key's getInfo, read like every other answer
+            return NfcKeyDevice(ExclusiveConnectCardConnection(inner), reader)
     except Exception:
         with contextlib.suppress(Exception):
             inner.release()

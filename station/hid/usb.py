@@ -25,12 +25,11 @@ from typing import Any
 
 import pyudev
 from fido2.ctap import CtapDevice
-from fido2.hid import CtapHidDevice
 from fido2.hid.linux import get_descriptor, open_connection
 
 from station.errors import KeyOperationError
-from station.hid.cancel_guard import CancelGuard
 from station.hid.candidate import KeyCandidate
+from station.hid.key_devices import open_usb_key
 from station.hid.rdesc import is_fido
 
 log = logging.getLogger(__name__)
@@ -215,7 +214,7 @@ class UsbWatcher:
         def open_key() -> CtapDevice:
             try:
                 descriptor = get_descriptor(node)
-                return CtapHidDevice(descriptor, CancelGuard(open_connection(descriptor)))
+                return open_usb_key(descriptor, open_connection(descriptor))
             except PermissionError as exc:
                 raise KeyOperationError(f"{node}: permission denied", remedy=access_remedy(group)) from exc
             except (OSError, ValueError) as exc:

@@ -20,12 +20,13 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from fido2.ctap import CtapError
-from fido2.hid import CTAPHID, TYPE_INIT, CtapHidDevice
+from fido2.ctap import CtapDevice, CtapError
+from fido2.hid import CTAPHID, TYPE_INIT
 from fido2.hid.base import CtapHidConnection, HidDescriptor
 from smartcard.Exceptions import CardConnectionException
 
 from station.hid.candidate import KeyCandidate
+from station.hid.key_devices import open_usb_key
 from station.hid.nfc import NfcKeyDevice
 from station_emulator.key import VirtualKey
 from station_emulator.key.ctaphid import PACKET_SIZE, CtapHidResponder, VirtualHidConnection
@@ -200,9 +201,9 @@ class HostileCard:
 
 
 def hid_candidate(key: VirtualKey, corruption: Corruption, slot: str) -> KeyCandidate:
-    def open_hostile() -> CtapHidDevice:
+    def open_hostile() -> CtapDevice:
         descriptor = HidDescriptor(f"hostile:{slot}", 0x1209, 0x5A7E, 64, 64, "Hostile key", key.serial)
-        return CtapHidDevice(descriptor, HostileHid(key, corruption))
+        return open_usb_key(descriptor, HostileHid(key, corruption))  # as the USB watcher opens a key
 
     return KeyCandidate(fingerprint=f"virtual-{key.serial}", transport="usb", slot=slot, name="Hostile key",
                         open=open_hostile)

@@ -287,9 +287,12 @@ class VirtualHidConnection(CtapHidConnection):
         self.responder.close()
 
 
-def open_virtual_device(key: VirtualKey, path: str = "virtual:0") -> CtapHidDevice:
-    """A python-fido2 ``CtapHidDevice`` talking CTAPHID to ``key`` in-process."""
+def open_virtual_device(key: VirtualKey, path: str = "virtual:0",
+                        device: Callable[[HidDescriptor, CtapHidConnection], CtapHidDevice] = CtapHidDevice,
+                        ) -> CtapHidDevice:
+    """A python-fido2 ``CtapHidDevice`` (or the ``device`` class given, e.g. the station's) talking CTAPHID to
+    ``key`` in-process."""
     # A YubiKey has no USB serial string: its serial comes from the management application (yubico.py).
     descriptor = HidDescriptor(path, VIRTUAL_VID, VIRTUAL_PID, PACKET_SIZE, PACKET_SIZE,
                                key.profile_spec.product_name, None if yubico.answers(key) else key.serial)
-    return CtapHidDevice(descriptor, VirtualHidConnection(CtapHidResponder(key)))
+    return device(descriptor, VirtualHidConnection(CtapHidResponder(key)))
