@@ -73,9 +73,9 @@ if [[ "$prebuilt_mode" != use && "$prebuilt_mode" != if-present ]] && ! fresh_en
   echo "building the $suite $arch base root into $base"
   t=$(now)
   mmdebstrap --quiet --arch="$arch" --variant=minbase --include=ca-certificates,git,make,python3 "$suite" \
-    "$base.$$.part" "deb $mirror/debian $suite main" "deb $mirror/debian $suite-updates main" \
+    "${base%.tar.zst}.$$.part.tar.zst" "deb $mirror/debian $suite main" "deb $mirror/debian $suite-updates main" \
     "deb $mirror/debian-security $suite-security main"
-  mv "$base.$$.part" "$base"
+  mv "${base%.tar.zst}.$$.part.tar.zst" "$base"
   echo "base root built in $(since "$t") s"
 fi
 
