@@ -62,6 +62,7 @@ from station.control_protocol import HEARTBEAT_SECONDS, PROTOCOL_VERSION
 from station.control_protocol import socket_path as socket_path
 from station.errors import ControlError, NotFoundError, Reason, StationError
 from station.events import Event, EventBus
+from station.wire import StatusSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def group_id(name: str) -> int | None:
 class ControlServer:
     """Serves the control protocol on ``path`` from its own threads until ``stop``."""
 
-    def __init__(self, path: Path, *, status: Callable[[], dict[str, Any]], controls: Controls, bus: EventBus,
+    def __init__(self, path: Path, *, status: Callable[[], StatusSnapshot], controls: Controls, bus: EventBus,
                  fleet: Callable[[], dict[str, Any]] | None = None, keys: KeyCommands | None = None,
                  group: str = "station", idle_timeout: float = IDLE_TIMEOUT, send_timeout: float = SEND_TIMEOUT,
                  request_timeout: float = REQUEST_TIMEOUT, max_connections: int = MAX_CONNECTIONS,

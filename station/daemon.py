@@ -42,8 +42,9 @@ from station.lifecycle.service import KeyService
 from station.metrics.off import metrics_for
 from station.reload import LOG_LEVELS, apply_reload, uses_systemd_credential
 from station.sdnotify import Notifier, watchdog_interval
-from station.status import EntraHealth, MeteredPasskeys, StatusBoard
+from station.status import EntraMeter, MeteredPasskeys, StatusBoard
 from station.store import Store, open_store, station_lock
+from station.wire import EngineSnapshot, StatusSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class Daemon:
         self.cfg = cfg
         self.notifier = notifier or Notifier.from_environment()
         self.bus = EventBus()
-        self.health = EntraHealth()
+        self.health = EntraMeter()
         self.metrics = metrics_for(cfg.metrics, cfg.station.id, self.bus)
         self._watchers = list(watchers) if watchers is not None else None
         self._want_control = control
@@ -263,7 +264,7 @@ class Daemon:
             self._tick_now = True
             self._wake.set()
 
-    def _heartbeat(self, snapshot: dict[str, Any]) -> None:
+    def _heartbeat(self, snapshot: EngineSnapshot) -> None:
         now = time.monotonic()
         if now - self._last_heartbeat < HEARTBEAT_SECONDS:
             return
@@ -271,7 +272,7 @@ class Daemon:
         self._store().stations.heartbeat(self.cfg.station.id, self._summary, snapshot.get("sessions", []))
         self.metrics.heartbeat_written()
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> StatusSnapshot:
         if self.board is None:
             raise StationError("the station is still starting", retryable=True, remedy="Ask again in a moment.")
         return self.board.snapshot()

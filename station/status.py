@@ -1,19 +1,10 @@
 """What the station is doing, as one snapshot: the control socket's ``status`` answer and systemd's STATUS= line.
 
-``StatusBoard`` composes the snapshot from the engine, the store, the key watchers and ``EntraHealth``
+``StatusBoard`` composes the snapshot from the engine, the store, the key watchers and ``EntraMeter``
 (a meter the daemon wraps around the passkeys port: last latency, throttling, token health, last error).
 ``summary_line`` turns a snapshot into one line ("idle · 132 queued · 41 enrolled today"; while the store
 refuses writes it starts "store not writable: disk full (/var/lib/station/station.db)").
-Snapshot shape (version 1)::
-
-    {"v": 1, "station": {"id", "name", "version", "pid"},
-     "state": "starting|idle|working|paused|stopping|store not writable", "store_problem": str | None,
-     "paused": bool, "queue": {queued, claimed, enrolled, failed, skipped}, "today": {"enrolled", "failed"},
-     "slots": [session snapshots], "finished": [...], "next_up": [{"upn", "display_name"}],
-     "pace": {"window_seconds", "enrolled"},
-     "entra": {"last_latency_ms", "throttled", "token_ok", "last_error"}, "watchers": ["USB: …"],
-     "unresolved": [{"enrolment_id", "upn", "station", "state", "why", "checks", "next_check_at"}],
-     "summary": "…"}
+The snapshot's shape is ``station.wire.StatusSnapshot`` (``state`` is one of STATES).
 
 ``unresolved`` lists every enrolment of the store whose outcome Entra ID could not tell yet (the person
 stays claimed; ``station.unresolved``); the summary then says how many.
@@ -35,10 +26,10 @@ from station.errors import AuthError, Reason, StationError
 from station.rollout import PACE_WINDOW
 from station.store import JournalState, Store
 from station.unresolved import unresolved
+from station.wire import SNAPSHOT_VERSION, EngineSnapshot, EntraSnapshot, StationInfo, StatusSnapshot
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 1
 NEXT_UP = 5
 THROTTLE_MEMORY_SECONDS = 60.0
 STATES = ("starting", "idle", "working", "paused", "stopping", "store not writable")
@@ -48,14 +39,14 @@ FAILED_STATES = [JournalState.FAILED, JournalState.NEEDS_RESET]
 class EngineView(Protocol):
     @property
     def paused(self) -> bool: ...
-    def snapshot(self) -> dict[str, Any]: ...
+    def snapshot(self) -> EngineSnapshot: ...
 
 
 class StatusLine(Protocol):
     def status(self) -> str: ...
 
 
-class EntraHealth:
+class EntraMeter:
     """How Entra ID has been answering: fed by ``MeteredPasskeys`` and the daemon's token check."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
@@ -86,7 +77,7 @@ class EntraHealth:
             if error:
                 self.last_error = error
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> EntraSnapshot:
         with self._lock:
             throttled = (self._throttled_at is not None
                          and self._clock() - self._throttled_at < THROTTLE_MEMORY_SECONDS)
@@ -95,9 +86,9 @@ class EntraHealth:
 
 
 class MeteredPasskeys:
-    """A PasskeysPort that times every call and reports outcomes to ``EntraHealth``."""
+    """A PasskeysPort that times every call and reports outcomes to ``EntraMeter``."""
 
-    def __init__(self, inner: PasskeysPort, health: EntraHealth) -> None:
+    def __init__(self, inner: PasskeysPort, health: EntraMeter) -> None:
         self._inner = inner
         self._health = health
 
@@ -136,9 +127,9 @@ class StatusBoard:
     """Composes status snapshots. ``phase`` is the daemon's lifecycle phase (starting, running, stopping)."""
 
     def __init__(self, *, station_id: str, station_name: str, store: Store, engine: EngineView | None,
-                 health: EntraHealth, watchers: Sequence[StatusLine], notes: Callable[[], list[str]] | None = None,
+                 health: EntraMeter, watchers: Sequence[StatusLine], notes: Callable[[], list[str]] | None = None,
                  ) -> None:
-        self.station = {"id": station_id, "name": station_name, "version": __version__, "pid": os.getpid()}
+        self.station: StationInfo = {"id": station_id, "name": station_name, "version": __version__, "pid": os.getpid()}
         self.store = store
         self.engine = engine
         self.health = health
@@ -146,31 +137,34 @@ class StatusBoard:
         self.notes = notes or (lambda: [])
         self.phase = "starting"
 
-    def snapshot(self) -> dict[str, Any]:
-        engine = self.engine.snapshot() if self.engine is not None else {"sessions": [], "finished": []}
+    def snapshot(self) -> StatusSnapshot:
+        engine = self.engine.snapshot() if self.engine is not None else None
         paused = bool(self.engine.paused) if self.engine is not None else False
-        sessions = list(engine.get("sessions", []))
+        sessions = list(engine["sessions"]) if engine else []
         midnight = start_of_today()
         counts = self.store.queue.counts()
-        status: dict[str, Any] = {
-            "v": PROTOCOL_VERSION,
-            "station": dict(self.station),
+        status: StatusSnapshot = {
+            "v": SNAPSHOT_VERSION,
+            "station": StationInfo(**self.station),
             "state": lifecycle_state(self.phase, paused, active_sessions(sessions), self.store.health.problem),
             "store_problem": self.store.health.problem,
             "paused": paused,
-            "queue": {k: counts.get(k, 0) for k in ("queued", "claimed", "enrolled", "failed", "skipped")},
+            "queue": {"queued": counts.get("queued", 0), "claimed": counts.get("claimed", 0),
+                      "enrolled": counts.get("enrolled", 0), "failed": counts.get("failed", 0),
+                      "skipped": counts.get("skipped", 0)},
             "today": {"enrolled": self.store.journal.count_done_since(midnight),
                       "failed": self.store.journal.count_ended_since(FAILED_STATES, midnight)},
             "pace": {"window_seconds": PACE_WINDOW,
                      "enrolled": self.store.journal.count_done_since(time.time() - PACE_WINDOW)},
             "slots": sessions,
-            "finished": list(engine.get("finished", [])),
+            "finished": list(engine["finished"]) if engine else [],
             "next_up": [{"upn": p.upn, "display_name": p.display_name}
                         for p in self.store.queue.peek_next(NEXT_UP)],
             "entra": self.health.snapshot(),
             "watchers": [w.status() for w in self.watchers] + self.notes(),
             "unresolved": unresolved(self.store),
             "delegated": self.store.handouts.delegated(),
+            "summary": "",
         }
         status["summary"] = summary_line(status)
         return status

@@ -20,15 +20,16 @@ from station.errors import InvalidStateError, StationError
 from station.states import JournalState, PersonState
 from station.store import Store
 from station.unresolved_words import REMEDY, describe
+from station.wire import UnresolvedEnrolment
 
 # What the operator's own resolution calls itself while it holds a row (a row's station id is at most 64).
 RESOLVER_PREFIX = "resolve@"
 DOCTOR_SHOWN = 5
 
 
-def unresolved(store: Store) -> list[dict[str, Any]]:
+def unresolved(store: Store) -> list[UnresolvedEnrolment]:
     """Every unfinished enrolment whose Entra outcome is not known yet, of every station sharing the store."""
-    items = []
+    items: list[UnresolvedEnrolment] = []
     for row in store.journal.unresolved_rows():
         person = store.queue.get_by_id(row.person_id)
         items.append({"enrolment_id": row.id, "upn": person.upn if person else None, "station": row.station_id,

@@ -7,13 +7,14 @@ Plain text from a status snapshot's ``unresolved`` items, with no store or Graph
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 REMEDY = ("Fix what stops Entra ID from answering (see 'station doctor'): the station asks again by itself, "
           "or run 'station queue resolve UPN'. Never retry such a person with another key before that.")
 
 
-def describe(item: dict[str, Any], now: float | None = None) -> str:
+def describe(item: Mapping[str, Any], now: float | None = None) -> str:
     """One line: ``enrolment 12 of kim@contoso.com (registering at desk-1): auth_failed: …; next check in 2 min``."""
     text = (f"enrolment {item['enrolment_id']} of {item.get('upn') or '?'} ({item['state']} at {item['station']}): "
             f"{item.get('why') or 'outcome unknown'}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from typing import TYPE_CHECKING, Final
 
 from station.enroll import transitions
@@ -41,6 +42,7 @@ def fail(session: Session, error: StationError) -> None:
         return
     ctx, eid = session.ctx, session.enrolment_id
     session.outcome, session.reason = "failed", str(error.reason)
+    session.message, session.remedy, session.ended = error.message, error.remedy or "", time.time()
     try:
         if ending.queue is QueueAction.CHECK_LATER:
             now = ctx.clock.time()
@@ -82,6 +84,8 @@ def _close_row(session: Session, ending: Ending) -> None:
 
 def reject(session: Session, error: StationError) -> None:
     session.outcome, session.reason = "rejected", str(error.reason)
+    session.message, session.remedy = error.message, error.remedy or remedy_for(error.reason)
+    session.ended = time.time()
     session.set_step(SessionStep.REJECTED)
     session.ctx.bus.publish(KeyRejected(slot=session.slot, reason=str(error.reason), message=error.message,
                                         remedy=error.remedy or remedy_for(error.reason)))

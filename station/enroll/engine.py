@@ -44,6 +44,7 @@ from station.errors import ConfigError
 from station.events import EventBus, IntakeChanged, KeyAttached, KeyRemoved
 from station.hid.candidate import KeyCandidate
 from station.keys.catalogue import KeyCatalogue
+from station.wire import EngineSnapshot, HeldKey, SessionSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class Engine:
         escrow: Sealer | None,
         station_name: str = "",
         clock: Clock | None = None,
-        heartbeat: Callable[[dict[str, Any]], None] | None = None,
+        heartbeat: Callable[[EngineSnapshot], None] | None = None,
         on_success: Callable[[CtapDevice], None] | None = None,
         models: KeyCatalogue | None = None,
     ) -> None:
@@ -108,7 +109,7 @@ class Engine:
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
         self._held: dict[str, KeyCandidate] = {}
-        self._last: dict[str, dict[str, object]] = {}
+        self._last: dict[str, SessionSnapshot] = {}
         self._paused = False
         self._started = False
         self._stopping = threading.Event()
@@ -223,10 +224,10 @@ class Engine:
     def skip_person(self, upn: str) -> Any:
         return self.ctx.queue.skip(upn)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> EngineSnapshot:
         with self._lock:
             sessions = [s.snapshot() for s in self._sessions.values()]
-            held = [{"slot": c.slot, "fingerprint": c.fingerprint} for c in self._held.values()]
+            held: list[HeldKey] = [{"slot": c.slot, "fingerprint": c.fingerprint} for c in self._held.values()]
             last = dict(self._last)
         return {"paused": self._paused, "started": self._started, "sessions": sessions, "held": held,
                 "finished": list(last.values()), "prefetched": len(self.prefetch.cached())}

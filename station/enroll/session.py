@@ -55,6 +55,7 @@ from station.hid.key_devices import MalformedAnswer
 from station.keys.attestation import untrusted_attestation
 from station.keys.serial import attested_serial, read_serial
 from station.states import PersonState
+from station.wire import SessionSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,9 @@ class Session:
         self.step = SessionStep.ATTACHED
         self.outcome = ""
         self.reason = ""
+        self.message = ""
+        self.remedy = ""
+        self.ended: float | None = None
         self.model = ""
         self.person: Person | None = None
         self.enrolment_id: int | None = None
@@ -100,12 +104,14 @@ class Session:
         """Waiting for Graph to register the credential (the engine holds prefetches back meanwhile)."""
         return self.step is SessionStep.REGISTERING and not self.finished.is_set()
 
-    def snapshot(self) -> dict[str, object]:
+    def snapshot(self) -> SessionSnapshot:
         return {
             "slot": self.slot, "transport": self.candidate.transport, "fingerprint": self.candidate.fingerprint,
             "step": self.step.value, "model": self.model, "upn": self.person.upn if self.person else None,
-            "enrolment_id": self.enrolment_id, "outcome": self.outcome, "reason": self.reason,
-            "started": self.started,
+            "display_name": self.person.display_name if self.person else None,
+            "enrolment_id": self.enrolment_id, "outcome": self.outcome or None, "reason": self.reason or None,
+            "message": self.message or None, "remedy": self.remedy or None,
+            "started": self.started, "ended": self.ended,
         }
 
     # -- the flow -------------------------------------------------------------------------------
@@ -310,7 +316,7 @@ class Session:
         self.ctx.journal.advance(eid, Step.DONE)
         self.ctx.queue.mark(person.id, PersonState.ENROLLED)
         self.set_step(SessionStep.DONE)
-        self.outcome = "done"
+        self.outcome, self.ended = "done", time.time()
         self.audit("done", display_name=display_name)
         self.ctx.bus.publish(EnrolmentDone(slot=self.slot, enrolment_id=eid, upn=person.upn,
                                            display_name=display_name, note="; ".join(rules.not_enforced)))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from station.enroll.ports import PasskeysPort
 from station.events import EventBus
 from station.metrics.settings import MetricsSection
+from station.wire import StatusSnapshot
 
 if TYPE_CHECKING:
     from station.metrics.service import MetricsService
@@ -29,7 +30,7 @@ class MetricsOff:
     def watch(self, session: Any, graph_host: str) -> None:
         pass
 
-    def observe(self, status: dict[str, Any]) -> None:
+    def observe(self, status: StatusSnapshot) -> None:
         pass
 
     def store_error(self) -> None:

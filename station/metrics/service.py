@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 from wsgiref.simple_server import WSGIServer
 
 import requests
@@ -27,6 +27,7 @@ from station.metrics.graph import TimedPasskeys, watch_responses
 from station.metrics.listener import EventMetrics
 from station.metrics.registry import StationMetrics
 from station.metrics.settings import MetricsSection, split_listen
+from station.wire import StatusSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class MetricsService:
     def watch(self, session: requests.Session, graph_host: str) -> None:
         watch_responses(session, self.metrics, graph_host)
 
-    def observe(self, status: dict[str, Any]) -> None:
+    def observe(self, status: StatusSnapshot) -> None:
         """A status snapshot the daemon's loop has just made: the gauges, then the textfile when due."""
         self.metrics.observe_status(status)
         self.refresh()

@@ -18,6 +18,7 @@ from sqlmodel import Field, SQLModel
 
 from station.errors import NotFoundError
 from station.store.models import now
+from station.wire import DelegatedCounts
 
 
 class HandoutState(StrEnum):
@@ -147,8 +148,9 @@ class Handouts:
             rows = conn.execute(text("SELECT state, COUNT(*) FROM key_handout GROUP BY state")).all()
         return {str(state): int(n) for state, n in rows}
 
-    def delegated(self) -> dict[str, int]:
+    def delegated(self) -> DelegatedCounts:
         """Keys handed out and waiting, activated, and whose TAP expired unused (status and reports)."""
         counts = self.counts()
-        return {s.value: counts.get(s.value, 0) for s in (HandoutState.HANDED_OUT, HandoutState.ACTIVE,
-                                                           HandoutState.EXPIRED)}
+        return {"handed_out": counts.get(HandoutState.HANDED_OUT.value, 0),
+                "active": counts.get(HandoutState.ACTIVE.value, 0),
+                "expired": counts.get(HandoutState.EXPIRED.value, 0)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +40,7 @@ class Stations:
                                   started_at=now(), heartbeat_at=now()))
             s.commit()
 
-    def heartbeat(self, station_id: str, status: str = "", slots: list[dict[str, Any]] | None = None) -> None:
+    def heartbeat(self, station_id: str, status: str = "", slots: Sequence[Mapping[str, Any]] | None = None) -> None:
         with Session(self.engine) as s:
             rec = s.get(StationRecord, station_id) or StationRecord(id=station_id, host=socket.gethostname())
             rec.heartbeat_at = now()

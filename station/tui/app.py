@@ -41,6 +41,7 @@ from station.tui.widgets.queue_panel import QueuePanel
 from station.tui.widgets.slot_card import SlotCardView
 from station.tui.widgets.station_bar import StationBar
 from station.tui.widgets.throughput import ThroughputPanel
+from station.wire import StatusSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class StationApp(App[int]):
         self.fleet_seconds = fleet_seconds
         self._unsubscribe: Callable[[], None] | None = None
         self._polled = float("-inf")
-        self._shown_status: dict[str, Any] | None = None
+        self._shown_status: StatusSnapshot | None = None
         self._events_taken = 0
         self.failure: BaseException | None = None
         self.quitting = False

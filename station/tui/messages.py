@@ -6,6 +6,8 @@ from typing import Any
 
 from textual.message import Message
 
+from station.wire import StatusSnapshot
+
 
 class EventArrived(Message):
     """The station published an event (``Event.to_dict()`` shape)."""
@@ -18,7 +20,7 @@ class EventArrived(Message):
 class StatusRefreshed(Message):
     """A fresh status snapshot was read; ``events_before`` is how many events the app had taken when it was asked."""
 
-    def __init__(self, status: dict[str, Any], events_before: int = 0) -> None:
+    def __init__(self, status: StatusSnapshot, events_before: int = 0) -> None:
         super().__init__()
         self.status = status
         self.events_before = events_before

@@ -19,6 +19,7 @@ from typing import Any, Final
 from station.enroll.steps import SessionStep
 from station.status import summary_line
 from station.tui.totals import BACK_IN_QUEUE, CLAIMED, ENROLLED, RATE_WINDOW, LiveTotals, QueueTotals
+from station.wire import SessionSnapshot, StatusSnapshot
 
 STAGES = ("inspect", "claim", "PIN", "touch", "register", "done")
 
@@ -133,71 +134,67 @@ class DashboardModel:
         self._people: dict[str, PersonRef] = {}
 
     # -- snapshots ------------------------------------------------------------------------------
-    def apply_snapshot(self, status: dict[str, Any]) -> None:
+    def apply_snapshot(self, status: StatusSnapshot) -> None:
         """Take the daemon's status snapshot: totals, health and the keys it is working on."""
         self.reachable = True
-        station = status.get("station") or {}
-        self.station_id = str(station.get("id", self.station_id))
-        self.station_name = str(station.get("name", self.station_name))
-        self.version = str(station.get("version", self.version))
-        self.state = str(status.get("state", self.state))
-        self.paused = bool(status.get("paused", self.state == "paused"))
-        self.store_problem = status.get("store_problem")
-        self.unresolved = list(status.get("unresolved") or [])
-        self.delegated = {str(k): int(v or 0) for k, v in (status.get("delegated") or {}).items()}
-        q = status.get("queue") or {}
-        today = status.get("today") or {}
-        pace = status.get("pace") or {}
-        sessions = [*(status.get("slots") or []), *(status.get("finished") or [])]
+        station = status["station"]
+        self.station_id, self.station_name, self.version = station["id"], station["name"], station["version"]
+        self.state = status["state"]
+        self.paused = status["paused"]
+        self.store_problem = status["store_problem"]
+        self.unresolved = list(status["unresolved"])
+        d = status["delegated"]
+        self.delegated = {"handed_out": d["handed_out"], "active": d["active"], "expired": d["expired"]}
+        q, today = status["queue"], status["today"]
+        sessions = [*status["slots"], *status["finished"]]
         self.totals.snapshot(
-            QueueTotals(**{k: int(q.get(k, 0) or 0) for k in QueueTotals.__dataclass_fields__}),
-            today_enrolled=int(today.get("enrolled", 0) or 0), today_failed=int(today.get("failed", 0) or 0),
-            recent=int(pace["enrolled"]) if pace.get("enrolled") is not None else None,
-            claimed=[int(s["enrolment_id"]) for s in sessions
-                     if s.get("enrolment_id") is not None and not s.get("outcome") and s.get("step") != "done"],
-            enrolled=[int(s["enrolment_id"]) for s in sessions
-                      if s.get("enrolment_id") is not None and (s.get("outcome") == "done" or s.get("step") == "done")])
-        self.waiting = [(str(p.get("upn", "")), str(p.get("display_name") or "")) for p in status.get("next_up") or []]
+            QueueTotals(queued=q["queued"], claimed=q["claimed"], enrolled=q["enrolled"], failed=q["failed"],
+                        skipped=q["skipped"]),
+            today_enrolled=today["enrolled"], today_failed=today["failed"],
+            recent=status["pace"]["enrolled"],
+            claimed=[s["enrolment_id"] for s in sessions
+                     if s["enrolment_id"] is not None and not s["outcome"] and s["step"] != "done"],
+            enrolled=[s["enrolment_id"] for s in sessions
+                      if s["enrolment_id"] is not None and (s["outcome"] == "done" or s["step"] == "done")])
+        self.waiting = [(p["upn"], p["display_name"]) for p in status["next_up"]]
         self._claimed_since = set()
-        e = status.get("entra") or {}
-        latency = e.get("last_latency_ms")
-        self.entra = EntraHealth(last_latency_ms=float(latency) if latency is not None else None,
-                                 throttled=bool(e.get("throttled", False)),
-                                 token_ok=e.get("token_ok"), last_error=str(e.get("last_error") or ""))
-        self.watchers = [str(w) for w in status.get("watchers") or []]
-        self.summary = str(status.get("summary", ""))
-        for session in status.get("slots") or []:
+        e = status["entra"]
+        self.entra = EntraHealth(last_latency_ms=e["last_latency_ms"], throttled=e["throttled"],
+                                 token_ok=e["token_ok"], last_error=e["last_error"] or "")
+        self.watchers = list(status["watchers"])
+        self.summary = status["summary"]
+        for session in status["slots"]:
             self._apply_session(session, create=True)
-        for session in status.get("finished") or []:
+        for session in status["finished"]:
             self._apply_session(session, create=False)
 
-    def _apply_session(self, s: dict[str, Any], *, create: bool) -> None:
-        slot = str(s.get("slot", ""))
+    def _apply_session(self, s: SessionSnapshot, *, create: bool) -> None:
+        slot = s["slot"]
         if not slot or (slot not in self.cards and not create):
             return
         card = self.cards.get(slot)
         if card is None:
-            card = self.cards[slot] = SlotCard(slot=slot, started=float(s.get("started") or 0.0))
-        if card.fingerprint and s.get("fingerprint") and s["fingerprint"] != card.fingerprint:
+            card = self.cards[slot] = SlotCard(slot=slot, started=s["started"])
+        if card.fingerprint and s["fingerprint"] and s["fingerprint"] != card.fingerprint:
             return
-        card.transport = str(s.get("transport") or card.transport)
-        card.fingerprint = str(s.get("fingerprint") or card.fingerprint)
-        card.model = str(s.get("model") or card.model)
-        card.upn = str(s.get("upn") or card.upn)
-        card.display_name = str(s.get("display_name") or card.display_name)
-        card.enrolment_id = s.get("enrolment_id") if s.get("enrolment_id") is not None else card.enrolment_id
+        card.transport = s["transport"] or card.transport
+        card.fingerprint = s["fingerprint"] or card.fingerprint
+        card.model = s["model"] or card.model
+        card.upn = s["upn"] or card.upn
+        card.display_name = s["display_name"] or card.display_name
+        card.enrolment_id = s["enrolment_id"] if s["enrolment_id"] is not None else card.enrolment_id
         if card.outcome is not Outcome.WORKING:
             return
-        outcome = str(s.get("outcome") or "")
-        step = str(s.get("step") or card.step)
+        outcome, step = s["outcome"] or "", s["step"] or card.step
+        ended = s["ended"] if s["ended"] is not None else self.clock()
         if outcome == "done" or step == "done":
-            self._finish(card, Outcome.DONE, float(s.get("finished") or self.clock()))
+            self._finish(card, Outcome.DONE, ended)
         elif outcome in ("failed", "rejected") or step in FAILED_STEPS or step == "rejected":
-            card.reason = str(s.get("reason") or card.reason)
-            card.message = str(s.get("message") or card.message)
-            card.remedy = str(s.get("remedy") or card.remedy)
+            card.reason = s["reason"] or card.reason
+            card.message = s["message"] or card.message
+            card.remedy = s["remedy"] or card.remedy
             kind = Outcome.REJECTED if outcome == "rejected" or step == "rejected" else Outcome.FAILED
-            self._finish(card, kind, float(s.get("finished") or self.clock()))
+            self._finish(card, kind, ended)
         else:
             self._set_step(card, step)
             card.touch = step == "touch"

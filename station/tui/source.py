@@ -15,12 +15,13 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from station.control import KEY_COMMANDS, KeyCommands, group_id
 from station.control_client import ControlClient
 from station.errors import ControlError, InvalidStateError, Reason, StationError
 from station.events import Event, EventBus, PinShown
+from station.wire import StatusSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class DashboardSource(Protocol):
     @property
     def read_only(self) -> bool: ...
 
-    def snapshot(self) -> dict[str, Any]: ...
+    def snapshot(self) -> StatusSnapshot: ...
 
     def fleet(self) -> dict[str, Any]: ...
 
@@ -66,7 +67,7 @@ class EngineSource:
 
     read_only = False
 
-    def __init__(self, engine: EngineControl, bus: EventBus, status_fn: Callable[[], dict[str, Any]], *,
+    def __init__(self, engine: EngineControl, bus: EventBus, status_fn: Callable[[], StatusSnapshot], *,
                  fleet_fn: Callable[[], dict[str, Any]] | None = None, keys: KeyCommands | None = None) -> None:
         self.engine = engine
         self.keys = keys
@@ -74,7 +75,7 @@ class EngineSource:
         self.status_fn = status_fn
         self.fleet_fn = fleet_fn
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> StatusSnapshot:
         return self.status_fn()
 
     def fleet(self) -> dict[str, Any]:
@@ -142,8 +143,8 @@ class ControlSource:
         self.read_only = (not may_control(self.path)) if read_only is None else read_only
         self.client = ControlClient(self.path)
 
-    def snapshot(self) -> dict[str, Any]:
-        return self.client.status()
+    def snapshot(self) -> StatusSnapshot:
+        return cast(StatusSnapshot, self.client.status())  # the daemon's StatusBoard built it
 
     def fleet(self) -> dict[str, Any]:
         fleet = self.client.command("fleet").get("fleet")

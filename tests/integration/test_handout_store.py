@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pg import pg_url
 
-from station.status import EntraHealth, StatusBoard
+from station.status import EntraMeter, StatusBoard
 from station.store import NewPerson, open_store
 from station.store.handouts import HandoutState
 
@@ -55,7 +55,7 @@ def test_handouts_replace_settle_and_count(store_url: str) -> None:
         assert handouts.counts() == {"replaced": 2, "active": 1, "handed_out": 1}
         assert handouts.get(third).state == HandoutState.HANDED_OUT
         status = StatusBoard(station_id="desk-1", station_name="Desk", store=store, engine=None,
-                                health=EntraHealth(), watchers=[]).snapshot()
+                                health=EntraMeter(), watchers=[]).snapshot()
         assert status["delegated"] == {"handed_out": 1, "active": 1, "expired": 0}
         assert status["summary"].endswith("delegated: 1 handed out, 1 activated, 0 expired")
     finally:

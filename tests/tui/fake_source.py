@@ -5,19 +5,36 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from station.errors import InvalidStateError, StationError
 from station.events import Event, IntakeChanged
 from station.tui.source import event_dict
+from station.wire import SessionSnapshot, StatusSnapshot
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC: every test's "now"
 
 
-def status(**over: Any) -> dict[str, Any]:
+def session(**over: Any) -> SessionSnapshot:
+    """A session snapshot: a key in USB 1-1, just attached, with the fields a test names replaced."""
+    base: dict[str, Any] = {
+        "slot": "USB 1-1", "transport": "usb", "fingerprint": "", "step": "attached", "model": "", "upn": None,
+        "display_name": None, "enrolment_id": None, "outcome": None, "reason": None, "message": None,
+        "remedy": None, "started": T0, "ended": None}
+    base.update(over)
+    return cast(SessionSnapshot, base)
+
+
+def status(**over: Any) -> StatusSnapshot:
+    """A status snapshot as the daemon sends it; the sessions in ``slots`` and ``finished`` may name only the fields
+    that matter to the test."""
+    for part in ("slots", "finished"):
+        if part in over:
+            over[part] = [session(**s) for s in over[part]]
     base: dict[str, Any] = {
         "v": 1, "station": {"id": "st-1", "name": "Front desk", "version": "0.1.0", "pid": 4242},
-        "state": "idle", "paused": False,
+        "state": "idle", "store_problem": None, "paused": False, "pace": {"window_seconds": 900.0, "enrolled": 0},
+        "unresolved": [], "delegated": {"handed_out": 0, "active": 0, "expired": 0},
         "queue": {"queued": 132, "claimed": 0, "enrolled": 41, "failed": 2, "skipped": 1},
         "today": {"enrolled": 41, "failed": 2}, "slots": [], "finished": [],
         "next_up": [{"upn": "ada@contoso.com", "display_name": "Ada Lovelace"},
@@ -27,7 +44,7 @@ def status(**over: Any) -> dict[str, Any]:
         "watchers": ["USB: watching", "NFC: 1 reader"], "summary": "idle · 132 queued · 41 enrolled today",
     }
     base.update(over)
-    return base
+    return cast(StatusSnapshot, base)
 
 
 def station(ident: str, name: str, host: str, *, age: float, slots: list[dict[str, Any]] | None = None,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from station.commands.daemon import format_status
 from station.fleet import fleet_view, render
-from station.status import PACE_WINDOW, EntraHealth, StatusBoard
+from station.status import PACE_WINDOW, EntraMeter, StatusBoard
 from station.store import JournalState, NewPerson, PersonState, Store
 
 
 def test_the_snapshot_counts_enrolments_done_in_the_last_15_minutes(store: Store) -> None:
     board = StatusBoard(station_id="desk-1", station_name="Desk 1", store=store, engine=None,
-                        health=EntraHealth(), watchers=[])
+                        health=EntraMeter(), watchers=[])
     assert board.snapshot()["pace"] == {"window_seconds": PACE_WINDOW, "enrolled": 0}
     store.queue.add_people([NewPerson("kim@contoso.com", "Kim")])
     person = store.queue.claim_next("desk-1", 600)
@@ -29,7 +29,7 @@ def test_status_and_fleet_show_the_rollout_with_its_pace_and_finish(store: Store
     store.journal.advance(row.id, JournalState.DONE)
     store.queue.mark(person.id, PersonState.ENROLLED)
     board = StatusBoard(station_id="desk-1", station_name="Desk 1", store=store, engine=None,
-                        health=EntraHealth(), watchers=[])
+                        health=EntraMeter(), watchers=[])
     text = format_status(board.snapshot())
     fleet = render(fleet_view(store))
     for shown in (text, fleet):

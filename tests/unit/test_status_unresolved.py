@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from station.commands.daemon import format_status
-from station.status import EntraHealth, StatusBoard
+from station.status import EntraMeter, StatusBoard
 from station.store import JournalState, NewPerson, Store
 
 
@@ -18,7 +18,7 @@ def test_an_unresolved_enrolment_is_in_the_snapshot_and_the_status_text(store: S
     row = store.journal.open(person.id, "desk-1", slot="Virtual 1")
     store.journal.advance(row.id, JournalState.REGISTERING)
     board = StatusBoard(station_id="desk-1", station_name="Desk 1", store=store, engine=None,
-                        health=EntraHealth(), watchers=[])
+                        health=EntraMeter(), watchers=[])
     assert board.snapshot()["unresolved"] == []
     assert "unresolved" not in board.snapshot()["summary"]
 
