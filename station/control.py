@@ -44,7 +44,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from station.control_guard import (
     MAX_CONNECTIONS,
@@ -58,7 +58,7 @@ from station.control_guard import (
     make_socket_dir,
     turn_away,
 )
-from station.control_protocol import HEARTBEAT_SECONDS, PROTOCOL_VERSION
+from station.control_protocol import HEARTBEAT_SECONDS, PROTOCOL_VERSION, Controls, KeyCommands
 from station.control_protocol import socket_path as socket_path
 from station.errors import ControlError, NotFoundError, Reason, StationError
 from station.events import Event, EventBus
@@ -73,22 +73,6 @@ SUBSCRIBER_BACKLOG = 1000
 KEY_COMMANDS = frozenset({"keys", "revoke_key", "replace_key"})  # answered by station.lifecycle.service
 READ_ONLY_COMMANDS = frozenset({"status", "fleet", "subscribe", "keys"})
 COMMANDS = READ_ONLY_COMMANDS | {"pause", "resume", "retry", "skip", "cancel"} | KEY_COMMANDS
-
-
-class Controls(Protocol):
-    """What the control socket may ask of the engine (``station.enroll.engine.Engine`` satisfies it)."""
-
-    @property
-    def paused(self) -> bool: ...
-    def pause_intake(self) -> None: ...
-    def resume_intake(self) -> None: ...
-    def retry_person(self, upn: str) -> Any: ...
-    def skip_person(self, upn: str) -> Any: ...
-    def cancel_slot(self, slot: str) -> bool: ...
-
-
-class KeyCommands(Protocol):
-    def handle(self, cmd: str, request: dict[str, Any]) -> dict[str, Any]: ...
 
 
 def error_reply(error: StationError) -> dict[str, Any]:

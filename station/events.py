@@ -11,7 +11,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -140,6 +140,54 @@ class StatusNote(Event):
 
 
 Listener = Callable[[Event], None]
+
+# What a field's annotation admits on the wire (JSON: an int may stand where a float is expected).
+_WIRE_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,), "int": (int,), "float": (int, float), "bool": (bool,),
+}
+
+
+def _admits(annotation: str, value: object) -> bool:
+    for part in annotation.split("|"):
+        part = part.strip()
+        if part == "None" and value is None:
+            return True
+        allowed = _WIRE_TYPES.get(part, ())
+        if isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed):
+            return True
+    return False
+
+
+def event_kinds() -> dict[str, type[Event]]:
+    """Every event a station publishes, by ``kind``."""
+    kinds: dict[str, type[Event]] = {}
+    todo = list(Event.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        if not cls.__name__.startswith("_"):
+            kinds[cls.__name__] = cls
+        todo.extend(cls.__subclasses__())
+    return kinds
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """The event ``Event.to_dict()`` made ``data`` from (as the control socket sends it). Raises ValueError,
+    naming the field, for an unknown kind, a missing field or a value of the wrong type; fields it does not know
+    (from a newer station) are ignored."""
+    kind = data.get("kind")
+    cls = event_kinds().get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(f"unknown event kind {kind!r}")
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in data:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise ValueError(f"{kind} event without its {f.name!r}")
+            continue
+        if not _admits(str(f.type), data[f.name]):
+            raise ValueError(f"{kind} event: {f.name!r} is {type(data[f.name]).__name__}, not {f.type}")
+        values[f.name] = data[f.name]
+    return cls(**values)
 
 
 class EventBus:

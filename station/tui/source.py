@@ -17,10 +17,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from station.control import KEY_COMMANDS, KeyCommands, group_id
+from station.control import KEY_COMMANDS, group_id
 from station.control_client import ControlClient
+from station.control_protocol import Controls, KeyCommands
 from station.errors import ControlError, InvalidStateError, Reason, StationError
-from station.events import Event, EventBus, PinShown
+from station.events import Event, EventBus, PinShown, event_from_dict
 from station.wire import StatusSnapshot
 
 log = logging.getLogger(__name__)
@@ -53,21 +54,13 @@ def event_dict(event: Event) -> dict[str, Any]:
     return data
 
 
-class EngineControl(Protocol):
-    def pause_intake(self) -> None: ...
-    def resume_intake(self) -> None: ...
-    def retry_person(self, upn: str) -> Any: ...
-    def skip_person(self, upn: str) -> Any: ...
-    def cancel_slot(self, slot: str) -> bool: ...
-
-
 class EngineSource:
     """Kiosk mode: the engine in this process. ``status_fn`` builds the status snapshot (the daemon's StatusBoard),
     ``fleet_fn`` the fleet view from the daemon's store (without one, asking for the fleet is refused)."""
 
     read_only = False
 
-    def __init__(self, engine: EngineControl, bus: EventBus, status_fn: Callable[[], StatusSnapshot], *,
+    def __init__(self, engine: Controls, bus: EventBus, status_fn: Callable[[], StatusSnapshot], *,
                  fleet_fn: Callable[[], dict[str, Any]] | None = None, keys: KeyCommands | None = None) -> None:
         self.engine = engine
         self.keys = keys
@@ -168,7 +161,10 @@ class ControlSource:
                             note("info", "connected to the station daemon again")
                         if stop.is_set():
                             return
-                        callback(event)
+                        try:
+                            callback(event_from_dict(event).to_dict())
+                        except ValueError as e:
+                            log.warning("an event from the station daemon was not understood and is left out: %s", e)
                 except (OSError, StationError, ValueError) as e:
                     log.debug("event stream from %s: %s", self.path, e)
                 if not lost and not stop.is_set():

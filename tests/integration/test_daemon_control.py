@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 from daemon_harness import DaemonProcess, kill, queue_people, start_daemon, write_config
 from realstack import require
+from support.wire_shape import shape_problems
 
 from station.errors import ControlError
+from station.wire import StatusSnapshot
 from station_emulator.entra import EntraEmulator
 
 NOBODY = 65534
@@ -52,6 +54,7 @@ def raw(daemon: DaemonProcess, payload: bytes) -> list[dict[str, Any]]:
 
 def test_status_snapshot_has_the_documented_shape(daemon: DaemonProcess) -> None:
     status = daemon.client().status()
+    assert shape_problems(status, StatusSnapshot) == []
     assert status["v"] == 1
     assert status["station"]["id"] == "desk-3" and status["station"]["pid"] == daemon.proc.pid
     assert status["state"] == "idle" and status["paused"] is False

@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from daemon_harness import DaemonProcess, kill, queue_people, start_daemon, write_config
+from support.wire_shape import shape_problems
 
 from station.store import open_store
+from station.wire import StatusSnapshot
 from station_emulator.entra import EntraEmulator
 from station_emulator.key import Finger, VirtualKey
 from station_emulator.key.vpcd import VpcdCard
@@ -91,6 +93,7 @@ def test_sigterm_after_the_touch_lets_the_registration_finish(emu: EntraEmulator
             busy = daemon.station("status", "--json")
             assert busy.returncode == 0, busy.stderr
             status = json.loads(busy.stdout)
+            assert shape_problems(status, StatusSnapshot) == []
             assert status["state"] == "working"
             (slot,) = status["slots"]
             assert slot["step"] == "touch" and slot["upn"] == user["userPrincipalName"]

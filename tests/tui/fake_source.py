@@ -7,6 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, cast
 
+from support.wire_shape import shape_problems
+
 from station.errors import InvalidStateError, StationError
 from station.events import Event, IntakeChanged
 from station.tui.source import event_dict
@@ -44,6 +46,7 @@ def status(**over: Any) -> StatusSnapshot:
         "watchers": ["USB: watching", "NFC: 1 reader"], "summary": "idle · 132 queued · 41 enrolled today",
     }
     base.update(over)
+    assert shape_problems(base, StatusSnapshot) == [], "a test's status snapshot breaks station.wire's contract"
     return cast(StatusSnapshot, base)
 
 
