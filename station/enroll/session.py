@@ -185,10 +185,9 @@ class Session:
             credential_id=websafe_encode(credential.credential_id),
             attestation_object=websafe_encode(credential.attestation_object),
             client_data_json=websafe_encode(credential.client_data_json),
-            display_name=display_name, **attested,
+            display_name=display_name, audit=[("credential_made", {"model": inspection.model})], **attested,
         )
         self.holds = KeyHolds.CREDENTIAL
-        self.audit("credential_made", model=inspection.model)
         try:
             method_id = self._register(person, display_name, credential, options)
         except StationError as e:
@@ -196,9 +195,9 @@ class Session:
                 self._delete_orphan(ctap, client_pin, pin, credential.credential_id)
             raise
         self.holds = KeyHolds.REGISTERED
-        self.ctx.journal.advance(eid, Step.REGISTERED, method_id=method_id)
+        self.ctx.journal.advance(eid, Step.REGISTERED, method_id=method_id,
+                                 audit=[("registered", {"method_id": method_id})])
         self.ctx.bus.publish(Registered(slot=self.slot, enrolment_id=eid, upn=person.upn, method_id=method_id))
-        self.audit("registered", method_id=method_id)
         rules = self._finalise(ctap, client_pin, pin)
         self._done(person, display_name, rules)
         self._signal_success(device)
@@ -226,11 +225,11 @@ class Session:
             key_fingerprint=self.candidate.fingerprint, aaguid=inspection.aaguid, model=inspection.model,
             key_serial=self.serial(device), firmware=inspection.firmware,
             lease_expires=self.ctx.clock.time() + pol.lease_seconds,
+            audit=[("claimed", {"slot": self.slot, "model": inspection.model, "aaguid": inspection.aaguid})],
         )
         self.enrolment_id = row.id
         self.ctx.bus.publish(PersonClaimed(slot=self.slot, enrolment_id=row.id, upn=person.upn,
                                            display_name=person.display_name))
-        self.audit("claimed", slot=self.slot, model=inspection.model, aaguid=inspection.aaguid)
         return person
 
     def _options(self, person: Person) -> Options:
@@ -258,9 +257,9 @@ class Session:
             self.holds = KeyHolds.NOTHING
             raise
         self.holds = KeyHolds.PIN
-        self.ctx.journal.advance(eid, Step.PIN_SET)
+        self.ctx.journal.advance(eid, Step.PIN_SET, audit=[
+            ("pin_set", {"escrowed": sealed is not None, "pin_protocol": client_pin.protocol.VERSION})])
         self.set_step(SessionStep.PIN_SET)
-        self.audit("pin_set", escrowed=sealed is not None, pin_protocol=client_pin.protocol.VERSION)
         return pin, client_pin
 
     def _make_credential(self, ctap: Ctap2, client_pin: ClientPin, pin: str,
@@ -292,7 +291,8 @@ class Session:
         return register(self.ctx.passkeys, self.ctx.graph_gate, person, display_name, credential, options)
 
     def _finalise(self, ctap: Ctap2, client_pin: ClientPin, pin: str) -> pin_rules.PinRules:
-        """Apply each PIN rule the key supports; the journal and the audit log say what was and was not."""
+        """Apply each PIN rule the key supports; what was and was not reaches the journal and the audit log with
+        the enrolment's end (``_done``)."""
         rules = pin_rules.plan(ctap.info, self.ctx.policy)
         if rules.applies and self.cancel_event.is_set():
             why = transitions.interruption(self.interrupts.state())
@@ -307,17 +307,16 @@ class Session:
                 self.note("warning", f"the passkey is registered but the key's PIN policy was not applied: {e}")
                 self.audit("pin_policy_failed", error=str(e))
                 rules = pin_rules.not_applied(rules, f"the key refused its PIN rules: {e}")
-        self.ctx.journal.advance(self._eid(), pin_rules=rules.summary())
-        self.audit("pin_rules", applied=rules.applied(), not_enforced=list(rules.not_enforced))
         return rules
 
     def _done(self, person: Person, display_name: str, rules: pin_rules.PinRules) -> None:
         eid = self._eid()
-        self.ctx.journal.advance(eid, Step.DONE)
+        self.ctx.journal.advance(eid, Step.DONE, pin_rules=rules.summary(), audit=[
+            ("pin_rules", {"applied": rules.applied(), "not_enforced": list(rules.not_enforced)}),
+            ("done", {"display_name": display_name})])
         self.ctx.queue.mark(person.id, PersonState.ENROLLED)
         self.set_step(SessionStep.DONE)
         self.outcome, self.ended = "done", time.time()
-        self.audit("done", display_name=display_name)
         self.ctx.bus.publish(EnrolmentDone(slot=self.slot, enrolment_id=eid, upn=person.upn,
                                            display_name=display_name, note="; ".join(rules.not_enforced)))
         log.info("enrolment %s done in %s", eid, self.slot)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from station.store.models import AuditEvent, now
@@ -29,6 +30,15 @@ class AuditEntry:
     detail: dict[str, Any]
 
 
+def insert_entry(conn: Connection, *, station_id: str, kind: str, person_id: int | None, enrolment_id: int | None,
+                 detail: Mapping[str, Any]) -> None:
+    """One audit row, written on ``conn`` (in the caller's transaction: the journal writes a step's audit entry
+    in the step's own transaction)."""
+    conn.execute(_INSERT, {"at": now(), "station_id": station_id, "person_id": person_id,
+                           "enrolment_id": enrolment_id, "kind": kind,
+                           "detail": json.dumps(dict(detail), default=str, ensure_ascii=False)})
+
+
 class Audit:
     def __init__(self, engine: Engine, station_id: str = "") -> None:
         self.engine = engine
@@ -37,9 +47,8 @@ class Audit:
     def record(self, kind: str, *, person_id: int | None = None, enrolment_id: int | None = None,
                **detail: Any) -> None:
         with self.engine.begin() as conn:
-            conn.execute(_INSERT, {"at": now(), "station_id": self.station_id, "person_id": person_id,
-                                   "enrolment_id": enrolment_id, "kind": kind,
-                                   "detail": json.dumps(detail, default=str, ensure_ascii=False)})
+            insert_entry(conn, station_id=self.station_id, kind=kind, person_id=person_id,
+                         enrolment_id=enrolment_id, detail=detail)
 
     def entries(self, *, enrolment_id: int | None = None, person_id: int | None = None,
                 limit: int | None = None) -> list[AuditEntry]:

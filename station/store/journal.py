@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import or_, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlmodel import Session, col, select
 
 from station.errors import NotFoundError
+from station.store.audit import insert_entry
 from station.store.inventory import Inventory, record_enrolled
 from station.store.models import TERMINAL_JOURNAL_STATES, Enrolment, JournalState, now
 
@@ -64,24 +66,38 @@ class JournalRow:
         return d
 
 
+AuditNote = tuple[str, Mapping[str, Any]]
+"""An audit entry a journal write carries: its kind and its detail (never a secret)."""
+
+
+def _write_audit(conn: Connection, row: RowMapping, notes: Sequence[AuditNote]) -> None:
+    for kind, detail in notes:
+        insert_entry(conn, station_id=row["station_id"], kind=kind, person_id=row["person_id"],
+                     enrolment_id=row["id"], detail=detail)
+
+
 class Journal:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.keys = Inventory(engine)  # the keys its finished rows enrolled, and what became of them
 
-    def open(self, person_id: int, station_id: str, **fields: Any) -> JournalRow:
-        """A new row (the model's defaults for the rest), written by one ``INSERT … RETURNING``."""
+    def open(self, person_id: int, station_id: str, *, audit: Sequence[AuditNote] = (), **fields: Any) -> JournalRow:
+        """A new row (the model's defaults for the rest), written by one ``INSERT … RETURNING``, with the audit
+        entries ``audit`` names in the same transaction."""
         _check(fields)
         values = Enrolment(person_id=person_id, station_id=station_id, **fields).model_dump(exclude={"id"})
         statement = text(f"INSERT INTO {Enrolment.__tablename__} ({', '.join(values)}) "
                          f"VALUES ({', '.join(':' + name for name in values)}) RETURNING {_ROW_COLUMNS}")
         with self.engine.begin() as conn:
             row = conn.execute(statement, values).mappings().one()
+            _write_audit(conn, row, audit)
         return JournalRow(**row)
 
-    def advance(self, enrolment_id: int, state: JournalState | None = None, **fields: Any) -> JournalRow:
+    def advance(self, enrolment_id: int, state: JournalState | None = None, *, audit: Sequence[AuditNote] = (),
+                **fields: Any) -> JournalRow:
         """Persist a step's outcome (and optionally the new state) in one committed write; reaching ``done``
-        adds the key to the inventory in that same transaction.
+        adds the key to the inventory in that same transaction, and the audit entries ``audit`` names (kind and
+        detail) are written in it too: one commit, one fsync, per step.
 
         One ``UPDATE … RETURNING`` statement rather than an ORM load-modify-refresh: a session writes
         this six times per enrolment, and the ORM round made it most of the station's CPU per enrolment.
@@ -99,6 +115,8 @@ class Journal:
             row = conn.execute(statement, {**values, "enrolment_id": enrolment_id}).mappings().first()
             if row is not None and state is JournalState.DONE and row["method_id"]:
                 record_enrolled(conn, dict(row), values["updated_at"])  # the inventory, in the same transaction
+            if row is not None:
+                _write_audit(conn, row, audit)
         if row is None:
             raise NotFoundError(f"no enrolment {enrolment_id}")
         return JournalRow(**row)
