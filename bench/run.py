@@ -23,6 +23,7 @@ BENCHMARKS = {
     "durability": "bench.durability",
     "report": "bench.rollout_report",
     "cli": "bench.cli_start",
+    "verify": "bench.keys_verify",
 }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from station.errors import ConfigError, StationError
@@ -65,3 +67,20 @@ def register_without_emulators(sub: Any, name: str, help_line: str) -> None:
     p = sub.add_parser(name, help=help_line)
     p.__class__ = _TakesAnything
     p.set_defaults(func=missing)
+
+
+def progress_line(verb: str, noun: str, *, every: float = 0.2) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` for long work on a terminal: one line on stderr, redrawn at most every
+    ``every`` seconds ("checked 1,200 of 10,000 people"), ended with a newline when the work is."""
+    last = 0.0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if done < total and now - last < every:
+            return
+        last = now
+        sys.stderr.write(f"\r{verb} {done:,} of {total:,} {noun}" + ("\n" if done >= total else ""))
+        sys.stderr.flush()
+
+    return progress

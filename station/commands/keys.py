@@ -8,9 +8,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Final
 
 from station import csv_out
-from station.commands.common import config_from_args, print_json
+from station.commands.common import config_from_args, print_json, progress_line
 from station.commands.handout import check_handouts
 from station.entra import EntraClient
 from station.errors import NotFoundError
@@ -24,6 +25,8 @@ from station.store.inventory import KeyFilter, KeyView
 from station.text import visible
 
 STATES = [s.value for s in KeyState]
+VERIFY_CONCURRENCY: Final = 8
+MAX_CONCURRENCY: Final = 32
 REASONS = [r.value for r in RevokeReason]
 EXPORT_FIELDS = ["identity", "serial", "model", "firmware", "aaguid", "state", "reason", "upn", "display_name",
                  "object_id", "method_id", "station_id", "enrolled_at", "revoked_at"]
@@ -85,7 +88,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                                   "'handouts', when there are any). Exit 0 when "
                                   "clean, 1 on drift or a hand-out whose TAP expired unused.")
     p.add_argument("--json", action="store_true", help="machine-readable output (for cron)")
+    p.add_argument("--concurrency", type=_concurrency, default=VERIFY_CONCURRENCY, metavar="N",
+                   help=f"people asked about at once, 1-{MAX_CONCURRENCY} (default {VERIFY_CONCURRENCY}; "
+                        "Graph throttling is waited out either way)")
     p.set_defaults(func=cmd_verify)
+
+
+def _concurrency(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from 1 to {MAX_CONCURRENCY}")
+    return n
 
 
 @contextmanager
@@ -212,7 +228,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         keys = store.inventory.find()
         with EntraClient.from_config(cfg) as client:
             handouts = check_handouts(store, client)
-            checked, drift = find_drift(keys, client.passkeys)
+            checked, drift = find_drift(keys, client.passkeys, workers=args.concurrency,
+                                        progress=progress_line("checked", "people") if sys.stderr.isatty() else None)
         handed = {h.method_id for h in store.handouts.find(HandoutState.ACTIVE)}
         drift = [d for d in drift if not (d.kind == "registered_elsewhere" and d.method_id in handed)]
     finally:
