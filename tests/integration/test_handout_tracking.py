@@ -2,10 +2,12 @@
 with `[delegation] check_every_minutes` short. A key handed out through the control socket (as the dashboard
 does) is marked active once the person registered a passkey of its model with the TAP, and the used TAP is
 deleted; an unused TAP past its lifetime is marked expired, deleted, and named in the log with what to do;
-no pass is in the control socket's answer, the log or the store in clear; the daemon stops cleanly."""
+no pass is in the control socket's answer, the log (at debug level), the audit trail or the store in clear;
+the daemon stops cleanly."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,8 +38,9 @@ def emu() -> Iterator[EntraEmulator]:
 def daemon(emu: EntraEmulator, tmp_path: Path) -> Iterator[DaemonProcess]:
     config = write_config(emu, tmp_path)
     text = config.read_text()
-    assert "check_every_minutes = 15" in text and "tap_lifetime_minutes = 480" in text
-    config.write_text(text.replace("check_every_minutes = 15", f"check_every_minutes = {CHECK_SECONDS / 60}")
+    assert "check_every_minutes = 15" in text and "tap_lifetime_minutes = 480" in text and "[station]\n" in text
+    config.write_text(text.replace("[station]\n", '[station]\nlog_level = "debug"\n', 1)
+                      .replace("check_every_minutes = 15", f"check_every_minutes = {CHECK_SECONDS / 60}")
                       .replace("tap_lifetime_minutes = 480", "tap_lifetime_minutes = 60")
                       .replace('# default_aaguid = ""', f'default_aaguid = "{KEY_MODEL}"'))
     d = start_daemon(config)
@@ -45,6 +48,14 @@ def daemon(emu: EntraEmulator, tmp_path: Path) -> Iterator[DaemonProcess]:
         yield d
     finally:
         kill(d)
+
+
+def audit_text(tmp_path: Path) -> str:
+    store = open_store(f"sqlite:///{tmp_path / 'station.db'}")
+    try:
+        return json.dumps([(e.kind, e.detail) for e in store.audit.entries()])
+    finally:
+        store.close()
 
 
 def handouts(tmp_path: Path) -> list[HandoutView]:
@@ -107,5 +118,7 @@ def test_the_daemon_marks_a_registered_key_active_and_an_unused_pass_expired(
     log = daemon.log()
     assert "station stopped" in log and "Traceback" not in log
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("station.db*"))
+    assert "handout_activated" in audit_text(tmp_path) and "handout_expired" in audit_text(tmp_path)
+    assert "<7>" in log, "the daemon logged at debug level"
     for tap in (ann_pass, bo_pass):
-        assert tap not in log and tap.encode() not in stored
+        assert tap not in log and tap.encode() not in stored and tap not in audit_text(tmp_path)
