@@ -21,7 +21,7 @@ from station.entra.tap import TemporaryAccessPasses
 from station.errors import StationError
 from station.files import refuse_symlink, write_private_atomically
 from station.hardening import disable_core_dumps
-from station.lifecycle.handout import Tracked, track
+from station.lifecycle.handout import PERSON_GONE, Tracked, track
 from station.lifecycle.handout_desk import HandoutDesk, escrow_for
 from station.lifecycle.tap_letter import TapLetter, to_csv, to_html
 from station.store import Store, open_store
@@ -174,7 +174,8 @@ class HandoutCheck:
         deleted = {True: " (TAP deleted)", False: ""}
         out = [f"{t.outcome.upper():<8} {visible(t.handout.upn)}: {t.detail}{deleted[t.tap_deleted]}"
                for t in self.tracked]
-        out += [f"EXPIRED  {visible(h.upn)}: hand the key out again ({visible(h.note)})" for h in self.expired]
+        out += [f"EXPIRED  {visible(h.upn)}: " + (h.note if h.note == PERSON_GONE else
+                                                  f"hand the key out again ({visible(h.note)})") for h in self.expired]
         return [*out, f"{len(self.tracked)} hand-out(s) checked: {len(self.expired)} expired unused"]
 
 
