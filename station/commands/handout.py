@@ -210,7 +210,8 @@ def cmd_letters(args: argparse.Namespace) -> int:
     try:
         letters = [TapLetter(upn=h.upn, display_name=h.display_name, key_serial=h.key_serial or "",
                              key_model=h.model, temporary_access_pass=open_sealed(key, h.tap_sealed, tap_context(h.id)),
-                             expires=_when(h.tap_expires_at), single_use=h.tap_usable_once, handout_id=h.id)
+                             expires=_when(h.tap_expires_at), single_use=h.tap_usable_once, handout_id=h.id,
+                             language=h.preferred_language or "")
                    for h in store.handouts.find(HandoutState.HANDED_OUT) if h.tap_sealed]
         store.audit.record("handout_letters_exported", count=len(letters), format=args.format)
     finally:

@@ -36,7 +36,8 @@ def ensure_person(store: Store, client: EntraClient, who: str) -> str:
             raise StationError(f"{visible(who)} cannot be handed a key: {user.refused}",
                                remedy="Fix the account in Entra ID.") from None
         store.queue.add_people([NewPerson(upn=user.user_principal_name, display_name=user.display_name,
-                                          object_id=user.id, source="handout")])
+                                          object_id=user.id, source="handout",
+                                          preferred_language=user.preferred_language or None)])
         return user.user_principal_name
 
 
