@@ -28,11 +28,10 @@ STOP_WAIT_SECONDS: Final = 10.0
 
 class HandoutTracking:
     """Start with :meth:`start` (the daemon's store and Entra client), stop with :meth:`stop` (safe when never
-    started). ``interval_seconds`` overrides the configured interval (tests)."""
+    started)."""
 
-    def __init__(self, settings: DelegationSection, *, interval_seconds: float | None = None) -> None:
-        self.interval = interval_seconds if interval_seconds is not None else settings.check_every_minutes * 60.0
-        self.passes = 0
+    def __init__(self, settings: DelegationSection) -> None:
+        self.interval = settings.check_every_minutes * 60.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._store: Store | None = None
@@ -71,7 +70,6 @@ class HandoutTracking:
         tracked: list[Tracked] = []
         if store.handouts.find(HandoutState.HANDED_OUT):
             tracked = track(store, TemporaryAccessPasses(client.http), client.passkeys)
-        self.passes += 1
         for t in tracked:
             if t.outcome == "active":
                 log.info("the key handed out to %s is registered: %s", t.handout.upn, t.detail)

@@ -3,26 +3,36 @@ with `[delegation] check_every_minutes` short. A key handed out through the cont
 does) is marked active once the person registered a passkey of its model with the TAP, and the used TAP is
 deleted; an unused TAP past its lifetime is marked expired, deleted, and named in the log with what to do;
 no pass is in the control socket's answer, the log (at debug level), the audit trail or the store in clear;
-the daemon stops cleanly."""
+the daemon stops cleanly. And the check itself, against the emulator and a SQLite or PostgreSQL store: a
+pass that Entra ID refuses is logged and the next pass settles the key."""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from daemon_harness import DaemonProcess, kill, start_daemon, write_config
+from pg import pg_url
 from test_entra_emulator_passkeys import Graph
 from test_entra_emulator_tap import sign_in, taps_path
 
+from station.config import load_config
 from station.enroll.escrow import PRIVATE_KEY_NAME, load_private_key, open_sealed
+from station.entra import EntraClient
 from station.errors import ControlError
+from station.lifecycle.delegation_settings import DelegationSection
+from station.lifecycle.handout_desk import HandoutDesk
+from station.lifecycle.tracking_job import HandoutTracking
 from station.store import open_store
-from station.store.handouts import HandoutView, tap_context
+from station.store.handouts import HandoutState, HandoutView, tap_context
 from station_emulator.entra import EntraEmulator
 from station_emulator.key.profiles import PROFILES
+
+__all__ = ["pg_url"]
 
 KEY_MODEL = str(PROFILES["yubikey5-5.7"].default_aaguid)
 CHECK_SECONDS = 1.2
@@ -122,3 +132,37 @@ def test_the_daemon_marks_a_registered_key_active_and_an_unused_pass_expired(
     assert "<7>" in log, "the daemon logged at debug level"
     for tap in (ann_pass, bo_pass):
         assert tap not in log and tap.encode() not in stored and tap not in audit_text(tmp_path)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_check_that_fails_is_logged_and_the_next_one_settles_the_key(
+        emu: EntraEmulator, tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="station.lifecycle.tracking_job")
+    cfg = load_config(write_config(emu, tmp_path))
+    if backend == "postgresql":
+        cfg = cfg.model_copy(update={"store": cfg.store.model_copy(update={"url": request.getfixturevalue("pg_url")})})
+    ann = sorted(emu.tenant.users.values(), key=lambda u: u["userPrincipalName"])[0]
+    store = open_store(cfg.store_url, cfg.station.id)
+    job = HandoutTracking(DelegationSection(check_every_minutes=0.01))
+    try:
+        with EntraClient.from_config(cfg) as client:
+            desk = HandoutDesk(store, client, cfg.delegation, cfg.enrolment.escrow_public_key, cfg.station.id)
+            handout = desk.hand_out(ann["userPrincipalName"], aaguid=KEY_MODEL)
+            assert handout.upn == ann["userPrincipalName"] and handout.station_id == cfg.station.id
+            key = load_private_key((tmp_path / PRIVATE_KEY_NAME).read_bytes())
+            tap = open_sealed(key, store.handouts.get(handout.id).tap_sealed or "", tap_context(handout.id))
+            assert sign_in(Graph(emu), ann["userPrincipalName"], tap, KEY_MODEL).status_code == 201
+            emu.faults.inject(403, count=1, path="fido2Methods", method="GET")
+            job.start(store, client)
+            wait_until("the key settled by the pass after the refused one",
+                       lambda: store.handouts.get(handout.id).state == HandoutState.ACTIVE)
+            job.stop()
+    finally:
+        job.stop()
+        store.close()
+    logged = [r.getMessage() for r in caplog.records if r.name == "station.lifecycle.tracking_job"]
+    assert any(m.startswith("checking the keys handed out failed:") and "tried again in" in m for m in logged)
+    assert any(f"the key handed out to {ann['userPrincipalName']} is registered" in m for m in logged)
+    assert Graph(emu).call("GET", taps_path(ann["id"])).json()["value"] == [], "the used TAP is deleted"
+    assert all(tap not in m for m in logged)
