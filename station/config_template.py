@@ -62,6 +62,7 @@ on_leaver = "report"          # key holders gone from the directory or the rollo
 tap_lifetime_minutes = 480    # the Temporary Access Pass's lifetime; within the tenant's TAP policy limits
 tap_usable_once = true        # the pass signs in once
 # default_aaguid = ""         # model of the keys handed out, when neither the inventory nor --aaguid says
+check_every_minutes = 15      # the daemon marks handed-out keys active or expired this often (0: never)
 '''
 
 

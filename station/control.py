@@ -9,7 +9,7 @@ One request per line, one reply per line::
     {"v": 1, "cmd": "pause" | "resume"}    → {"ok": true, "paused": bool}
     {"v": 1, "cmd": "retry" | "skip", "upn": "…"}   → {"ok": true, "person": {…}}
     {"v": 1, "cmd": "cancel", "slot": "…"} → {"ok": true, "cancelled": "…"}
-    {"v": 1, "cmd": "keys" | "revoke_key" | "replace_key", …}   → the key inventory (station.lifecycle.service)
+    {"v": 1, "cmd": "keys" | "revoke_key" | "replace_key" | "handout", …}  → station.lifecycle.service
     any failure                            → {"ok": false, "error": {"reason", "message", "remedy"}}
 
 The socket is mode 0660 and belongs to the ``station`` group when that group exists. Peers are identified
@@ -70,7 +70,7 @@ SOCKET_MODE = 0o660
 IDLE_TIMEOUT = 60.0
 SEND_TIMEOUT = 10.0
 SUBSCRIBER_BACKLOG = 1000
-KEY_COMMANDS = frozenset({"keys", "revoke_key", "replace_key"})  # answered by station.lifecycle.service
+KEY_COMMANDS = frozenset({"keys", "revoke_key", "replace_key", "handout"})  # answered by station.lifecycle.service
 READ_ONLY_COMMANDS = frozenset({"status", "fleet", "subscribe", "keys"})
 COMMANDS = READ_ONLY_COMMANDS | {"pause", "resume", "retry", "skip", "cancel"} | KEY_COMMANDS
 

@@ -2,12 +2,12 @@
 
 ``Daemon.start`` brings the parts up in order — the station's lock (one daemon per station id, taken before
 anything reads the store) → store → Entra client (token check and policy preflight) →
-LED/sound feedback → engine (reconciliation of unfinished enrolments) → key watchers → control socket —
-and tells systemd READY=1. ``serve`` runs the daemon's loop: engine housekeeping (every second while a
-key is in, every ten seconds while none is, and at once when a key arrives or intake is paused or
-resumed), WATCHDOG=1 after every healthy pass and within WatchdogSec/2, STATUS= when the one-line summary
-changes, the station registry heartbeat. ``shutdown`` stops intake, lets enrolments past the touch finish
-within a bound (those still waiting for a touch are cancelled), then stops the parts in reverse order.
+LED/sound feedback → engine (reconciliation of unfinished enrolments) → key watchers → hand-out tracking →
+control socket — and tells systemd READY=1. ``serve`` runs the daemon's loop: engine housekeeping (every
+second while a key is in, every ten seconds while none is, and at once when a key arrives or intake is
+paused or resumed), WATCHDOG=1 after every healthy pass and within WatchdogSec/2, STATUS= when the one-line
+summary changes, the station registry heartbeat. ``shutdown`` stops intake, lets enrolments past the touch
+finish within a bound (those still waiting for a touch are cancelled), then stops the parts in reverse order.
 ``run`` is all of that under signal handling, for ``station run``: SIGTERM/SIGINT stop, SIGHUP reloads
 what can change safely, SIGUSR1 logs every thread's stack.
 """
@@ -39,6 +39,7 @@ from station.fleet import STOPPED, fleet_view
 from station.hid.candidate import KeyWatcher
 from station.keys.persist import load_catalogue
 from station.lifecycle.service import KeyService
+from station.lifecycle.tracking_job import HandoutTracking
 from station.metrics.off import metrics_for
 from station.reload import LOG_LEVELS, apply_reload, uses_systemd_credential
 from station.sdnotify import Notifier, watchdog_interval
@@ -95,6 +96,7 @@ class Daemon:
         self._store_problem: str | None = None
         self._station_lock: station_lock.StationLock | None = None
         self._shut_down = False
+        self.tracking = HandoutTracking(cfg.delegation)
 
     # -- start ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -108,11 +110,11 @@ class Daemon:
             self._start_engine()
             self._start_watchers()
             self.metrics.start()
+            self.tracking.start(self._store(), self.entra)
             if self._want_control:
                 self.control = ControlServer(socket_path(cfg.station.runtime_dir), status=self.status,
                                              controls=self._engine(), bus=self.bus, fleet=self.fleet,
-                                             keys=self.key_service(),
-                                             group=SERVICE_GROUP)
+                                             keys=self.key_service(), group=SERVICE_GROUP)
                 self.control.start()
         except BaseException:
             self._shut_down = True
@@ -282,9 +284,9 @@ class Daemon:
         return fleet_view(self._store()).to_dict()
 
     def key_service(self) -> KeyService:
-        """The key inventory and its lifecycle (revoke, replace) for the control socket and the dashboard."""
+        """The key inventory and its lifecycle (revoke, replace, hand out) for the control socket and dashboard."""
         assert self.entra is not None
-        return KeyService(self._store(), self.entra.passkeys)
+        return KeyService.for_station(self.cfg, self._store(), self.entra)
 
     # -- requests (safe from signal handlers and other threads) -------------------------------
     def request_stop(self) -> None:
@@ -365,6 +367,7 @@ class Daemon:
         log.info("station stopped")
 
     def _stop_parts(self) -> None:
+        self.tracking.stop()
         if self.control is not None:
             self.control.stop()
         for watcher in reversed(self.watchers):

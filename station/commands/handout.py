@@ -15,19 +15,16 @@ from typing import Any
 
 from station.commands.common import config_from_args, print_json
 from station.commands.pins import open_escrow_private_key
-from station.config import Config
-from station.enroll.escrow import (
-    Escrow,
-    open_sealed,
-)
+from station.enroll.escrow import open_sealed
 from station.entra import EntraClient
 from station.entra.tap import TemporaryAccessPasses
-from station.errors import ConfigError, NotFoundError, StationError
+from station.errors import StationError
 from station.files import refuse_symlink, write_private_atomically
 from station.hardening import disable_core_dumps
-from station.lifecycle.handout import Tracked, hand_out, track
+from station.lifecycle.handout import PERSON_GONE, Tracked, track
+from station.lifecycle.handout_desk import HandoutDesk, escrow_for
 from station.lifecycle.tap_letter import TapLetter, to_csv, to_html
-from station.store import NewPerson, Store, open_store
+from station.store import Store, open_store
 from station.store.handouts import HandoutState, HandoutView, tap_context
 from station.text import visible
 
@@ -114,43 +111,20 @@ def _wanted(args: argparse.Namespace, client: EntraClient) -> Iterator[tuple[str
             yield member.id, None, args.aaguid
 
 
-def _ensure_person(store: Store, client: EntraClient, who: str) -> str:
-    try:
-        return store.queue.get(who).upn
-    except NotFoundError:
-        user = client.directory.get_user(who)
-        if user.refused:
-            raise StationError(f"{visible(who)} cannot be handed a key: {user.refused}",
-                               remedy="Fix the account in Entra ID.") from None
-        store.queue.add_people([NewPerson(upn=user.user_principal_name, display_name=user.display_name,
-                                          object_id=user.id, source="handout")])
-        return user.user_principal_name
-
-
-def _escrow(cfg: Config) -> Escrow:
-    if not cfg.enrolment.escrow_public_key:
-        raise ConfigError("hand-outs seal each TAP to the escrow key, and enrolment.escrow_public_key is not set",
-                          remedy="Create a key pair with 'station pins keygen --out DIR' and set "
-                                 "enrolment.escrow_public_key to its public half.")
-    return Escrow.from_file(cfg.enrolment.escrow_public_key)
-
-
 def cmd_handout(args: argparse.Namespace) -> int:
     if not (args.upn or args.csv or args.group):
         raise StationError("say who gets a key", remedy="Give --upn UPN, --csv FILE or --group NAME "
                                                         "(or an action: verify, list, letters).")
     cfg = config_from_args(args)
-    escrow = _escrow(cfg)
+    escrow_for(cfg.enrolment.escrow_public_key)  # refused before anything is made
     store = open_store(cfg.store_url, cfg.station.id)
     failed = 0
     try:
         with EntraClient.from_config(cfg) as client:
-            taps = TemporaryAccessPasses(client.http)
+            desk = HandoutDesk(store, client, cfg.delegation, cfg.enrolment.escrow_public_key, cfg.station.id)
             for who, serial, aaguid in _wanted(args, client):
                 try:
-                    upn = _ensure_person(store, client, who)
-                    h = hand_out(store, taps, escrow, cfg.delegation, upn, key_serial=serial, aaguid=aaguid,
-                                 station_id=cfg.station.id)
+                    h = desk.hand_out(who, key_serial=serial, aaguid=aaguid)
                 except StationError as e:
                     failed += 1
                     print(f"{visible(who)}: {visible(e.message)}\n  → {visible(e.remedy)}", file=sys.stderr)
@@ -200,7 +174,8 @@ class HandoutCheck:
         deleted = {True: " (TAP deleted)", False: ""}
         out = [f"{t.outcome.upper():<8} {visible(t.handout.upn)}: {t.detail}{deleted[t.tap_deleted]}"
                for t in self.tracked]
-        out += [f"EXPIRED  {visible(h.upn)}: hand the key out again ({visible(h.note)})" for h in self.expired]
+        out += [f"EXPIRED  {visible(h.upn)}: " + (h.note if h.note == PERSON_GONE else
+                                                  f"hand the key out again ({visible(h.note)})") for h in self.expired]
         return [*out, f"{len(self.tracked)} hand-out(s) checked: {len(self.expired)} expired unused"]
 
 
@@ -235,7 +210,8 @@ def cmd_letters(args: argparse.Namespace) -> int:
     try:
         letters = [TapLetter(upn=h.upn, display_name=h.display_name, key_serial=h.key_serial or "",
                              key_model=h.model, temporary_access_pass=open_sealed(key, h.tap_sealed, tap_context(h.id)),
-                             expires=_when(h.tap_expires_at), single_use=h.tap_usable_once, handout_id=h.id)
+                             expires=_when(h.tap_expires_at), single_use=h.tap_usable_once, handout_id=h.id,
+                             language=h.preferred_language or "")
                    for h in store.handouts.find(HandoutState.HANDED_OUT) if h.tap_sealed]
         store.audit.record("handout_letters_exported", count=len(letters), format=args.format)
     finally:

@@ -2,7 +2,9 @@
 
 ``tap_lifetime_minutes`` must lie within the tenant's TAP policy limits (``station doctor`` reads them);
 ``tap_usable_once`` makes the pass work for one sign-in; ``default_aaguid`` is the model of key handed out
-when neither the inventory nor the command line says (empty: any passkey registered after the hand-out counts).
+when neither the inventory nor the command line says (empty: any passkey registered after the hand-out counts);
+``check_every_minutes`` is how often the daemon settles the waiting hand-outs as ``station handout verify``
+does (0: never; run that command from a timer instead).
 """
 
 from __future__ import annotations
@@ -17,3 +19,4 @@ class DelegationSection(BaseModel):
     tap_usable_once: bool = True
     default_aaguid: str = Field(default="", pattern=r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                                                     r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$")
+    check_every_minutes: float = Field(default=15, ge=0, le=1440)

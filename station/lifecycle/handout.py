@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from station.enroll.escrow import Escrow
 from station.entra.passkeys import Fido2Method, Passkeys
 from station.entra.tap import TemporaryAccessPasses
-from station.errors import InvalidStateError, StationError
+from station.errors import GraphError, InvalidStateError, StationError
 from station.lifecycle.delegation_settings import DelegationSection
 from station.states import KeyState, PersonState
 from station.store import Store
@@ -116,6 +116,21 @@ def _track_one(store: Store, taps: TemporaryAccessPasses, passkeys: Passkeys, h:
     return Tracked(h, "expired", detail, deleted)
 
 
+PERSON_GONE = "Entra ID no longer knows this person (their pass is gone with them): get the key back"
+
+
+def _track_or_gone(store: Store, taps: TemporaryAccessPasses, passkeys: Passkeys, h: HandoutView) -> Tracked:
+    """One hand-out settled; a person deleted from Entra ID ends it (expired) without stopping the others."""
+    try:
+        return _track_one(store, taps, passkeys, h)
+    except GraphError as e:
+        if e.status != 404:
+            raise
+    store.handouts.settle(h.id, HandoutState.EXPIRED, note=PERSON_GONE)
+    store.audit.record("handout_expired", person_id=h.person_id, handout=h.id, detail=PERSON_GONE, tap_deleted=False)
+    return Tracked(h, "expired", PERSON_GONE)
+
+
 def track(store: Store, taps: TemporaryAccessPasses, passkeys: Passkeys) -> list[Tracked]:
     """Settle every waiting hand-out against Entra ID; what became of each."""
-    return [_track_one(store, taps, passkeys, h) for h in store.handouts.find(HandoutState.HANDED_OUT)]
+    return [_track_or_gone(store, taps, passkeys, h) for h in store.handouts.find(HandoutState.HANDED_OUT)]

@@ -1,15 +1,20 @@
 """The key inventory and its lifecycle as the control socket and the dashboard ask for them.
 
 Commands (``station.control``): ``keys`` (read-only) lists the inventory, optionally filtered by ``state`` and
-by ``text`` (part of a name, UPN, serial or model); ``revoke_key`` (``identity``, ``reason``) and
-``replace_key`` (``upn``) change it and are for privileged peers only. Answers are JSON-ready dicts.
+by ``text`` (part of a name, UPN, serial or model); ``revoke_key`` (``identity``, ``reason``),
+``replace_key`` (``upn``) and ``handout`` (``upn``, optionally ``key_serial``: hand a key out for the person to
+register with a Temporary Access Pass, as ``station handout`` does) change it and are for privileged peers
+only. Answers are JSON-ready dicts; a hand-out's answer never holds its pass, only when it expires.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
+from station.config import Config
+from station.entra import EntraClient
 from station.errors import ControlError, InvalidStateError, NotFoundError, Reason
+from station.lifecycle.handout_desk import HandoutDesk
 from station.lifecycle.revoke import Deleter, Revoked, RevokeReason, revoke
 from station.states import KeyState, PersonState
 from station.store import Store
@@ -51,9 +56,16 @@ def replace_person(store: Store, passkeys: Deleter, upn: str) -> list[Revoked]:
 class KeyService:
     """Answers the key commands from the station's store and its Entra passkeys client."""
 
-    def __init__(self, store: Store, passkeys: Deleter) -> None:
+    def __init__(self, store: Store, passkeys: Deleter, handouts: HandoutDesk | None = None) -> None:
         self.store = store
         self.passkeys = passkeys
+        self.handouts = handouts
+
+    @classmethod
+    def for_station(cls, cfg: Config, store: Store, client: EntraClient) -> KeyService:
+        """The key commands of a station's daemon, hand-outs included (sealed to its escrow key)."""
+        return cls(store, client.passkeys, HandoutDesk(store, client, cfg.delegation,
+                                                       cfg.enrolment.escrow_public_key, cfg.station.id))
 
     def handle(self, cmd: str, request: dict[str, Any]) -> dict[str, Any]:
         if cmd == "keys":
@@ -78,6 +90,13 @@ class KeyService:
         if cmd == "replace_key":
             done = replace_person(self.store, self.passkeys, _arg(request, "upn"))
             return {"ok": True, "keys": [_outcome(r) for r in done]}
+        if cmd == "handout":
+            if self.handouts is None:
+                raise ControlError("this station hands no keys out", reason=Reason.CONTROL_INVALID,
+                                   remedy="Hand the key out with 'station handout --upn UPN'.")
+            handout = self.handouts.hand_out(_arg(request, "upn"),
+                                             key_serial=_arg(request, "key_serial", required=False) or None)
+            return {"ok": True, "handout": handout.to_dict()}
         raise ControlError(f"unknown command {cmd!r}", reason=Reason.CONTROL_INVALID)
 
 

@@ -1,7 +1,9 @@
 """The letter that goes with a key handed out for self-activation: the Temporary Access Pass, until when it
 works, and how to register the key at My Security Info. A CSV, and a printable page per person.
 
-Built from opened hand-outs; the caller decides where they go (never a log). Names are shown as text.
+Built from opened hand-outs; the caller decides where they go (never a log). Names are shown as text. The
+letter's words are English; the CSV's ``language`` column carries the person's preferredLanguage from Entra ID
+(as the PIN letters' CSV does), for a mail merge that picks a letter in that language.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from station.text import visible
 
 SECURITY_INFO_URL = "https://mysignins.microsoft.com/security-info"
 CSV_FIELDS = ["upn", "display_name", "key_serial", "key_model", "temporary_access_pass", "expires", "single_use",
-              "register_at", "handout_id"]
+              "register_at", "handout_id", "language"]
 
 REGISTER_STEPS = [
     f"Open {SECURITY_INFO_URL} in a browser and sign in with your account.",
@@ -39,6 +41,7 @@ class TapLetter:
     single_use: bool
     handout_id: int
     register_at: str = SECURITY_INFO_URL
+    language: str = ""  # the person's preferredLanguage (a BCP 47 tag) as the directory gave it
 
 
 def to_csv(letters: Iterable[TapLetter]) -> str:

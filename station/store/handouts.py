@@ -55,7 +55,8 @@ def tap_context(handout_id: int) -> str:
 
 
 _COLUMNS = [c for c in KeyHandout.model_fields if c != "tap_sealed"]
-_SELECT = (f"SELECT {', '.join('h.' + c for c in _COLUMNS)}, h.tap_sealed, p.upn, p.display_name, p.object_id "
+_SELECT = (f"SELECT {', '.join('h.' + c for c in _COLUMNS)}, h.tap_sealed, p.upn, p.display_name, p.object_id, "
+           "p.preferred_language "
            "FROM key_handout h JOIN person p ON p.id = h.person_id")
 
 
@@ -80,6 +81,7 @@ class HandoutView:
     upn: str
     display_name: str
     object_id: str | None
+    preferred_language: str | None  # the person's, from Entra ID: their letter's language
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the sealed TAP."""

@@ -31,7 +31,7 @@ from station.tui.model import DashboardModel, Outcome, SlotCard
 from station.tui.screens.find_person import FindPersonScreen
 from station.tui.screens.fleet import FleetScreen
 from station.tui.screens.help import HelpScreen
-from station.tui.screens.keys import KeysScreen
+from station.tui.screens.keys import KeyConfirmScreen, KeysScreen
 from station.tui.screens.quit_confirm import QuitConfirmScreen
 from station.tui.source import DashboardSource
 from station.tui.widgets.card_deck import CardDeck
@@ -45,7 +45,7 @@ from station.wire import StatusSnapshot
 
 log = logging.getLogger(__name__)
 
-READ_ONLY_NOTE = ("Monitor mode is read-only: pause, retry and skip are disabled here. "
+READ_ONLY_NOTE = ("Monitor mode is read-only: pause, retry, skip and hand-outs are disabled here. "
                   "Use the station's kiosk, or a user allowed to control the daemon.")
 SHORT_HEIGHT = 34
 NARROW_WIDTH = 100
@@ -53,7 +53,10 @@ FLEET_SECONDS = 3.0
 # With no key in (and the daemon answering) the status is read this seldom: events still arrive at once.
 IDLE_POLL_SECONDS = 10.0
 DONE_WORDS = {"pause": "Intake paused: new keys wait", "resume": "Intake resumed",
-              "retry": "{who} is queued again", "skip": "{who} is skipped", "cancel": "{who}: enrolment cancelled"}
+              "retry": "{who} is queued again", "skip": "{who} is skipped", "cancel": "{who}: enrolment cancelled",
+              "handout": "{who}: key handed out, the pass sealed; print the letter with 'station handout letters'"}
+HANDOUT_QUESTION = ("Hand a key out to {who}?\nThey register it themselves with a Temporary Access Pass, made now "
+                    "(replacing any they have) and sealed to the escrow key; they leave the station's queue.")
 
 
 class StationApp(App[int]):
@@ -67,6 +70,7 @@ class StationApp(App[int]):
         Binding("slash", "find", "Find"),
         Binding("f", "fleet", "Fleet"),
         Binding("k", "keys", "Keys"),
+        Binding("h", "handout", "Hand out", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_asking", "Quit"),
     ]
@@ -283,6 +287,23 @@ class StationApp(App[int]):
                 self._send(cmd, upn=upn)
 
         self.push_screen(FindPersonScreen(question, self.model.find_people), chosen)
+
+    def action_handout(self) -> None:
+        """Hand a key out to a person picked from the list (or a UPN typed in full), after a confirmation."""
+        if self.source.read_only:
+            self._send("handout")
+            return
+
+        def confirmed(upn: str, yes: bool | None) -> None:
+            if yes:
+                self._send("handout", upn=upn)
+
+        def chosen(upn: str | None) -> None:
+            if upn:
+                self.push_screen(KeyConfirmScreen(HANDOUT_QUESTION.format(who=visible(upn))), partial(confirmed, upn))
+
+        self.push_screen(FindPersonScreen("Hand a key out to whom? (they register it themselves)",
+                                          self.model.find_people), chosen)
 
     def action_find(self) -> None:
         self.push_screen(FindPersonScreen("Find a person", self.model.find_people), self._show_person)

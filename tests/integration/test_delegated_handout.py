@@ -274,3 +274,31 @@ def test_letters_from_an_encrypted_escrow_key_need_its_passphrase(
     code, out, _ = run(capsys, str(config), "handout", "letters", "--private-key", str(private),
                        "--passphrase-file", str(passphrase), "--format", "csv")
     assert code == 0 and len(list(csv.DictReader(io.StringIO(out)))) == 1
+
+
+def test_a_person_deleted_from_entra_ends_their_handout_and_the_others_are_still_checked(
+        emu: EntraEmulator, setup: tuple[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    config, _ = setup
+    gone, staying = users(emu)[:2]
+    for person in (gone, staying):
+        assert run(capsys, config, "handout", "--upn", person["userPrincipalName"], "--aaguid", KEY_MODEL)[0] == 0
+    emu.tenant.remove_user(gone["id"])
+    code, out, err = run(capsys, config, "handout", "verify", "--json")
+    report = json.loads(out)
+    assert code == 1 and report["waiting"] == [staying["userPrincipalName"]], err
+    (expired,) = report["expired"]
+    assert expired["upn"] == gone["userPrincipalName"] and "no longer knows this person" in expired["note"]
+    code, out, _ = run(capsys, config, "keys", "verify")
+    assert code == 1 and f"EXPIRED  {gone['userPrincipalName']}: Entra ID no longer knows" in out
+    assert "get the key back" in out and "hand the key out again" not in out
+
+
+def test_the_letter_csv_carries_the_persons_language_from_entra(
+        emu: EntraEmulator, setup: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config, private = setup
+    german = next(u for u in users(emu) if u.get("preferredLanguage") == "de-DE")
+    assert run(capsys, config, "handout", "--upn", german["userPrincipalName"])[0] == 0
+    (letter,) = letters(capsys, config, private, tmp_path)
+    assert letter["upn"] == german["userPrincipalName"] and letter["language"] == "de-DE"
+    (row,) = json.loads(run(capsys, config, "handout", "list", "--json")[1])
+    assert row["preferred_language"] == "de-DE"

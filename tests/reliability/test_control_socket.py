@@ -147,7 +147,8 @@ def test_a_peer_outside_the_group_may_read_but_not_control(daemon: Running) -> N
         requests = [{"cmd": "status"}, {"cmd": "subscribe"}, {"cmd": "keys"}, {"cmd": "pause"}, {"cmd": "resume"},
                     {"cmd": "skip", "upn": daemon.upn}, {"cmd": "retry", "upn": daemon.upn},
                     {"cmd": "cancel", "slot": "Virtual 1"}, {"cmd": "replace_key", "upn": daemon.upn},
-                    {"cmd": "revoke_key", "identity": "31415926", "reason": "lost"}]
+                    {"cmd": "revoke_key", "identity": "31415926", "reason": "lost"},
+                    {"cmd": "handout", "upn": daemon.upn}]
         replies = as_nobody(daemon.path, [json.dumps({"v": 1, **r}).encode() + b"\n" for r in requests])
     finally:
         os.chmod(daemon.path, 0o660)

@@ -1,10 +1,12 @@
 """Secrets stay secret: after a full run of the daemon as a process, with debug logging and the PIN shown on
-screen, the actual secret values appear nowhere they should not.
+screen, keys handed out through the control socket (one registered by its person with the pass, which the
+daemon's periodic check then settles), the actual secret values appear nowhere they should not.
 
-Searched for: every PIN the keys got (opened from the escrow with the private key), every access token the
-Entra emulator issued, the client secret, the escrow private key and the emulator's TLS private key.
-Searched in: the daemon's debug log, the SQLite database files (with the escrow ciphertexts blanked out)
-and the event stream a control-socket subscriber received.
+Searched for: every PIN the keys got (opened from the escrow with the private key), every Temporary Access
+Pass made for a hand-out (opened the same way), every access token the Entra emulator issued, the client
+secret, the escrow private key and the emulator's TLS private key.
+Searched in: the daemon's debug log, the SQLite database files (with the escrow ciphertexts blanked out),
+the event stream a control-socket subscriber received and the control socket's answers to the hand-outs.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from invariants import check
 from rig import StationProcess, station_config, wait_until, write_toml
 
+from station.control_client import ControlClient
 from station.enroll.escrow import context_for, load_private_key, open_sealed
 from station.store import NewPerson, open_store
+from station.store.handouts import HandoutState, tap_context
 from station_emulator.entra import EntraEmulator
+from station_emulator.entra.routes_admin import ADMIN_HEADER
 from station_emulator.key import VirtualKey
 
 KEYS = 3
@@ -76,8 +82,10 @@ def test_no_secret_in_logs_database_or_events(emu: EntraEmulator, tmp_path: Path
     emu.tokens.issue = recording_issue  # type: ignore[method-assign]
     cfg = station_config(emu, tmp_path, log_level="debug", show_pin=True, pin_length=12)
     config = write_toml(cfg, tmp_path / "station.toml")
+    config.write_text(config.read_text() + "[delegation]\ncheck_every_minutes = 0.02\ntap_lifetime_minutes = 60\n")
     store = open_store(cfg.store_url, cfg.station.id)
     users = sorted(emu.tenant.users.values(), key=lambda u: u["userPrincipalName"])[:KEYS]
+    handed = sorted(emu.tenant.users.values(), key=lambda u: u["userPrincipalName"])[KEYS:]
     store.queue.add_people(NewPerson(upn=u["userPrincipalName"], display_name=u["displayName"], object_id=u["id"],
                                      source="test") for u in users)
     store.close()
@@ -89,6 +97,13 @@ def test_no_secret_in_logs_database_or_events(emu: EntraEmulator, tmp_path: Path
         wait_until(sock.exists, 30, f"the control socket; log:\n{station.tail()}")
         subscriber = Subscriber(sock)
         wait_until(lambda: enrolled(cfg.store_url) == KEYS, 60, f"{KEYS} enrolments; log:\n{station.tail()}")
+        answers = [json.dumps(ControlClient(sock).command("handout", upn=u["userPrincipalName"])) for u in handed]
+        private_key = load_private_key((tmp_path / "escrow" / "escrow-private.pem").read_bytes())
+        taps = waiting_passes(cfg.store_url, private_key)
+        assert len(taps) == len(handed)
+        register_with_pass(emu, handed[0]["userPrincipalName"], taps[0])
+        wait_until(lambda: handout_states(cfg.store_url) == ["active", "handed_out"], 30,
+                   f"the daemon's check to settle the registered key; log:\n{station.tail()}")
         assert station.stop() == 0, station.tail()
     finally:
         station.ensure_gone()
@@ -109,6 +124,7 @@ def test_no_secret_in_logs_database_or_events(emu: EntraEmulator, tmp_path: Path
     assert len(pins) == KEYS and issued
 
     secrets: dict[str, bytes] = {f"PIN of enrolment {r.id}": p.encode() for r, p in zip(rows, pins, strict=True)}
+    secrets |= {f"TAP of hand-out {n}": tap.encode() for n, tap in enumerate(taps)}
     secrets |= {f"access token {n}": t.encode() for n, t in enumerate(issued)}
     secrets["client secret"] = emu.info.client_secret.encode()
     for name, pem in (("escrow private key", private_pem),
@@ -120,10 +136,11 @@ def test_no_secret_in_logs_database_or_events(emu: EntraEmulator, tmp_path: Path
     log = (tmp_path / "station.log").read_bytes()
     assert b"<7>" in log, "the daemon did not log at debug level"
     database = b"".join(p.read_bytes() for p in tmp_path.glob("station.db*"))
-    for ciphertext in ciphertexts:
+    for ciphertext in ciphertexts + sealed_passes(cfg.store_url):
         database = database.replace(ciphertext, b"\0" * len(ciphertext))
     stream = b"\n".join(events)
-    places = {"the log": log, "the database": database, "the event stream": stream}
+    places = {"the log": log, "the database": database, "the event stream": stream,
+              "the hand-out answers": "\n".join(answers).encode()}
     found = [f"{name} in {place}" for name, value in secrets.items() for place, data in places.items()
              if value and value in data]
     assert not found, found
@@ -137,3 +154,40 @@ def enrolled(url: str) -> int:
         return store.queue.counts().get("enrolled", 0)
     finally:
         store.close()
+
+
+def handout_states(url: str) -> list[str]:
+    store = open_store(url, "observer")
+    try:
+        return [h.state for h in store.handouts.find()]
+    finally:
+        store.close()
+
+
+def waiting_passes(url: str, private_key: Any) -> list[str]:
+    """The TAP of each waiting hand-out, opened with the escrow private key as 'station handout letters' does."""
+    store = open_store(url, "observer")
+    try:
+        return [open_sealed(private_key, h.tap_sealed or "", tap_context(h.id))
+                for h in store.handouts.find(HandoutState.HANDED_OUT)]
+    finally:
+        store.close()
+
+
+def sealed_passes(url: str) -> list[bytes]:
+    store = open_store(url, "observer")
+    try:
+        return [h.tap_sealed.encode() for h in store.handouts.find() if h.tap_sealed]
+    finally:
+        store.close()
+
+
+def register_with_pass(emu: EntraEmulator, upn: str, tap: str) -> None:
+    """The person signs in with the pass at My Security Info and registers a passkey."""
+    session = requests.Session()
+    session.trust_env = False
+    answer = session.post(f"{emu.info.graph_url}/_emulator/tap/register-passkey", verify=emu.info.ca_file,
+                          timeout=30, headers={ADMIN_HEADER: emu.info.client_secret},
+                          json={"upn": upn, "temporaryAccessPass": tap,
+                                "aaGuid": "ee882879-721c-4913-9775-3dfcce97072a"})
+    assert answer.status_code == 201, answer.text

@@ -16,6 +16,7 @@ HELP = """\
   [b]/[/b]  find a person
   [b]f[/b]  the fleet: every station sharing the queue, its keys, queue totals
   [b]k[/b]  keys: every key enrolled, by state; revoke or replace one (privileged dashboards)
+  [b]h[/b]  hand a key out: the person registers it with a Temporary Access Pass (privileged dashboards)
   [b]Tab[/b] or a click  select a card
   [b]?[/b]  this help       [b]q[/b]  quit (asks while keys are being enrolled)
 

@@ -33,7 +33,7 @@ READ_ONLY_KEYS: Final = ("This dashboard is read-only: revoke or replace keys at
 
 
 class KeyConfirmScreen(ModalScreen[bool]):
-    """Asks before a key is revoked or replaced; answers True to go ahead."""
+    """Asks before a key is revoked, replaced or handed out; answers True to go ahead."""
 
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
 
