@@ -23,6 +23,7 @@ from bench.machine import station_command
 from bench.queue_claims import load_sqlite
 from bench.report import Section
 from bench.rig import EntraProcess
+from bench.size import Size, pick
 from bench.stats import median, spread
 
 TITLE = "10. Command-line start-up and the daemon's idle RSS"
@@ -65,9 +66,9 @@ def store_with(path: Path, people: int) -> str:
     return url
 
 
-def run(workdir: Path, quick: bool) -> Section:
-    repeats = 5 if quick else 21
-    people = 100_000 if quick else 1_000_000
+def run(workdir: Path, size: Size) -> Section:
+    repeats = pick(size, smoke=1, quick=5, full=21)
+    people = pick(size, smoke=1_000, quick=100_000, full=1_000_000)
     section = Section("cli", TITLE, "python -m bench.run cli")
     rows: list[list[object]] = []
     pcscd = start_pcscd(workdir)

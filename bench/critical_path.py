@@ -16,6 +16,7 @@ from typing import Any
 from bench.remote_keys import KeyHost, RemoteKeys
 from bench.report import Section
 from bench.rig import GRAPH_LATENCY_MS, KEY_LATENCY, EntraProcess, Run, build_station, enrol_once
+from bench.size import Size, pick
 from bench.stats import median, percentile, spread
 
 TITLE = "2. Critical path with realistic latencies"
@@ -51,8 +52,8 @@ def measure(info: dict[str, str], socket_path: Path, workdir: Path, n: int, skip
     return runs
 
 
-def run(workdir: Path, quick: bool) -> Section:
-    n, repeats = (5, 1) if quick else (12, 3)
+def run(workdir: Path, size: Size) -> Section:
+    n, repeats = pick(size, smoke=(2, 1), quick=(5, 1), full=(12, 3))
     section = Section("critical", TITLE, "python -m bench.run critical")
     socket_path = workdir / "keyhost.sock"
     per_run: list[dict[str, float]] = []

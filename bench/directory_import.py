@@ -34,6 +34,7 @@ from bench.machine import station_command
 from bench.queue_claims import PG_ADMIN
 from bench.report import Section
 from bench.rig import EntraProcess, station_config
+from bench.size import Size, pick
 from bench.stats import median
 from station.commands.entra import _people, _remember_group
 from station.config import Config
@@ -161,8 +162,8 @@ def measure_backend(fresh: Callable[[], str], config: Path, cfg: Config, group_i
     return first, again, phases
 
 
-def run(workdir: Path, quick: bool) -> Section:
-    users = 20_000 if quick else 100_000
+def run(workdir: Path, size: Size) -> Section:
+    users = pick(size, smoke=500, quick=20_000, full=100_000)
     section = Section("import", TITLE, "python -m bench.run import")
     t0 = time.perf_counter()
     with EntraProcess(workdir, users=users, latency_ms=0) as entra:
@@ -220,7 +221,7 @@ def describe(section: Section, users: int, startup: float,
                    "target"], rows)
     names = list(results)
     phase_rows = []
-    for label, pick in (
+    for label, phase_of in (
         ("token and group lookup", lambda p: p.lookup),
         ("Graph paging: HTTP round trips (TLS, the emulator serving pages, transfer)", lambda p: p.http),
         ("… the emulator process's CPU meanwhile", lambda p: p.emulator_cpu),
@@ -234,7 +235,7 @@ def describe(section: Section, users: int, startup: float,
         row: list[object] = [label]
         for name in names:
             phases = results[name][2]
-            values = [pick(p) for p in phases]
+            values = [phase_of(p) for p in phases]
             share = median(values) / median([p.total for p in phases]) * 100
             row += [f"{median(values):.2f} s", f"{share:.0f} %" if not label.startswith("…") else ""]
         phase_rows.append(row)

@@ -18,6 +18,7 @@ from typing import Any
 
 import station.store.engine as store_engine
 from bench.report import Section
+from bench.size import Size, pick
 from bench.stats import median, percentile, spread
 from station.store import NewPerson, PersonState, open_store
 from station.store.models import JournalState
@@ -82,8 +83,8 @@ def one_round(workdir: Path, setting: str, index: int, enrolments: int) -> dict[
             "journal99": [percentile(journal, 99)], "writes50": [median(writes)], "cpu": [cpu_ms]}
 
 
-def run(workdir: Path, quick: bool) -> Section:
-    rounds, enrolments = (3, 40) if quick else (5, 100)
+def run(workdir: Path, size: Size) -> Section:
+    rounds, enrolments = pick(size, smoke=(1, 3), quick=(3, 40), full=(5, 100))
     results: dict[str, dict[str, list[float]]] = {s: {} for s in SETTINGS}
     for index in range(rounds):
         for setting in SETTINGS:

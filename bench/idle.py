@@ -25,6 +25,7 @@ from pathlib import Path
 from bench.machine import station_command
 from bench.report import Section
 from bench.rig import EntraProcess
+from bench.size import Size, pick
 from bench.stats import median, spread
 
 TITLE = "4. Idle footprint of station run and station kiosk"
@@ -104,8 +105,8 @@ def kiosk(env: dict[str, str], config: Path) -> tuple[subprocess.Popen[bytes], i
     return proc, master
 
 
-def run(workdir: Path, quick: bool) -> Section:
-    windows, seconds = (1, 20.0) if quick else (3, 20.0)
+def run(workdir: Path, size: Size) -> Section:
+    windows, seconds = pick(size, smoke=(1, 2.0), quick=(1, 20.0), full=(3, 20.0))
     section = Section("idle", TITLE, "python -m bench.run idle")
     pcscd = start_pcscd(workdir)
     try:

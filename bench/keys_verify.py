@@ -20,6 +20,7 @@ from sqlalchemy import insert
 
 from bench.machine import station_command
 from bench.report import Section
+from bench.size import Size, pick
 from bench.stats import median, spread
 from station.config_template import emulator_config
 from station.store import open_store
@@ -93,14 +94,14 @@ def time_verify(config: Path, concurrency: int, people: int) -> list[float]:
     return walls
 
 
-def run(tmp: Path, quick: bool) -> Section:
-    people = 1_000 if quick else 10_000
+def run(tmp: Path, size: Size) -> Section:
+    people = pick(size, smoke=20, quick=1_000, full=10_000)
     section = Section("verify", TITLE, "python -m bench.run verify")
     table = []
     with EntraEmulator(users=people, seed=11, latency_ms=LATENCY_MS) as emu:
         users = add_passkeys(emu)
         # One at a time only on a tenth of the people: at 50 ms a call, 10,000 would take over eight minutes.
-        few = users[:max(100, people // 10)]
+        few = users[:max(min(people, 100), people // 10)]
         for concurrency, who, name in ((1, few, "few"), (8, users, "all"), (16, users, "all")):
             config = configured(emu, tmp / name, who) if not (tmp / name).exists() else tmp / name / "station.toml"
             walls = time_verify(config, concurrency, len(who))

@@ -33,6 +33,7 @@ from bench.machine import station_command
 from bench.remote_keys import KeyHost
 from bench.report import Section
 from bench.rig import GRAPH_LATENCY_MS, KEY_LATENCY, EntraProcess
+from bench.size import Size, pick
 from bench.stats import median, percentile, spread
 from station.keys.blob import VerifiedBlob
 from station.keys.catalogue import KeyCatalogue
@@ -116,15 +117,15 @@ def time_mds_load(workdir: Path, data: dict[str, Any], repeats: int = 5) -> list
     return walls
 
 
-def run(workdir: Path, quick: bool) -> Section:
+def run(workdir: Path, size: Size) -> Section:
     data = payload()
     costs = one_time_costs(workdir, data)
-    loads = time_mds_load(workdir, data)
+    loads = time_mds_load(workdir, data, repeats=pick(size, smoke=1, quick=3, full=5))
     loaded = KeyCatalogue.from_payload(data, "bench")
     setups: list[dict[str, Any]] = [{}, {"models": loaded}, {"models": loaded, "attestation": "verify"}]
     section = Section("mds", TITLE, "python -m bench.run mds")
-    cpu = _overhead(workdir, setups, *((10, 2) if quick else (20, 3)))
-    prompt, done = _critical(workdir, setups, *((4, 1) if quick else (8, 2)))
+    cpu = _overhead(workdir, setups, *pick(size, smoke=(2, 1), quick=(10, 2), full=(20, 3)))
+    prompt, done = _critical(workdir, setups, *pick(size, smoke=(2, 1), quick=(4, 1), full=(8, 2)))
     section.add(
         "The runners of benchmarks 1 and 2, each run with three key-model catalogues in turn (alternating "
         "within every repeat): no BLOB (built-in names), the real MDS3 payload of May 2025 (BLOB no. 163) "

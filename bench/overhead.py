@@ -20,6 +20,7 @@ from typing import Any
 from bench.remote_keys import KeyHost, RemoteKeys
 from bench.report import Section
 from bench.rig import EntraProcess, build_station, enrol_once
+from bench.size import Size, pick
 from bench.stats import median, spread
 
 TITLE = "1. Station overhead — CPU per enrolment in the station process"
@@ -100,8 +101,8 @@ def measure(info: dict[str, str], socket_path: Path, workdir: Path, n: int, skip
     }
 
 
-def run(workdir: Path, quick: bool) -> Section:
-    n, repeats = (15, 2) if quick else (40, 5)
+def run(workdir: Path, size: Size) -> Section:
+    n, repeats = pick(size, smoke=(2, 1), quick=(15, 2), full=(40, 5))
     users = (n + WARMUP) * repeats
     section = Section("overhead", TITLE, "python -m bench.run overhead")
     socket_path = workdir / "keyhost.sock"

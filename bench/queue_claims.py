@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 
 from bench.report import Section
+from bench.size import Size, pick
 from bench.stats import median, percentile, spread
 from station.store import open_store
 
@@ -117,9 +118,9 @@ def concurrent_claims(url: str, claimers: int, seconds: float) -> tuple[float, i
     return len(ids) / seconds, len(ids), len(ids) - len(set(ids))
 
 
-def run(workdir: Path, quick: bool) -> Section:
-    sizes = (10_000, 100_000) if quick else (10_000, 100_000, 1_000_000)
-    batches, claims = (2, 150) if quick else (3, 300)
+def run(workdir: Path, size: Size) -> Section:
+    sizes = pick(size, smoke=(1_000,), quick=(10_000, 100_000), full=(10_000, 100_000, 1_000_000))
+    batches, claims = pick(size, smoke=(1, 20), quick=(2, 150), full=(3, 300))
     section = Section("queue", TITLE, "python -m bench.run queue")
     rows = []
     load_times: dict[str, list[str]] = {"SQLite": [], "PostgreSQL": []}
@@ -132,23 +133,23 @@ def run(workdir: Path, quick: bool) -> Section:
     single: list[tuple[float, int, int]] = []
     try:
         loaded = 0
-        for size in sizes:
+        for queued in sizes:
             for backend, load, url in (("SQLite", load_sqlite_at(sqlite_path), sqlite_url),
                                        ("PostgreSQL", load_postgres, PG_URL)):
                 t0 = time.perf_counter()
-                load(loaded, size)
-                load_times[backend].append(f"{size:,}: {size - loaded:,} rows in {time.perf_counter() - t0:.1f} s")
+                load(loaded, queued)
+                load_times[backend].append(f"{queued:,}: {queued - loaded:,} rows in {time.perf_counter() - t0:.1f} s")
                 p50s, p99s = [], []
                 for _ in range(batches):
                     lat = claim_latencies(url, claims)
                     p50s.append(percentile(lat, 50))
                     p99s.append(percentile(lat, 99))
                 verdict = "meets" if median(p99s) < TARGET_P99_MS else "misses"
-                rows.append([backend, f"{size:,}", f"{median(p50s):.2f}", spread(p50s), f"{median(p99s):.2f}",
+                rows.append([backend, f"{queued:,}", f"{median(p50s):.2f}", spread(p50s), f"{median(p99s):.2f}",
                              spread(p99s), f"< {TARGET_P99_MS:.0f} ms — {verdict}"])
-            loaded = size
-        seconds = 5.0 if quick else 10.0
-        for _ in range(1 if quick else 3):
+            loaded = queued
+        seconds = pick(size, smoke=1.0, quick=5.0, full=10.0)
+        for _ in range(pick(size, smoke=1, quick=1, full=3)):
             single.append(concurrent_claims(PG_URL, 1, seconds))
             concurrency.append(concurrent_claims(PG_URL, CLAIMERS, seconds))
     finally:

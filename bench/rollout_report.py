@@ -23,6 +23,7 @@ from sqlalchemy import insert
 
 from bench.machine import station_command
 from bench.report import Section
+from bench.size import Size, pick
 from bench.stats import median, spread
 from station.store import open_store
 from station.store.models import AuditEvent, Enrolment, Person
@@ -76,7 +77,7 @@ def fill(url: str, people: int) -> None:
         with store.engine.begin() as conn:
             for table, data in ((Person, persons), (Enrolment, enrolments), (AuditEvent, audit)):
                 for i in range(0, len(data), 10_000):
-                    conn.execute(insert(table), data[i:i + 10_000])  # type: ignore[arg-type]
+                    conn.execute(insert(table), data[i:i + 10_000])
     finally:
         store.close()
 
@@ -98,8 +99,8 @@ def time_report(url: str, fmt: str, out: Path) -> tuple[list[float], list[float]
     return wall, cpu
 
 
-def run(tmp: Path, quick: bool) -> Section:
-    people = 10_000 if quick else 100_000
+def run(tmp: Path, size: Size) -> Section:
+    people = pick(size, smoke=500, quick=10_000, full=100_000)
     section = Section("report", TITLE, "python -m bench.run report")
     stores = [("SQLite", f"sqlite:///{tmp / 'station.db'}")]
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:

@@ -1,4 +1,5 @@
-"""``python -m bench.run [--quick] [NAME ...]``: run the benchmarks and write bench/BENCHMARKS.md."""
+"""``python -m bench.run [--quick | --smoke] [NAME ...]``: run the benchmarks and write bench/BENCHMARKS.md
+(with --smoke, nothing is written unless --output names a file)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 from bench import report
+from bench.size import Size
 
 BENCHMARKS = {
     "overhead": "bench.overhead",
@@ -31,8 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("names", nargs="*", choices=[[], *BENCHMARKS], metavar="NAME",
                         help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}")
-    parser.add_argument("--quick", action="store_true", help="shorter runs (fewer repeats, smaller sizes)")
-    parser.add_argument("--output", type=Path, default=report.RESULTS, help="where to write the results")
+    sizes = parser.add_mutually_exclusive_group()
+    sizes.add_argument("--quick", dest="size", action="store_const", const=Size.QUICK, default=Size.FULL,
+                       help="shorter runs (fewer repeats, smaller sizes)")
+    sizes.add_argument("--smoke", dest="size", action="store_const", const=Size.SMOKE,
+                       help="the smallest runs that go through every path (what `make test` runs); their figures "
+                            "mean nothing and are not recorded")
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"where to write the results (default {report.RESULTS.name}, none with --smoke)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     names = args.names or list(BENCHMARKS)
@@ -43,14 +51,16 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
             try:
-                section = module.run(Path(tmp), args.quick)
+                section = module.run(Path(tmp), args.size)
             except Exception as e:
                 logging.getLogger(__name__).exception("benchmark %s failed", name)
                 failed.append(f"{name}: {e}")
                 continue
         print("\n".join(section.lines), flush=True)
         print(f"   ({time.monotonic() - started:.0f} s)", flush=True)
-        report.write([section], list(BENCHMARKS), args.quick, args.output)
+        output = args.output or (report.RESULTS if args.size is not Size.SMOKE else None)
+        if output is not None:
+            report.write([section], list(BENCHMARKS), args.size, output)
     if failed:
         print("benchmarks that could not run:\n  " + "\n  ".join(failed), file=sys.stderr)
         return 1

@@ -22,6 +22,7 @@ from fido2.ctap2 import ClientPin, Ctap2
 from bench.remote_keys import KeyHost, RemoteKeys
 from bench.report import Section
 from bench.rig import GRAPH_LATENCY_MS, KEY_LATENCY, EntraProcess, Run, build_station, station_config
+from bench.size import Size, pick
 from bench.stats import median, percentile, spread
 from station.config import Config
 from station.enroll import ceremony, pin_rules
@@ -98,9 +99,10 @@ def baseline_round(cfg: Config, socket_path: Path, people: list[str], m: int) ->
         entra.close()
 
 
-def run(workdir: Path, quick: bool) -> Section:
-    m, rounds = (3, 1) if quick else (6, 3)
-    per_round = m * sum(KS) + m + 1
+def run(workdir: Path, size: Size) -> Section:
+    m, rounds = pick(size, smoke=(1, 1), quick=(3, 1), full=(6, 3))
+    ks = KS if size is not Size.SMOKE else KS[:2]
+    per_round = m * sum(ks) + m + 1
     section = Section("throughput", TITLE, "python -m bench.run throughput")
     socket_path = workdir / "keyhost.sock"
     results: list[dict[str, float]] = []
@@ -110,7 +112,7 @@ def run(workdir: Path, quick: bool) -> Section:
         skip = 0
         for r in range(rounds):
             result: dict[str, float] = {}
-            for k in KS:
+            for k in ks:
                 result[f"thr{k}"], runs = station_round(entra.info, socket_path, workdir / f"thr-{r}-{k}", k, m, skip)
                 loaded.setdefault(k, []).extend(runs)
                 skip += k * m
@@ -120,7 +122,7 @@ def run(workdir: Path, quick: bool) -> Section:
             skip += m + 1
             results.append(result)
     section.add(
-        f"{rounds} round(s); per round K = {', '.join(map(str, KS))} slots × {m} enrolments per slot, then the "
+        f"{rounds} round(s); per round K = {', '.join(map(str, ks))} slots × {m} enrolments per slot, then the "
         f"baseline script for {m} enrolments. Latencies as in benchmark 2 (Graph {GRAPH_LATENCY_MS:.0f} ms per "
         f"call; key setPIN {KEY_LATENCY['setPIN'] * 1000:.0f} ms, makeCredential "
         f"{KEY_LATENCY['makeCredential'] * 1000:.0f} ms), touch {TOUCH_AFTER:.1f} s after each prompt, a finished "
@@ -129,7 +131,7 @@ def run(workdir: Path, quick: bool) -> Section:
         "",
     )
     rows = []
-    for k in KS:
+    for k in ks:
         thr = [x[f"thr{k}"] for x in results]
         eff = [x[f"thr{k}"] / (k * x["thr1"]) for x in results]
         ratio = [x[f"thr{k}"] / x["baseline"] for x in results]
