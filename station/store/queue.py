@@ -177,13 +177,6 @@ class Queue:
             ) from None
         return AddResult(plan.added, plan.updated, plan.unchanged)
 
-    def assign_key(self, upn: str, key_identity: str) -> None:
-        with Session(self.engine) as s:
-            person = self._get(s, upn)
-            assert person.id is not None
-            s.merge(KeyAssignment(key_identity=key_identity, person_id=person.id))
-            s.commit()
-
     # -- claiming -------------------------------------------------------------------------------
     def claim_next(
         self, station_id: str, lease_seconds: float, key_identities: Iterable[str] = ()
@@ -209,29 +202,6 @@ class Queue:
                     return PersonView(**row)
             row = conn.execute(self._claim_next, values).mappings().first()
         return PersonView(**row) if row is not None else None
-
-    def claim_person(self, person_id: int, station_id: str, lease_seconds: float) -> PersonView | None:
-        """Claim one specific queued person (e.g. the one creation options were prefetched for)."""
-        with Session(self.engine) as s:
-            q = select(Person).where(Person.id == person_id, Person.state == PersonState.QUEUED.value)
-            person = s.exec(q.with_for_update(skip_locked=True)).first()
-            if person is None:
-                s.rollback()
-                return None
-            return self._take(s, person, station_id, lease_seconds)
-
-    @staticmethod
-    def _take(s: Session, person: Person, station_id: str, lease_seconds: float) -> PersonView:
-        person.state = PersonState.CLAIMED.value
-        person.lease_station = station_id
-        person.lease_expires = now() + lease_seconds
-        person.attempts += 1
-        person.updated_at = now()
-        s.add(person)
-        s.flush()
-        view = PersonView.of(person)
-        s.commit()
-        return view
 
     def peek_next(self, limit: int) -> list[PersonView]:
         """The next people a claim would take (for prefetching and the dashboard). Does not claim."""
