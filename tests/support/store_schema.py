@@ -1,5 +1,5 @@
 """A store's schema as the database reports it (tables, columns with type, nullability and default, primary
-keys, foreign keys, unique constraints, indexes with their order), to compare two stores; and a store left at
+keys, foreign keys, unique and check constraints, indexes with their order), to compare two stores; and a store left at
 an older schema version."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def describe(engine: Engine) -> Schema:
             "foreign keys": sorted((tuple(fk["constrained_columns"]), fk["referred_table"],
                                     tuple(fk["referred_columns"])) for fk in insp.get_foreign_keys(table)),
             "unique": sorted(tuple(u["column_names"]) for u in insp.get_unique_constraints(table)),
+            "checks": sorted(str(c["sqltext"]) for c in insp.get_check_constraints(table)),
             "indexes": {ix["name"]: (tuple(ix["column_names"]), bool(ix["unique"]),
                                      sorted((c, tuple(s)) for c, s in ix.get("column_sorting", {}).items()))
                         for ix in insp.get_indexes(table)},
