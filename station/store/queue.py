@@ -121,7 +121,7 @@ _LIST = f"SELECT {_VIEW} FROM {_PERSON}"
 _COUNTS = text(f"SELECT state, COUNT(*) FROM {_PERSON} GROUP BY state")
 _ASSIGNMENTS = text(f"SELECT person_id, key_identity FROM {_ASSIGNED} ORDER BY key_identity DESC")
 _ASSIGNMENT = text(f"SELECT key_identity FROM {_ASSIGNED} WHERE person_id = :id ORDER BY key_identity LIMIT 1")
-_OPEN_JOURNAL = (f"SELECT person_id FROM {Enrolment.__tablename__} WHERE state NOT IN :terminal")
+_OPEN_JOURNAL = f"SELECT person_id FROM {Enrolment.__tablename__} WHERE state NOT IN :terminal"
 
 
 def _expire_statement(postgres: bool) -> TextClause:
