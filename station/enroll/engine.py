@@ -236,15 +236,6 @@ class Engine:
         with self._lock:
             return sum(1 for s in self._sessions.values() if not s.finished.is_set())
 
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait until no session runs; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.active() == 0:
-                return True
-            time.sleep(0.02)
-        return self.active() == 0
-
     # -- the daemon's loop ----------------------------------------------------------------------
     def loop_tick(self) -> None:
         """Housekeeping, called periodically by the daemon (its watchdog loop)."""

@@ -4,7 +4,6 @@ in UrlTokenEncode form)."""
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,18 +37,6 @@ class CreationOptions:
 
     def expired(self, now: datetime | None = None, margin: timedelta = timedelta(0)) -> bool:
         return (now or datetime.now(UTC)) + margin >= self.expires_at
-
-    def for_fido2(self) -> dict[str, Any]:
-        """``public_key`` with every binary value as base64url, ready for
-        ``fido2.webauthn.PublicKeyCredentialCreationOptions.from_dict``. Each excluded id is listed in
-        every reading its encoding allows, so no reading of an ambiguous id is missed."""
-        pk = copy.deepcopy(self.public_key)
-        pk["challenge"] = codec.encode(self.challenge)
-        pk.setdefault("user", {})["id"] = codec.encode(self.user_handle)
-        pk["excludeCredentials"] = [
-            {"type": "public-key", "id": codec.encode(cred_id)} for cred_id in self.exclude_credentials
-        ]
-        return pk
 
 
 @dataclass(frozen=True)

@@ -199,11 +199,6 @@ class Journal:
             q = select(Enrolment).where(col(Enrolment.pin_escrow).is_not(None)).order_by(col(Enrolment.id))
             return [JournalRow.of(r) for r in s.exec(q).all()]
 
-    def recent(self, limit: int = 50) -> list[JournalRow]:
-        with Session(self.engine) as s:
-            q = select(Enrolment).order_by(col(Enrolment.id).desc()).limit(limit)
-            return [JournalRow.of(r) for r in s.exec(q).all()]
-
     def recently_done(self, aaguid: str, since: float, limit: int) -> list[JournalRow]:
         """Done rows of keys of this model (AAGUID) with a credential, finished at or after ``since``; newest first."""
         with Session(self.engine) as s:

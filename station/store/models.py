@@ -3,13 +3,15 @@
 Times are UNIX seconds (float) so that leases compare the same way on SQLite and PostgreSQL.
 No table holds a PIN, token or secret in plaintext: ``Enrolment.pin_escrow`` is ciphertext sealed to the
 operator's escrow public key.
+The tables are made by station/store/migrations.py, never from these classes: a change here needs a migration
+there (tests/integration/test_store_schema.py compares the two).
 """
 
 from __future__ import annotations
 
 import time
 
-from sqlalchemy import Index
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel, col
 
 from station.states import JournalState, KeyState, PersonState
@@ -37,7 +39,7 @@ class Person(SQLModel, table=True):
     attempts: int = 0
     # Failed attempts counted towards enrolment.max_attempts; the claim order puts people who failed behind
     # those not yet tried.
-    failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    failures: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     lease_station: str | None = Field(default=None, max_length=64)
     lease_expires: float | None = Field(default=None, index=True)
     note: str = Field(default="", max_length=1024)
@@ -46,9 +48,9 @@ class Person(SQLModel, table=True):
 
 
 # The claim query walks this index: queued people by priority (high first), then fewest failed attempts,
-# then import order.
-CLAIM_ORDER_INDEX = Index("ix_person_claim_order", col(Person.state), col(Person.priority).desc(),
-                          col(Person.failures), col(Person.id))
+# then import order. (Registered on the table: the schema test compares the models with the migrations.)
+Index("ix_person_claim_order", col(Person.state), col(Person.priority).desc(),
+      col(Person.failures), col(Person.id))
 
 
 class KeyAssignment(SQLModel, table=True):
@@ -87,7 +89,7 @@ class Enrolment(SQLModel, table=True):
     # The serial printed on the key (or its USB serial) where the key tells it, and its firmware version.
     key_serial: str | None = Field(default=None, max_length=128)
     firmware: str | None = Field(default=None, max_length=32)
-    checks: int = 0
+    checks: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     next_check_at: float | None = None
     created_at: float = Field(default_factory=now, index=True)
     updated_at: float = Field(default_factory=now)

@@ -2,8 +2,12 @@
 
 Order is priority (high first) then import order. A claim is one transaction: on SQLite it runs under
 ``BEGIN IMMEDIATE`` (atomic across processes), on PostgreSQL with ``FOR UPDATE SKIP LOCKED``. Every
-read-check-write of one person (renew, release, mark, retry, skip) locks that row on PostgreSQL, so a
-check cannot pass on a state another station is changing.
+read-check-write of one person (renew, release, mark, retry, skip) is one conditional UPDATE or locks that row
+on PostgreSQL, so a check cannot pass on a state another station is changing.
+
+Every statement is SQL text built once, run on a connection (as in the rest of the store): composing them with
+the expression language or loading ORM objects cost more CPU per call than the database spent running them.
+Only table and column names from the models appear in the text; every value is a bound parameter.
 """
 
 from __future__ import annotations
@@ -11,22 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import TextClause, bindparam, func, insert, or_, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
 from station.errors import ImportRejectedError, InvalidStateError, NotFoundError, StoreError
-from station.store.additions import UPDATE_PERSON, UPDATED, assign_keys, matching_rows, plan_additions
+from station.store.additions import INSERTED, UPDATE_PERSON, UPDATED, assign_keys, matching_rows, plan_additions
 from station.store.engine import is_postgres
-from station.store.models import (
-    TERMINAL_JOURNAL_STATES,
-    Enrolment,
-    KeyAssignment,
-    Person,
-    PersonState,
-    now,
-)
+from station.store.models import TERMINAL_JOURNAL_STATES, Enrolment, KeyAssignment, Person, PersonState, now
 from station.text import UPN_MAX, person_problems, visible
 
 MAX_PROBLEMS_SHOWN = 20
@@ -68,12 +64,6 @@ class PersonView:
     lease_expires: float | None
     preferred_language: str | None = None
 
-    @classmethod
-    def of(cls, p: Person) -> PersonView:
-        assert p.id is not None
-        return cls(p.id, p.upn, p.display_name, p.object_id, p.state, p.attempts, p.failures, p.priority,
-                   p.source, p.note, p.lease_station, p.lease_expires, p.preferred_language)
-
     def to_dict(self) -> dict[str, object]:
         return {
             "upn": self.upn, "display_name": self.display_name, "object_id": self.object_id,
@@ -82,9 +72,6 @@ class PersonView:
         }
 
 
-# The hot paths (claim, peek, mark, lease renewal) are plain statements built once: composing them with the
-# expression language cost more CPU per call than the database spent running them. Only column names from
-# the models appear in them; every value is a bound parameter.
 _PERSON = Person.__tablename__
 _ASSIGNED = KeyAssignment.__tablename__
 _VIEW = ", ".join(PersonView.__dataclass_fields__)
@@ -121,6 +108,33 @@ _REQUEUE_FAILED = text(
     "note = CASE WHEN failures + 1 >= :max THEN :last_note ELSE :note END, "
     "lease_station = NULL, lease_expires = NULL, updated_at = :at "
     "WHERE id = :id AND state = :claimed AND lease_station = :station RETURNING state")
+_RELEASE = (f"UPDATE {_PERSON} SET state = :queued, note = :note, lease_station = NULL, lease_expires = NULL, "
+            "updated_at = :at WHERE id = :id AND state = :claimed")
+_RELEASE_ANY = text(f"{_RELEASE} RETURNING id")
+_RELEASE_OWN = text(f"{_RELEASE} AND lease_station = :station RETURNING id")
+_INSERT_PEOPLE = text(f"INSERT INTO {_PERSON} ({', '.join(INSERTED)}) VALUES ({', '.join(':' + c for c in INSERTED)})")
+_SET_STATE = text(f"UPDATE {_PERSON} SET state = :state, note = :note, failures = :failures, lease_station = NULL, "
+                  f"lease_expires = NULL, updated_at = :at WHERE id = :id RETURNING {_VIEW}")
+_BY_ID = text(f"SELECT {_VIEW} FROM {_PERSON} WHERE id = :id")
+_BY_KEY = f"SELECT {_VIEW} FROM {_PERSON} WHERE upn = :upn OR object_id = :key"
+_LIST = f"SELECT {_VIEW} FROM {_PERSON}"
+_COUNTS = text(f"SELECT state, COUNT(*) FROM {_PERSON} GROUP BY state")
+_ASSIGNMENTS = text(f"SELECT person_id, key_identity FROM {_ASSIGNED} ORDER BY key_identity DESC")
+_ASSIGNMENT = text(f"SELECT key_identity FROM {_ASSIGNED} WHERE person_id = :id ORDER BY key_identity LIMIT 1")
+_OPEN_JOURNAL = f"SELECT person_id FROM {Enrolment.__tablename__} WHERE state NOT IN :terminal"
+
+
+def _expire_statement(postgres: bool) -> TextClause:
+    """People claimed past their lease, back to the queue, unless an unfinished journal row needs reconciling;
+    PostgreSQL skips the rows another station is changing."""
+    lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
+    return text(
+        f"UPDATE {_PERSON} SET state = :queued, note = :note, lease_station = NULL, lease_expires = NULL, "
+        f"updated_at = :now WHERE state = :claimed AND id IN (SELECT id FROM {_PERSON} WHERE state = :claimed "
+        f"AND lease_expires < :at AND id NOT IN ({_OPEN_JOURNAL}){lock})"
+    ).bindparams(bindparam("terminal", expanding=True))
+
+
 _RENEW = text(f"UPDATE {_PERSON} SET lease_expires = :expires WHERE id = :id AND lease_station = :station "
               "AND state = :claimed RETURNING id")
 
@@ -144,7 +158,11 @@ def normalise_upn(upn: str) -> str:
 class Queue:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._claim_assigned, self._claim_next = _claim_statements(is_postgres(engine))
+        postgres = is_postgres(engine)
+        self._claim_assigned, self._claim_next = _claim_statements(postgres)
+        self._expire = _expire_statement(postgres)
+        self._by_key_locked = text(_BY_KEY + (" FOR UPDATE" if postgres else ""))
+        self._by_key = text(_BY_KEY)
 
     # -- adding ---------------------------------------------------------------------------------
     def add_people(self, people: Iterable[NewPerson]) -> AddResult:
@@ -164,7 +182,7 @@ class Queue:
                     conn.execute(UPDATE_PERSON, [{"row_id": r["id"], **{k: r[k] for k in UPDATED}}
                                                   for r in plan.updates.values()])
                 if plan.inserts:
-                    conn.execute(insert(Person), plan.inserts)
+                    conn.execute(_INSERT_PEOPLE, plan.inserts)
                 if plan.keys:
                     assign_keys(conn, plan.keys)
         except IntegrityError:
@@ -176,13 +194,6 @@ class Queue:
                 retryable=False,
             ) from None
         return AddResult(plan.added, plan.updated, plan.unchanged)
-
-    def assign_key(self, upn: str, key_identity: str) -> None:
-        with Session(self.engine) as s:
-            person = self._get(s, upn)
-            assert person.id is not None
-            s.merge(KeyAssignment(key_identity=key_identity, person_id=person.id))
-            s.commit()
 
     # -- claiming -------------------------------------------------------------------------------
     def claim_next(
@@ -210,29 +221,6 @@ class Queue:
             row = conn.execute(self._claim_next, values).mappings().first()
         return PersonView(**row) if row is not None else None
 
-    def claim_person(self, person_id: int, station_id: str, lease_seconds: float) -> PersonView | None:
-        """Claim one specific queued person (e.g. the one creation options were prefetched for)."""
-        with Session(self.engine) as s:
-            q = select(Person).where(Person.id == person_id, Person.state == PersonState.QUEUED.value)
-            person = s.exec(q.with_for_update(skip_locked=True)).first()
-            if person is None:
-                s.rollback()
-                return None
-            return self._take(s, person, station_id, lease_seconds)
-
-    @staticmethod
-    def _take(s: Session, person: Person, station_id: str, lease_seconds: float) -> PersonView:
-        person.state = PersonState.CLAIMED.value
-        person.lease_station = station_id
-        person.lease_expires = now() + lease_seconds
-        person.attempts += 1
-        person.updated_at = now()
-        s.add(person)
-        s.flush()
-        view = PersonView.of(person)
-        s.commit()
-        return view
-
     def peek_next(self, limit: int) -> list[PersonView]:
         """The next people a claim would take (for prefetching and the dashboard). Does not claim."""
         with self.engine.connect() as conn:
@@ -247,19 +235,13 @@ class Queue:
         return row is not None
 
     def release(self, person_id: int, station_id: str | None = None, note: str = "") -> bool:
-        """Return a claimed person to the queue (nothing was registered for them)."""
-        with Session(self.engine) as s:
-            person = s.get(Person, person_id, with_for_update=True)
-            if person is None or person.state != PersonState.CLAIMED.value:
-                s.rollback()
-                return False
-            if station_id is not None and person.lease_station != station_id:
-                s.rollback()
-                return False
-            self._set_state(person, PersonState.QUEUED, note)
-            s.add(person)
-            s.commit()
-            return True
+        """Return a claimed person (held by ``station_id``, when given) to the queue: nothing was registered
+        for them. One conditional UPDATE; False when they were not so claimed."""
+        values = {"queued": PersonState.QUEUED.value, "claimed": PersonState.CLAIMED.value, "note": note[:1024],
+                  "at": now(), "id": person_id, "station": station_id}
+        with self.engine.begin() as conn:
+            row = conn.execute(_RELEASE_ANY if station_id is None else _RELEASE_OWN, values).first()
+        return row is not None
 
     def requeue_failed(self, person_id: int, station_id: str, note: str, max_attempts: int) -> str | None:
         """A failed attempt of a person this station holds: one more failure, then back in the queue behind
@@ -275,24 +257,16 @@ class Queue:
 
     def expire_stale_leases(self, at: float | None = None) -> int:
         """Return people whose lease expired to the queue, unless an unfinished journal row needs reconciling."""
-        at = now() if at is None else at
-        with Session(self.engine) as s:
-            open_rows = select(Enrolment.person_id).where(col(Enrolment.state).not_in(TERMINAL_JOURNAL_STATES))
-            q = select(Person).where(
-                Person.state == PersonState.CLAIMED.value,
-                col(Person.lease_expires) < at,
-                col(Person.id).not_in(open_rows),
-            ).with_for_update(skip_locked=True)
-            people = s.exec(q).all()
-            for person in people:
-                self._set_state(person, PersonState.QUEUED, "lease expired")
-                s.add(person)
-            s.commit()
-            return len(people)
+        t = now()
+        with self.engine.begin() as conn:
+            result = conn.execute(self._expire, {
+                "queued": PersonState.QUEUED.value, "claimed": PersonState.CLAIMED.value, "note": "lease expired",
+                "now": t, "at": t if at is None else at, "terminal": TERMINAL_JOURNAL_STATES})
+        return int(result.rowcount)
 
     # -- outcomes -------------------------------------------------------------------------------
     def mark(self, person_id: int, state: PersonState, note: str = "") -> None:
-        """Set a person's outcome (as ``_set_state`` does, in one UPDATE)."""
+        """Set a person's outcome in one UPDATE (a claimed person keeps their lease)."""
         statement = _MARK_CLAIMED if state == PersonState.CLAIMED else _MARK
         with self.engine.begin() as conn:
             row = conn.execute(statement, {"state": state.value, "note": note[:1024], "at": now(),
@@ -307,8 +281,9 @@ class Queue:
         return self._transition(upn, {PersonState.QUEUED, PersonState.FAILED}, PersonState.SKIPPED, note)
 
     def _transition(self, upn: str, allowed: set[PersonState], to: PersonState, note: str) -> PersonView:
-        with Session(self.engine) as s:
-            person = self._get(s, upn, lock=True)
+        """An operator's move of one person (locked on PostgreSQL while it is checked)."""
+        with self.engine.begin() as conn:
+            person = self._find(conn, upn, lock=True)
             if person.state == PersonState.CLAIMED.value:
                 raise InvalidStateError(
                     f"{person.upn} is claimed by station {person.lease_station}; a claimed person cannot "
@@ -321,66 +296,51 @@ class Queue:
                     f"people can become {to.value}",
                     remedy="Check the person's state with 'station queue show UPN'.",
                 )
-            self._set_state(person, to, note)
-            if to == PersonState.QUEUED:
-                person.failures = 0  # an operator's retry gives them their attempts again
-            s.add(person)
-            s.flush()
-            view = PersonView.of(person)
-            s.commit()
-            return view
-
-    @staticmethod
-    def _set_state(person: Person, state: PersonState, note: str) -> None:
-        person.state = state.value
-        person.note = note[:1024]
-        if state != PersonState.CLAIMED:
-            person.lease_station = None
-            person.lease_expires = None
-        person.updated_at = now()
+            # an operator's retry gives them their attempts again
+            failures = 0 if to == PersonState.QUEUED else person.failures
+            row = conn.execute(_SET_STATE, {"state": to.value, "note": note[:1024], "failures": failures,
+                                            "at": now(), "id": person.id}).mappings().one()
+        return PersonView(**row)
 
     # -- reading --------------------------------------------------------------------------------
-    @staticmethod
-    def _get(s: Session, upn_or_object_id: str, *, lock: bool = False) -> Person:
+    def _find(self, conn: Connection, upn_or_object_id: str, *, lock: bool = False) -> PersonView:
         key = upn_or_object_id.strip()
-        q = select(Person).where(or_(col(Person.upn) == key.lower(), col(Person.object_id) == key))
-        person = s.exec(q.with_for_update() if lock else q).first()
-        if person is None:
+        statement = self._by_key_locked if lock else self._by_key
+        row = conn.execute(statement, {"upn": key.lower(), "key": key}).mappings().first()
+        if row is None:
             raise NotFoundError(f"nobody with UPN or object id {key!r} is in the queue")
-        return person
+        return PersonView(**row)
 
     def get(self, upn_or_object_id: str) -> PersonView:
-        with Session(self.engine) as s:
-            return PersonView.of(self._get(s, upn_or_object_id))
+        with self.engine.connect() as conn:
+            return self._find(conn, upn_or_object_id)
 
     def get_by_id(self, person_id: int) -> PersonView | None:
-        with Session(self.engine) as s:
-            p = s.get(Person, person_id)
-            return PersonView.of(p) if p else None
+        with self.engine.connect() as conn:
+            row = conn.execute(_BY_ID, {"id": person_id}).mappings().first()
+        return PersonView(**row) if row is not None else None
 
     def list(self, state: str | None = None, limit: int | None = None) -> list[PersonView]:
-        with Session(self.engine) as s:
-            q = select(Person).order_by(col(Person.priority).desc(), col(Person.id))
-            if state:
-                q = q.where(Person.state == state)
-            if limit:
-                q = q.limit(limit)
-            return [PersonView.of(p) for p in s.exec(q).all()]
+        """People by priority (high first), then import order; only those in ``state``, the first ``limit``."""
+        sql = _LIST + (" WHERE state = :state" if state else "") + " ORDER BY priority DESC, id"
+        sql += " LIMIT :limit" if limit else ""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(sql), {"state": state, "limit": limit}).mappings().all()
+        return [PersonView(**row) for row in rows]
 
     def counts(self) -> dict[str, int]:
-        with Session(self.engine) as s:
-            rows = s.exec(select(Person.state, func.count()).group_by(Person.state)).all()
+        with self.engine.connect() as conn:
+            rows = conn.execute(_COUNTS).all()
         out = {st.value: 0 for st in PersonState}
-        out.update({state: n for state, n in rows})
+        out.update({str(state): int(n) for state, n in rows})
         return out
 
     def key_assignments(self) -> dict[int, str]:
         """Person id → the key pre-assigned to them (the first by identity, when several are)."""
-        with Session(self.engine) as s:
-            rows = s.exec(select(KeyAssignment).order_by(col(KeyAssignment.key_identity).desc())).all()
-            return {row.person_id: row.key_identity for row in rows}
+        with self.engine.connect() as conn:
+            return {int(person_id): str(key) for person_id, key in conn.execute(_ASSIGNMENTS).all()}
 
     def key_assignment(self, person_id: int) -> str | None:
-        with Session(self.engine) as s:
-            row = s.exec(select(KeyAssignment).where(KeyAssignment.person_id == person_id)).first()
-            return row.key_identity if row else None
+        """The key pre-assigned to this person (the first by identity, when several are)."""
+        with self.engine.connect() as conn:
+            return conn.execute(_ASSIGNMENT, {"id": person_id}).scalar()

@@ -20,6 +20,7 @@ from typing import Any
 from enrol_harness import Station
 from fido2.ctap import CtapDevice, CtapError
 from fido2.ctap2 import ClientPin, Ctap2
+from support.waiting import wait_idle
 
 from station.enroll.escrow import context_for, open_sealed
 from station.enroll.pin_protocol import client_pin_for
@@ -64,13 +65,13 @@ def run_cell(station: Station, profile: str, transport: str, policy: str,
     unplug = plug(VirtualKey(profile, finger=Finger.after(0.05)))
     try:
         event = _terminal_event(station, mark)
-        assert station.engine.wait_idle(10), "the session did not end"
+        assert wait_idle(station.engine, 10), "the session did not end"
         if not isinstance(event, EnrolmentDone):
             return Cell(profile, transport, policy, f"refused: {event.reason}", event.remedy)
         return Cell(profile, transport, policy, *_prove(station, event.upn, open_key))
     finally:
         unplug()
-        assert station.engine.wait_idle(10)
+        assert wait_idle(station.engine, 10)
 
 
 def _terminal_event(station: Station, mark: int) -> EnrolmentDone | EnrolmentFailed | KeyRejected:

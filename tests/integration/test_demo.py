@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.store_helpers import recent_rows
 
 from station.cli import main
 from station.store import open_store
@@ -37,7 +38,7 @@ def test_headless_demo_enrols_everyone_and_summarises(tmp_path: Path) -> None:
     try:
         counts = store.queue.counts()
         assert counts["enrolled"] == 20 and counts["queued"] == counts["claimed"] == counts["failed"] == 0
-        rows = store.journal.recent(100)
+        rows = recent_rows(store.journal, 100)
         done = [r for r in rows if r.state == "done"]
         assert len(done) == 20 and len({r.person_id for r in done}) == 20, "each person enrolled once"
         assert all(r.method_id and r.pin_escrow for r in done)
@@ -57,7 +58,7 @@ def test_demo_with_a_real_key_model_enrols_everyone_and_hands_the_pin_change_to_
     assert "enrolled: 6 of 6" in result.stdout and "yubikey5-5.4" in result.stdout
     store = open_store(f"sqlite:///{state / 'station.db'}", "check")
     try:
-        done = [r for r in store.journal.recent(100) if r.state == "done"]
+        done = [r for r in recent_rows(store.journal, 100) if r.state == "done"]
         assert len(done) == 6
         assert all("cannot force a PIN change" in (r.pin_rules or "") for r in done), "no authenticatorConfig"
         assert all(r.model.startswith("YubiKey 5") for r in done)

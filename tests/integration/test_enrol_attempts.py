@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from enrol_harness import Station, build_station
+from support.waiting import wait_idle
 
 from station.events import PersonClaimed
 from station_emulator.entra import EntraEmulator
@@ -36,7 +37,7 @@ def enrol_one_key(station: Station) -> str:
     seen = len(station.events.of(PersonClaimed))
     station.keys.insert(VirtualKey("fido21"))
     station.wait(lambda: len(station.events.of(PersonClaimed)) > seen)
-    assert station.engine.wait_idle(20)
+    assert wait_idle(station.engine, 20)
     return station.events.of(PersonClaimed)[-1].upn
 
 

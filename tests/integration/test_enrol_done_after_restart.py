@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from enrol_harness import build_station
+from support.waiting import wait_idle
 
 from station.enroll.ports import Step
 from station.events import EnrolmentDone, KeyRejected, PersonClaimed
@@ -51,7 +52,7 @@ def test_a_key_resolved_as_done_after_a_restart_is_shown_done(emu: EntraEmulator
         key = VirtualKey("fido21", finger=Finger.after(0.1))
         first.keys.insert(key, slot="usb-1")
         claimed = first.events.wait_for(PersonClaimed)
-        assert first.engine.wait_idle(20)
+        assert wait_idle(first.engine, 20)
     finally:
         first.close()
 

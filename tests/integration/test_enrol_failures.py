@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from enrol_harness import Station, build_station
 from fido2.ctap2 import ClientPin, Ctap2
+from support.store_helpers import assign_key
+from support.waiting import wait_idle
 
 from station.enroll.escrow import context_for, open_sealed
 from station.events import EnrolmentDone, EnrolmentFailed, KeyRejected, PersonClaimed, TouchRequired
@@ -72,7 +74,7 @@ def failed(station: Station, reason: str) -> EnrolmentFailed:
     event = station.events.wait_for(EnrolmentFailed)
     assert event.reason == reason, event
     assert event.remedy and event.enrolment_id is not None
-    station.engine.wait_idle(5)
+    wait_idle(station.engine, 5)
     return event
 
 
@@ -182,7 +184,7 @@ def test_key_removed_mid_touch_ends_within_a_second(make_station: Any) -> None:
     station.keys.remove("Hub 1")
     event = failed(station, "key_removed")
     assert event.at - pulled < 1.0
-    assert station.engine.wait_idle(1.0)
+    assert wait_idle(station.engine, 1.0)
     row = station.store.journal.get(event.enrolment_id)
     assert row is not None and row.state == "needs_reset"
     assert person_state(station, user) == "queued"
@@ -258,7 +260,7 @@ def test_a_pre_assigned_key_goes_to_its_person(make_station: Any) -> None:
     station = make_station()
     people = users(station, 3)
     key = VirtualKey("fido21")
-    station.store.queue.assign_key(people[2]["userPrincipalName"], key.serial)
+    assign_key(station.store.queue, people[2]["userPrincipalName"], key.serial)
     station.keys.insert(key)
     assert station.events.wait_for(EnrolmentDone).upn == people[2]["userPrincipalName"]
     assert person_state(station, people[0]) == "queued"

@@ -18,6 +18,7 @@ from enrol_harness import Station, build_station
 from fido2.ctap2 import ClientPin, Ctap2
 from fido2.utils import websafe_decode
 from fido2.webauthn import AttestationObject
+from support.store_helpers import recent_rows
 
 from station.enroll.escrow import context_for, open_sealed
 from station.events import EnrolmentDone, EnrolmentFailed, KeyRejected, PersonClaimed, TouchRequired
@@ -99,7 +100,7 @@ def test_fifty_people_four_keys_at_once(station: Station) -> None:
     assert station.events.of(EnrolmentFailed) == []
     assert len(station.events.of(EnrolmentDone)) == PEOPLE
     assert station.store.queue.counts()["enrolled"] == PEOPLE
-    rows = [r for r in station.store.journal.recent(200) if r.state == "done"]
+    rows = [r for r in recent_rows(station.store.journal, 200) if r.state == "done"]
     assert len(rows) == PEOPLE and len(keys) == PEOPLE
     by_fingerprint = {f"virtual-{k.serial}": k for k in keys}
     private_key = station.private_key()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from enrol_harness import Station, build_station
+from support.waiting import wait_idle
 
 from station.enroll.reasons import remedy_for
 from station.events import EnrolmentDone, EnrolmentFailed
@@ -65,7 +66,7 @@ def test_a_forged_answer_registers_nothing(station: Station, emu: EntraEmulator,
     assert event.reason == REASONS[forgery], event
     assert event.remedy == remedy_for(REASONS[forgery]) and not event.retryable
     assert event.enrolment_id is not None
-    station.engine.wait_idle(5)
+    wait_idle(station.engine, 5)
     assert registrations_of(emu, user["id"]) == [], "the forged answer reached Graph"
     assert emu.tenant.methods_of(user["id"]) == []
     row = station.store.journal.get(event.enrolment_id)

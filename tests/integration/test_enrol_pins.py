@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from enrol_harness import Station, build_station
 from fido2.ctap2 import ClientPin, Ctap2
+from support.waiting import wait_idle
 
 from station.cli import main
 from station.enroll.escrow import context_for, open_sealed
@@ -34,7 +35,7 @@ def enrolled(emu: EntraEmulator, tmp_path: Path) -> Iterator[tuple[Station, Virt
     key = VirtualKey("fido21")
     station.keys.insert(key)
     station.events.wait_for(EnrolmentDone)
-    station.engine.wait_idle(5)
+    wait_idle(station.engine, 5)
     yield station, key, user
     station.close()
 
@@ -102,7 +103,7 @@ def test_the_generated_pin_is_never_shorter_than_the_keys_own_minimum(emu: Entra
             key = VirtualKey(profile)
             slot = station.keys.insert(key).slot
             station.events.wait_for(EnrolmentDone, slot=slot)
-            assert station.engine.wait_idle(5)
+            assert wait_idle(station.engine, 5)
             station.keys.remove(slot)
             assert key.state.pin_length == minimum, profile
         rows = station.store.journal.with_escrow()

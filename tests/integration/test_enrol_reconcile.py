@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from enrol_harness import Station, build_station
 from fido2.ctap2 import ClientPin, Ctap2
+from support.waiting import wait_idle
 
 from station.enroll.escrow import context_for, open_sealed
 from station.enroll.ports import Step
@@ -78,7 +79,7 @@ def test_restart_resolves_a_crash(emu: EntraEmulator, tmp_path: Path, crash_at: 
         key = VirtualKey("fido21")
         first.keys.insert(key)
         claimed = first.events.wait_for(PersonClaimed)
-        assert first.engine.wait_idle(10)
+        assert wait_idle(first.engine, 10)
         row = first.store.journal.get(claimed.enrolment_id)
         assert row is not None and not Step(row.state).terminal
         assert first.store.queue.get(user["userPrincipalName"]).state == "claimed"
@@ -143,12 +144,12 @@ def test_a_lookup_refused_with_403_never_gives_a_second_passkey(emu: EntraEmulat
         try:
             station.keys.insert(VirtualKey("fido21"))
             claimed = station.events.wait_for(PersonClaimed)
-            assert station.engine.wait_idle(20)
+            assert wait_idle(station.engine, 20)
             report = station.engine.reconciler.run(due_only=False)
             assert report.unresolved == [claimed.enrolment_id], "a refused lookup was taken as an answer"
             _operator_retries(station, user["userPrincipalName"])
             station.keys.insert(VirtualKey("fido21"))
-            assert station.engine.wait_idle(20)
+            assert wait_idle(station.engine, 20)
         finally:
             undo()
             emu.faults.clear()
@@ -170,7 +171,7 @@ def test_a_rotated_secret_then_a_restart_with_the_new_one_gives_one_passkey(emu:
         try:
             first.keys.insert(VirtualKey("fido21"))
             claimed = first.events.wait_for(PersonClaimed)
-            assert first.engine.wait_idle(20)
+            assert wait_idle(first.engine, 20)
         finally:
             undo()
         assert first.engine.reconciler.run(due_only=False).unresolved == [claimed.enrolment_id]
@@ -181,7 +182,7 @@ def test_a_rotated_secret_then_a_restart_with_the_new_one_gives_one_passkey(emu:
     try:
         assert second.store.journal.get(claimed.enrolment_id).state == "done"  # type: ignore[union-attr]
         second.keys.insert(VirtualKey("fido21"))
-        assert second.engine.wait_idle(20)
+        assert wait_idle(second.engine, 20)
         assert second.store.queue.get(user["userPrincipalName"]).state == "enrolled"
         assert len(emu.tenant.methods_of(user["id"])) == 1
     finally:
@@ -200,7 +201,7 @@ def test_a_challenge_that_expired_while_the_station_was_down_requeues_the_person
         (user,) = first.queue_users(1, start=12)
         first.keys.insert(VirtualKey("fido21"))
         claimed = first.events.wait_for(PersonClaimed)
-        assert first.engine.wait_idle(10)
+        assert wait_idle(first.engine, 10)
     finally:
         first.close()
     emu.advance_clock(CHALLENGE_LIFETIME_SECONDS + 60)
@@ -210,7 +211,7 @@ def test_a_challenge_that_expired_while_the_station_was_down_requeues_the_person
         assert report.resolved == {claimed.enrolment_id: "needs_reset"} and report.unresolved == []
         assert second.store.queue.get(user["userPrincipalName"]).state == "queued"
         second.keys.insert(VirtualKey("fido21"))
-        assert second.engine.wait_idle(20)
+        assert wait_idle(second.engine, 20)
         assert second.store.queue.get(user["userPrincipalName"]).state == "enrolled"
         assert len(emu.tenant.methods_of(user["id"])) == 1
     finally:

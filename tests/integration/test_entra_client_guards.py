@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from enrol_harness import build_station
+from support.waiting import wait_idle
 from test_entra_client import Sleeps, make_client, make_registration, some_user
 
 from station.entra import EntraClient
@@ -221,7 +222,7 @@ def test_an_enrolment_for_another_relying_party_leaves_the_key_untouched(emu: En
         station.keys.insert(key)
         event = station.events.wait_for(EnrolmentFailed)
         assert event.reason == "rp_id_mismatch" and event.enrolment_id is not None
-        station.engine.wait_idle(5)
+        wait_idle(station.engine, 5)
         assert not key.state.pin_set and key.state.residents == [], "the key was touched"
         assert emu.tenant.methods_of(user["id"]) == []
         row = station.store.journal.get(event.enrolment_id)

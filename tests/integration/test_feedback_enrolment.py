@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from enrol_harness import Station, build_station
+from support.waiting import wait_idle
 
 from station.config import FeedbackSection
 from station.enroll.engine import Engine
@@ -99,7 +100,7 @@ def test_a_refused_key_does_not_wink_and_blinks_fast_until_removed(rig: Rig) -> 
     assert rejected.reason == "queue_empty"
     rig.station.bus.flush()
     assert rig.feedback.signal is SlotSignal.FAILURE
-    assert rig.station.engine.wait_idle(5)
+    assert wait_idle(rig.station.engine, 5)
     rig.station.keys.remove("USB 1")
     rig.station.events.wait_for(KeyRemoved)
     rig.station.bus.flush()
@@ -113,5 +114,5 @@ def test_with_wink_off_the_key_is_left_alone(emu: EntraEmulator, tmp_path: Path)
         key = VirtualKey("fido21", finger=Finger.after(0.1))
         rig.station.keys.insert(key, slot="USB 1")
         rig.station.events.wait_for(EnrolmentDone)
-        assert rig.station.engine.wait_idle(5)
+        assert wait_idle(rig.station.engine, 5)
         assert key.wink_count == 0

@@ -16,6 +16,7 @@ from hypothesis import settings
 from hypothesis.stateful import initialize, run_state_machine_as_test
 from pg import pg_url  # noqa: F401  (fixture)
 from sqlalchemy import text
+from support.store_helpers import claim_person, recent_rows
 
 from station.errors import InvalidStateError
 from station.store import JournalState, NewPerson, PersonState, Store, open_store
@@ -103,9 +104,9 @@ def test_queue_operations(pg: Store) -> None:
     assert q.renew_lease(bo.id, "st-a", 120) and not q.renew_lease(bo.id, "st-b", 120)
     assert not q.release(bo.id, "st-b") and q.release(bo.id, "st-a", note="key removed")
     assert q.get("bo@x.com").state == "queued" and q.get("bo@x.com").note == "key removed"
-    cy = q.claim_person(q.get("0b5c4a3e-1f6f-4a8e-9d43-2c1a5b7c9e01").id, "st-b", 60)
+    cy = claim_person(q, q.get("0b5c4a3e-1f6f-4a8e-9d43-2c1a5b7c9e01").id, "st-b", 60)
     assert cy is not None and cy.lease_station == "st-b"
-    assert q.claim_person(cy.id, "st-a", 60) is None
+    assert claim_person(q, cy.id, "st-a", 60) is None
     q.mark(cy.id, PersonState.ENROLLED)
     q.skip("ann@x.com", "on leave")
     with pytest.raises(InvalidStateError):
@@ -136,7 +137,7 @@ def test_journal_operations(pg: Store) -> None:
     pg.journal.advance(ra.id, JournalState.DONE)
     assert pg.journal.count_done_since(t0 - 1) == 1
     assert [r.id for r in pg.journal.unfinished("st-a")] == []
-    assert [r.id for r in pg.journal.recent(1)] == [rb.id]
+    assert [r.id for r in recent_rows(pg.journal, 1)] == [rb.id]
     assert [r.state for r in pg.journal.for_person(a.id)] == ["done"]
     # the person of an unfinished row stays claimed when the lease runs out: reconciliation decides
     pg.queue.expire_stale_leases(at=t0 + 10**6)

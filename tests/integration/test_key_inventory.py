@@ -11,9 +11,11 @@ import pytest
 from enrol_harness import build_station
 from pg import pg_url  # noqa: F401  (fixture)
 from sqlalchemy import text
+from support.store_schema import make_store_at
 
 from station.events import EnrolmentDone
-from station.store import JournalState, NewPerson, open_store
+from station.store import open_store
+from station.store.engine import make_engine
 from station.store.inventory import identity_for
 from station.store.migrations import SCHEMA_VERSION
 from station_emulator.entra import EntraEmulator
@@ -52,26 +54,24 @@ def test_every_enrolled_key_is_in_the_inventory_with_its_holder(emu: EntraEmulat
 
 
 def _as_version_3(url: str) -> None:
-    """A store with one finished enrolment, put back to the schema before the inventory."""
-    store = open_store(url, "st-old")
+    """A store as version 3 (before the inventory) left it: Ann's enrolment done, Bo's failed."""
+    engine = make_engine(url)
     try:
-        store.queue.add_people([NewPerson("ann@x.com", "Ann"), NewPerson("bo@x.com", "Bo")])
-        ann = store.queue.claim_next("st-old", 600)
-        assert ann is not None
-        row = store.journal.open(ann.id, "st-old", slot="USB 1", aaguid="ee882879-721c-4913-9775-3dfcce97072a",
-                                 model="YubiKey 5 NFC")
-        store.journal.advance(row.id, JournalState.DONE, credential_id="Y3JlZA", method_id="m-ann")
-        bo = store.queue.claim_next("st-old", 600)
-        assert bo is not None
-        failed = store.journal.open(bo.id, "st-old", slot="USB 2")
-        store.journal.advance(failed.id, JournalState.FAILED)
-        with store.engine.begin() as conn:
-            conn.execute(text("DROP TABLE key_record"))
-            for column in ("key_serial", "firmware"):
-                conn.execute(text(f"ALTER TABLE enrolment DROP COLUMN {column}"))
-            conn.execute(text("UPDATE meta SET value = '3' WHERE key = 'schema_version'"))
+        make_store_at(engine, 3)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO person (upn, display_name, source, priority, state, attempts, note, "
+                              "created_at, updated_at) VALUES (:upn, :upn, 'manual', 0, :state, 1, '', 1, 1)"),
+                         [{"upn": "ann@x.com", "state": "enrolled"}, {"upn": "bo@x.com", "state": "failed"}])
+            conn.execute(text("INSERT INTO enrolment (person_id, station_id, slot, transport, key_fingerprint, "
+                              "aaguid, model, state, credential_id, method_id, created_at, updated_at) "
+                              "SELECT id, 'st-old', :slot, 'usb', '', :aaguid, :model, :state, :credential, :method, "
+                              "2, 2 FROM person WHERE upn = :upn"), [
+                {"upn": "ann@x.com", "slot": "USB 1", "aaguid": "ee882879-721c-4913-9775-3dfcce97072a",
+                 "model": "YubiKey 5 NFC", "state": "done", "credential": "Y3JlZA", "method": "m-ann"},
+                {"upn": "bo@x.com", "slot": "USB 2", "aaguid": "", "model": "", "state": "failed", "credential": None,
+                 "method": None}])
     finally:
-        store.close()
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.realstack)])

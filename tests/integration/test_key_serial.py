@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 from enrol_harness import Station, build_station
+from support.store_helpers import assign_key
+from support.waiting import wait_idle
 
 from station.cli import main
 from station.events import EnrolmentDone
@@ -55,7 +57,7 @@ def test_yubikit_reads_the_printed_serial_over_the_fido_hid_interface() -> None:
 def enrol_preassigned(station: Station) -> str:
     """Three people queued, the third pre-assigned the key printed PRINTED; returns that person's UPN."""
     people = station.queue_users(3)
-    station.store.queue.assign_key(people[2]["userPrincipalName"], PRINTED)
+    assign_key(station.store.queue, people[2]["userPrincipalName"], PRINTED)
     return str(people[2]["userPrincipalName"])
 
 
@@ -131,7 +133,7 @@ def test_with_enterprise_attestation_the_inventory_takes_the_serial_the_certific
         (user,) = station.queue_users(1, start=4)
         station.keys.insert(VirtualKey("yubikey5-5.7", serial="EA-0042", enterprise_attestation=True))
         assert station.events.wait_for(EnrolmentDone).upn == user["userPrincipalName"]
-        assert station.engine.wait_idle(10)
+        assert wait_idle(station.engine, 10)
         (key,) = station.store.inventory.find()
         assert (key.serial, key.identity) == ("EA-0042", "EA-0042")
     finally:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from enrol_harness import build_station
+from support.waiting import wait_idle
 
 from station.cli import main
 from station.events import EnrolmentDone
@@ -56,7 +57,7 @@ def test_a_german_users_letter_is_in_german(emu: EntraEmulator, tmp_path: Path,
     try:
         station.keys.insert(VirtualKey("fido21"))
         station.events.wait_for(EnrolmentDone)
-        station.engine.wait_idle(5)
+        wait_idle(station.engine, 5)
     finally:
         station.close()
     capsys.readouterr()

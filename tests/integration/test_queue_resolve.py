@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from enrol_harness import build_station
+from support.waiting import wait_idle
 
 from station.cli import main
 from station.events import PersonClaimed
@@ -58,7 +59,7 @@ def leave_unresolved(emu: EntraEmulator, tmp_path: Path) -> tuple[dict[str, Any]
         try:
             station.keys.insert(VirtualKey("fido21"))
             claimed = station.events.wait_for(PersonClaimed)
-            assert station.engine.wait_idle(20)
+            assert wait_idle(station.engine, 20)
         finally:
             emu.faults.before = original  # type: ignore[method-assign]
         return user, claimed.enrolment_id

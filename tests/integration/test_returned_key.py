@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from enrol_harness import Station, build_station
 from sqlalchemy import text
+from support.waiting import wait_idle
 
 from station.events import EnrolmentDone, KeyRejected
 from station.lifecycle.revoke import RevokeReason, revoke
@@ -34,7 +35,7 @@ def enrol_then_age(station: Station, key: VirtualKey) -> None:
     """Enrol the first queued person with ``key``, take it out, and let two days pass (the journal says so)."""
     station.keys.insert(key, slot="Hub 1")
     station.events.wait_for(EnrolmentDone)
-    assert station.engine.wait_idle(10)
+    assert wait_idle(station.engine, 10)
     station.keys.remove("Hub 1")
     with station.store.engine.begin() as conn:
         conn.execute(text("UPDATE enrolment SET updated_at = updated_at - 2 * 86400"))
@@ -43,7 +44,7 @@ def enrol_then_age(station: Station, key: VirtualKey) -> None:
 
 def next_rejection(station: Station) -> KeyRejected:
     event = station.events.wait_for(KeyRejected)
-    assert station.engine.wait_idle(10)
+    assert wait_idle(station.engine, 10)
     station.keys.remove("Hub 1")
     station.events.events.clear()
     return event
@@ -75,7 +76,7 @@ def test_a_returned_key_is_refused_until_revoked_then_reset_for_the_next_person(
     station.keys.insert(key, slot="Hub 1")
     done = station.events.wait_for(EnrolmentDone)
     assert done.upn == bo["userPrincipalName"]
-    assert station.engine.wait_idle(10)
+    assert wait_idle(station.engine, 10)
     states = {k.upn: k.state for k in station.store.inventory.find()}
     assert states == {ann["userPrincipalName"]: "reset", bo["userPrincipalName"]: "active"}
     assert len(key.state.residents) == 1

@@ -22,6 +22,8 @@ from fido2.hid import CtapHidDevice
 from fido2.hid.linux import get_descriptor, open_connection
 from fido2.utils import websafe_decode
 from fido2.webauthn import AttestationObject
+from support.store_helpers import assign_key
+from support.waiting import wait_idle
 
 from station.enroll.escrow import context_for, open_sealed
 from station.events import (
@@ -85,7 +87,7 @@ def test_key_plugged_into_usb_is_enrolled_and_registered(usb: UsbStation) -> Non
     assert (done.slot, done.upn) == ("USB 1-2", user["userPrincipalName"])
     attached = station.events.wait_for(KeyAttached, timeout=0)
     assert (attached.transport, attached.fingerprint) == ("usb", "usb-1-2")
-    assert station.engine.wait_idle(5)
+    assert wait_idle(station.engine, 5)
     assert not station.events.of(EnrolmentFailed) and not station.events.of(KeyRejected)
 
     person = station.store.queue.get(user["userPrincipalName"])
@@ -137,7 +139,7 @@ def test_key_pulled_while_waiting_for_touch_ends_the_session(usb: UsbStation) ->
     assert failed.at - pulled < 2.0, "removal reaches the engine and ends the session promptly"
     assert (failed.reason, failed.slot, failed.upn) == ("key_removed", "USB 1-3", user["userPrincipalName"])
     assert station.events.wait_for(KeyRemoved, timeout=1).slot == "USB 1-3"
-    assert station.engine.wait_idle(2)
+    assert wait_idle(station.engine, 2)
     assert station.store.queue.get(user["userPrincipalName"]).state == "queued"
     assert station.emu.tenant.methods_of(user["id"]) == []
     assert key.state.residents == []
@@ -159,7 +161,7 @@ def test_a_key_deaf_to_the_cancel_frees_its_slot(usb: UsbStation) -> None:
         failed = station.events.wait_for(EnrolmentFailed, timeout=20)
         assert time.monotonic() - touch < 15, "the session did not wait for the key's own 60 s"
         assert failed.reason in ("touch_timeout", "key_error") and failed.upn == user["userPrincipalName"]
-        assert station.engine.wait_idle(5)
+        assert wait_idle(station.engine, 5)
         assert station.store.queue.get(user["userPrincipalName"]).state == "queued"
     finally:
         usb.testbed.remove(handle)
@@ -170,12 +172,12 @@ def test_a_yubikey_preassigned_by_its_printed_serial_is_served_over_usb(usb: Usb
     command), and the key goes to the person it was pre-assigned to, not to the first in the queue."""
     station = usb.station
     first, owner = station.queue_users(2, start=2)
-    station.store.queue.assign_key(owner["userPrincipalName"], "27182818")
+    assign_key(station.store.queue, owner["userPrincipalName"], "27182818")
     key = VirtualKey("yubikey5-5.7", serial="27182818", finger=Finger.after(0.1))
     usb.testbed.add_fido_key(key, port="1-4")
     done = station.events.wait_for(EnrolmentDone, timeout=30)
     assert done.upn == owner["userPrincipalName"]
-    assert station.engine.wait_idle(5)
+    assert wait_idle(station.engine, 5)
     (record,) = station.store.inventory.find()
     assert (record.serial, record.identity, record.upn) == ("27182818", "27182818", owner["userPrincipalName"])
     assert station.store.queue.get(first["userPrincipalName"]).state == "queued"

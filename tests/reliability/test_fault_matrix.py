@@ -39,6 +39,7 @@ from rig import (
     wait_until,
     write_toml,
 )
+from support.waiting import wait_idle
 
 from station.config import Config
 from station.daemon import Daemon
@@ -175,7 +176,7 @@ def faulted_at(emu: EntraEmulator, tmp: Path, step: str, fault: str, store_dir: 
         station.store.queue.add_people([_new_person(user)])
         holder["slot"] = station.keys.insert(key).slot
         wait_until(trigger.fired.is_set, 20, f"the enrolment reaching {step}")
-        assert station.engine.wait_idle(30), "the session did not end"
+        assert wait_idle(station.engine, 30), "the session did not end"
         undo()
         if fault in LASTING:
             # The running station's reconciliation pass while the fault lasts.
@@ -232,7 +233,7 @@ def offer_fresh_key(station: Station) -> list[VirtualKey]:
         return []
     fresh = VirtualKey("fido21")
     station.keys.insert(fresh)
-    assert station.engine.wait_idle(30), "the fresh key's session did not end"
+    assert wait_idle(station.engine, 30), "the fresh key's session did not end"
     return [fresh]
 
 

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from invariants import check
 from rig import Station, in_process_station, station_config
+from support.waiting import wait_idle
 
 from station.enroll.escrow import load_private_key
 from station.events import EnrolmentDone, EnrolmentFailed, KeyRejected
@@ -101,7 +102,7 @@ def enrol_beside_a_good_key(station: Station, candidate_for: CandidateFor, corru
     station.engine.key_attached(candidate_for(hostile, corruption, slot))
     good_slot = station.keys.insert(good).slot
     try:
-        assert station.engine.wait_idle(30), f"a session hangs after {corruption}"
+        assert wait_idle(station.engine, 30), f"a session hangs after {corruption}"
     finally:
         station.keys.remove(good_slot)
         station.engine.key_removed(f"virtual-{hostile.serial}")

@@ -28,6 +28,7 @@ from fido2.utils import websafe_decode
 from invariants import check
 from readme import RESULTS, write_result
 from rig import Station, in_process_station, station_config
+from support.waiting import wait_idle
 
 from station.enroll.engine import LATE_STATES
 from station.enroll.escrow import load_private_key
@@ -88,7 +89,7 @@ def test_sixteen_keys_enrol_everyone_exactly_once_under_throttling(emu: EntraEmu
         stop.set()
         technician.stop()
         housekeeper.join(10)
-    assert station.engine.wait_idle(30)
+    assert wait_idle(station.engine, 30)
     station.bus.flush()
 
     per_minute = ENROLMENTS / elapsed * 60

@@ -20,6 +20,7 @@ from fido2.ctap2 import Ctap2
 from hostile import Corruption, hid_candidate, nfc_candidate
 from invariants import check
 from rig import Station, in_process_station, station_config
+from support.waiting import wait_idle
 
 from station.enroll.escrow import load_private_key
 from station.enroll.transitions import STALLED_REMEDY
@@ -65,7 +66,7 @@ def stuck_beside_a_good_key(station: Station, candidate_for: CandidateFor,
     station.engine.key_attached(candidate_for(hostile, corruption, slot))
     good_slot = station.keys.insert(good).slot
     try:
-        assert station.engine.wait_idle(30), f"a session still runs 30 s after {corruption}"
+        assert wait_idle(station.engine, 30), f"a session still runs 30 s after {corruption}"
         lasted = time.monotonic() - started
     finally:
         station.keys.remove(good_slot)

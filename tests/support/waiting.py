@@ -1,11 +1,12 @@
-"""Things arriving from other threads (events, watcher callbacks, sd_notify datagrams) and waiting for one."""
+"""Things arriving from other threads (events, watcher callbacks, sd_notify datagrams) and waiting for one; waiting
+for a station's enrolment sessions to end."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -43,3 +44,15 @@ class Collected(Generic[T]):
                 if left <= 0:
                     raise AssertionError(f"no {what} within {timeout} s; saw {self.items[-20:]}")
                 self._cond.wait(left)
+
+
+class HasSessions(Protocol):
+    def active(self) -> int: ...
+
+
+def wait_idle(engine: HasSessions, timeout: float) -> bool:
+    """Wait until no enrolment session of ``engine`` (a station.enroll.engine.Engine) runs; False on timeout."""
+    deadline = time.monotonic() + timeout
+    while engine.active() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return engine.active() == 0
