@@ -87,10 +87,10 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def time_report(url: str, fmt: str, out: Path) -> tuple[list[float], list[float]]:
+def time_report(url: str, fmt: str, out: Path, runs: int = RUNS) -> tuple[list[float], list[float]]:
     """Wall time and CPU time (user + system of the command's process) of each run."""
     wall, cpu = [], []
-    for _ in range(RUNS):
+    for _ in range(runs):
         started, used = time.monotonic(), children_cpu()
         subprocess.run([*station_command(), "--store", url, "report", "--format", fmt, "--out", str(out)],
                        check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
@@ -113,7 +113,7 @@ def run(tmp: Path, size: Size) -> Section:
             fill(url, people)
             for fmt in ("html", "json", "csv"):
                 out = tmp / f"report.{fmt}"
-                wall, cpu = time_report(url, fmt, out)
+                wall, cpu = time_report(url, fmt, out, runs=pick(size, smoke=1, quick=RUNS, full=RUNS))
                 table.append((name, fmt, f"{median(wall):.2f}", spread(wall), f"{median(cpu):.2f}", spread(cpu),
                                f"{out.stat().st_size / 1024:.0f}"))
     finally:
