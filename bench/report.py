@@ -19,8 +19,9 @@ NOTES_MARKER = "<!-- notes: written by hand, kept by bench.run -->"
 INTRO = """# Station benchmarks
 
 Written by `make bench` (`.venv/bin/python -m bench.run`); `python -m bench.run NAME …` runs some of
-them (names: {names}), `--quick` runs shorter versions. Benchmarks are not tests: they never run in
-`make test` and never fail a build. Each section says the exact command, when it ran, and how.
+them (names: {names}), `--quick` runs shorter versions. Benchmarks are not tests: they never fail a
+build, and `make test` runs one only at smoke size to keep it working, asserting no figure (benchmark 10:
+tests/integration/test_bench_cli.py). Each section says the exact command, when it ran, and how.
 The machine is shared and noisy: figures are medians over repeated runs (the spread of the repeats is
 shown), and every ratio is taken between measurements made in the same run.
 """
