@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pins": ("station.commands.pins", "escrow keys and PIN hand-out"),
     "run": ("station.commands.daemon", "run the station daemon (what station.service starts)"),
     "status": ("station.commands.daemon", "what the running daemon is doing"),
-    "install-system": ("station.commands.daemon",
+    "install-system": ("station.commands.install",
                        "install the service user, units, udev rule and a configuration"),
     "demo": ("station.commands.demo", "the whole station against emulated keys and an emulated Entra ID tenant"),
     "feedback": ("station.commands.feedback", "the station's LEDs and tones"),
