@@ -6,6 +6,7 @@ import argparse
 import errno
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -133,6 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"station: {visible_lines(e.message)}", file=sys.stderr)
         print(f"  → {visible_lines(e.remedy)}", file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:
+        # The reader went away (`station queue list | head`): stop quietly. What is still buffered for standard
+        # output goes nowhere, or the interpreter's flush at exit would fail on the closed pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:
         if e.errno not in NO_ROOM:
             raise
@@ -141,8 +147,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":

@@ -83,6 +83,22 @@ def test_queue_list_reads_a_sqlite_store_with_sqlite3_alone(tmp_path: Path) -> N
     assert not {m for m in modules if m.split(".")[0] in HEAVY or m in ("station.config", "station.store")}
 
 
+def test_a_listing_cut_short_by_its_reader_ends_quietly(tmp_path: Path) -> None:
+    from station.store import NewPerson, open_store
+
+    url = f"sqlite:///{tmp_path / 'station.db'}"
+    store = open_store(url)
+    store.queue.add_people([NewPerson(f"person{i:05}@contoso.com", f"Person {i}") for i in range(20_000)])
+    store.close()
+    listing = subprocess.Popen([sys.executable, "-m", "station.cli", "queue", "list", "--store", url],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert listing.stdout is not None and listing.stderr is not None
+    assert listing.stdout.readline().split()[:2] == [b"queued", b"person00000@contoso.com"]
+    listing.stdout.close()  # what `| head -1` does once it has its line
+    assert listing.wait(60) == 0
+    assert listing.stderr.read() == b""
+
+
 def test_status_reads_only_the_runtime_dir_and_imports_no_server_or_models(tmp_path: Path) -> None:
     config = tmp_path / "station.toml"
     run = tmp_path / "run"
