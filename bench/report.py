@@ -21,7 +21,8 @@ INTRO = """# Station benchmarks
 
 Written by `make bench` (`.venv/bin/python -m bench.run`); `python -m bench.run NAME …` runs some of
 them (names: {names}), `--quick` runs shorter versions. Benchmarks are not tests: `make test` runs each
-once at `--smoke` size (tests/benchmarks/test_bench_smoke.py) to catch one that no longer runs, and times nothing;
+once at `--smoke` size (tests/benchmarks/test_bench_smoke.py; benchmark 10 in
+tests/integration/test_bench_cli.py) to catch one that no longer runs, and times nothing;
 no figure ever fails a build. Each section says the exact command, when it ran, and how.
 The machine is shared and noisy: figures are medians over repeated runs (the spread of the repeats is
 shown), and every ratio is taken between measurements made in the same run.

@@ -6,6 +6,7 @@ import argparse
 import errno
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -31,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pins": ("station.commands.pins", "escrow keys and PIN hand-out"),
     "run": ("station.commands.daemon", "run the station daemon (what station.service starts)"),
     "status": ("station.commands.daemon", "what the running daemon is doing"),
-    "install-system": ("station.commands.daemon",
+    "install-system": ("station.commands.install",
                        "install the service user, units, udev rule and a configuration"),
     "demo": ("station.commands.demo", "the whole station against emulated keys and an emulated Entra ID tenant"),
     "feedback": ("station.commands.feedback", "the station's LEDs and tones"),
@@ -133,6 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"station: {visible_lines(e.message)}", file=sys.stderr)
         print(f"  → {visible_lines(e.remedy)}", file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:
+        # The reader went away (`station queue list | head`): stop quietly. What is still buffered for standard
+        # output goes nowhere, or the interpreter's flush at exit would fail on the closed pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:
         if e.errno not in NO_ROOM:
             raise
@@ -141,8 +147,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":

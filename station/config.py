@@ -15,13 +15,18 @@ import pwd
 import re
 import socket
 import stat
-import tomllib
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from station.config_file import default_runtime_dir, default_state_dir, read_config_file, resolve_config_path
+from station.config_file import (
+    default_runtime_dir,
+    default_state_dir,
+    env_value,
+    read_config_file,
+    resolve_config_path,
+)
 from station.errors import ConfigError, Reason, StationError
 from station.lifecycle.delegation_settings import DelegationSection
 from station.lifecycle.settings import LifecycleSection
@@ -220,19 +225,11 @@ def _env_overrides(environ: dict[str, str],
         for section in sections:
             if rest.startswith(section + "_"):
                 field_name = rest[len(section) + 1 :]
-                out.setdefault(section, {})[field_name] = _env_value(value)
+                out.setdefault(section, {})[field_name] = env_value(value)
                 if names is not None:
                     names[(section, field_name)] = key
                 break
     return out
-
-
-def _env_value(value: str) -> Any:
-    """Env values are TOML literals when they parse as one (true, 8, ["a"]), else plain strings."""
-    try:
-        return tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
-        return value
 
 
 def _merge(base: dict[str, Any], over: dict[str, dict[str, Any]]) -> dict[str, Any]:

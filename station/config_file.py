@@ -1,8 +1,8 @@
 """Where the configuration file is, reading it, and the state and runtime directories — without pydantic.
 
 ``station.config`` validates the whole file; this module is what a command that needs one value of it
-reads alone: ``station status`` only needs ``station.runtime_dir`` to find the daemon's control socket,
-and starts in a fraction of the time without the validation models.
+reads alone: ``station status`` only needs ``station.runtime_dir`` to find the daemon's control socket, and
+``station queue list`` the store's URL; both start in a fraction of the time without the validation models.
 """
 
 from __future__ import annotations
@@ -56,6 +56,40 @@ def read_config_file(cfg_path: Path) -> dict[str, Any]:
         raise ConfigError(f"{cfg_path} is not valid TOML: {e}", problems=[f"{cfg_path}: {e}"]) from None
     except OSError as e:
         raise ConfigError(f"cannot read {cfg_path}: {e.strerror}", problems=[f"{cfg_path}: {e}"]) from None
+
+
+def env_value(value: str) -> Any:
+    """Env values are TOML literals when they parse as one (true, 8, ["a"]), else plain strings."""
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value
+
+
+def store_url(path: str | os.PathLike[str] | None = None) -> str | None:
+    """``Config.store_url`` as ``load_config(path)`` gives it (``[store] url``, then ``STATION_STORE_URL``; else
+    ``station.db`` in the state directory, a relative one taken from the file's directory), without validating
+    the rest of the file; None when a value that decides it is not text (only the validation can explain that)."""
+    cfg_path = resolve_config_path(path)
+    data = read_config_file(cfg_path) if cfg_path is not None else {}
+    store, station = data.get("store", {}), data.get("station", {})
+    if not isinstance(store, dict) or not isinstance(station, dict):
+        return None
+    url = env_value(os.environ["STATION_STORE_URL"]) if "STATION_STORE_URL" in os.environ else store.get("url", "")
+    if not isinstance(url, str):
+        return None
+    if url:
+        return url
+    if "STATION_STATION_STATE_DIR" in os.environ:
+        state = env_value(os.environ["STATION_STATION_STATE_DIR"])
+    else:
+        state = station.get("state_dir", default_state_dir())
+    if not isinstance(state, str | Path):
+        return None
+    state_dir = Path(state)
+    if cfg_path is not None and not state_dir.is_absolute():
+        state_dir = cfg_path.parent.absolute() / state_dir
+    return f"sqlite:///{state_dir.absolute() / 'station.db'}"
 
 
 def runtime_dir(path: str | os.PathLike[str] | None = None) -> Path:

@@ -25,6 +25,7 @@ from station.enroll.ports import PasskeysPort
 from station.errors import AuthError, Reason, StationError
 from station.rollout import PACE_WINDOW
 from station.store import JournalState, Store
+from station.store.change_stamp import ChangeStamp
 from station.unresolved import unresolved
 from station.wire import SNAPSHOT_VERSION, EngineSnapshot, EntraSnapshot, StationInfo, StatusSnapshot
 
@@ -136,13 +137,26 @@ class StatusBoard:
         self.watchers = list(watchers)
         self.notes = notes or (lambda: [])
         self.phase = "starting"
+        # The queue's counts are a GROUP BY over every person (≈ 50 ms at a million on SQLite): asked again only
+        # when the store has changed since (ChangeStamp), not for every status request and every tick.
+        self._changes = ChangeStamp(store.engine)
+        self._counted: tuple[tuple[int, int, int], dict[str, int]] | None = None
+
+    def queue_counts(self) -> dict[str, int]:
+        """People per state, as ``Queue.counts`` gives them."""
+        stamp = self._changes.stamp()
+        if stamp is not None and self._counted is not None and self._counted[0] == stamp:
+            return dict(self._counted[1])
+        counts = self.store.queue.counts()
+        self._counted = (stamp, dict(counts)) if stamp is not None else None
+        return counts
 
     def snapshot(self) -> StatusSnapshot:
         engine = self.engine.snapshot() if self.engine is not None else None
         paused = bool(self.engine.paused) if self.engine is not None else False
         sessions = list(engine["sessions"]) if engine else []
         midnight = start_of_today()
-        counts = self.store.queue.counts()
+        counts = self.queue_counts()
         status: StatusSnapshot = {
             "v": SNAPSHOT_VERSION,
             "station": StationInfo(**self.station),

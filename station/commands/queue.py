@@ -6,13 +6,15 @@ import argparse
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from station import csv_out
 from station.commands.common import config_from_args, print_json
-from station.store import NewPerson, Store, open_store
-from station.store.csv_import import read_people_csv
-from station.store.models import PersonState
+from station.states import PersonState
 from station.text import visible
+
+if TYPE_CHECKING:
+    from station.store import Store
 
 STATES = [s.value for s in PersonState]
 
@@ -78,12 +80,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_export)
 
 
+# The store (SQLAlchemy, SQLModel) and the configuration models load in the functions that use them: `station queue
+# list` on a SQLite store reads it with sqlite3 alone (station/queue_listing.py).
 def _store(args: argparse.Namespace) -> Store:
+    from station.store import open_store
+
     cfg = config_from_args(args)
     return open_store(cfg.store_url, cfg.station.id)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    from station.store import NewPerson
+
     store = _store(args)
     result = store.queue.add_people([NewPerson(upn=args.upn, display_name=args.name, object_id=args.object_id,
                                                key_serial=args.key_serial, priority=args.priority)])
@@ -93,6 +101,8 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_import_csv(args: argparse.Namespace) -> int:
+    from station.store.csv_import import read_people_csv
+
     people = read_people_csv(args.file)
     store = _store(args)
     result = store.queue.add_people(people)
@@ -103,16 +113,22 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    people = _store(args).queue.list(state=args.state)
+    from station.queue_listing import list_people, sqlite_store
+
+    db = sqlite_store(args.config, args.store)
+    people = list_people(db, args.state) if db is not None else None
+    if people is None:
+        people = [p.to_dict() for p in _store(args).queue.list(state=args.state)]
     if args.json:
-        print_json([p.to_dict() for p in people])
+        print_json(people)
         return 0
     if not people:
         print("the queue is empty" if not args.state else f"nobody is {args.state}")
         return 0
-    w = max(len(visible(p.upn)) for p in people)
+    w = max(len(visible(str(p["upn"]))) for p in people)
     for p in people:
-        print(f"{p.state:<9} {visible(p.upn):<{w}}  {visible(p.display_name)}  (attempts {p.attempts})")
+        print(f"{p['state']!s:<9} {visible(str(p['upn'])):<{w}}  {visible(str(p['display_name']))}  "
+              f"(attempts {p['attempts']})")
     return 0
 
 
@@ -154,6 +170,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     from station.enroll.reconcile import Reconciler
     from station.entra import EntraClient
     from station.events import EventBus
+    from station.store import open_store
     from station.unresolved import resolve_person
 
     cfg = config_from_args(args)

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fido2.ctap import CtapDevice
 
@@ -38,13 +38,15 @@ from station.enroll.ports import (
 )
 from station.enroll.prefetch import Prefetcher
 from station.enroll.reconcile import Reconciler, ReconcileReport
-from station.enroll.session import Session
 from station.enroll.transitions import KeyHolds, StopCause
 from station.errors import ConfigError
 from station.events import EventBus, IntakeChanged, KeyAttached, KeyRemoved
 from station.hid.candidate import KeyCandidate
 from station.keys.catalogue import KeyCatalogue
 from station.wire import EngineSnapshot, HeldKey, SessionSnapshot
+
+if TYPE_CHECKING:
+    from station.enroll.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +179,10 @@ class Engine:
         if previous is not None and previous.finished.is_set():
             self._last[previous.slot] = previous.snapshot()
             previous = None
+        # A session's modules (the CTAP ceremony, PIN protocol, attestation checks: python-fido2's CTAP2 client and
+        # cryptography) load with the first key, not in an idle daemon.
+        from station.enroll.session import Session
+
         session = Session(self.ctx, candidate, after=previous)
         self._sessions[candidate.fingerprint] = session
         session.start()

@@ -9,12 +9,14 @@ import json
 import logging
 import time
 from datetime import UTC, date, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from station.errors import StoreError
-from station.keys.blob import VerifiedBlob
 from station.keys.catalogue import KeyCatalogue
 from station.store.meta import MetaStore
+
+if TYPE_CHECKING:
+    from station.keys.blob import VerifiedBlob  # python-fido2's MDS3 parser and cryptography's x509: `station mds load`
 
 log = logging.getLogger(__name__)
 

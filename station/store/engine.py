@@ -9,8 +9,6 @@ says so). Its cost is measured in bench/BENCHMARKS.md (section 8).
 
 from __future__ import annotations
 
-import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +17,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
 from sqlmodel import create_engine
 
-from station.errors import StationError, StoreError
-from station.files import create_private_file, private_dir, restrict_to_owner
+from station.errors import StoreError
+from station.sqlite_files import SQLITE_BUSY_TIMEOUT_MS, match_directory_owner, prepare_store_files, sqlite_file
 
-log = logging.getLogger(__name__)
-
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_SYNCHRONOUS = "FULL"
 
 
@@ -47,20 +42,9 @@ def make_engine(url: str) -> Engine:
 
 
 def _sqlite_engine(url: str) -> Engine:
-    path = url.split("///", 1)[1] if "///" in url else ""
+    path = sqlite_file(url)
     if path and path != ":memory:":
-        try:
-            # The database is made 0600 (its directory 0700) before SQLite opens it: SQLite gives the -wal and
-            # -shm files the database's mode, so none of the three is readable by others whatever the umask.
-            private_dir(Path(path).parent)
-            create_private_file(path)
-            for f in (path, f"{path}-wal", f"{path}-shm"):
-                if (was := restrict_to_owner(f)) is not None:
-                    log.warning("%s was mode %04o, readable by others; it is 0600 now", f, was)
-        except (OSError, StationError) as e:
-            why = e.strerror if isinstance(e, OSError) else e.message
-            raise StoreError(f"cannot create the store {path}: {why}",
-                             remedy="Set STATION_STATE_DIR or store.url to a writable place.") from None
+        prepare_store_files(path)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
                            poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
 
@@ -81,20 +65,6 @@ def _sqlite_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
-
-
-def match_directory_owner(db: Path) -> None:
-    """When root opens a store in a directory another user owns (an admin running `station import` beside
-    the service), give the database and its WAL files to that user so the service can still write them."""
-    if os.geteuid() != 0:
-        return
-    try:
-        owner = db.parent.stat()
-        for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
-            if f.exists() and f.stat().st_uid != owner.st_uid:
-                os.chown(f, owner.st_uid, owner.st_gid)
-    except OSError as e:
-        log.warning("cannot hand %s to the owner of its directory: %s", db, e.strerror)
 
 
 def is_postgres(engine: Engine) -> bool:
