@@ -15,7 +15,8 @@ EXAMPLE = '''\
 [station]
 # id = "kiosk-1"              # unique per station in a fleet (default: the host name)
 name = "Enrolment station"
-language = "en"               # PIN letters for people whose preferredLanguage is unset or not en/de/fr/es/nl
+language = "en"               # en, de, fr, es or nl: the dashboard and remedies, and the PIN letters
+                              # of people whose preferredLanguage is unset or another language
 {state_line}
 {runtime_line}
 

@@ -5,6 +5,11 @@ The catalogs live in ``station/locale/<language>/LC_MESSAGES/station.po``; Babel
 (``tests/unit/test_catalogs.py`` checks that every ``.mo`` is the compiled ``.po`` and that no message is left
 untranslated), so that an installed station reads them with the standard library alone. English is the
 source language: it has no catalog.
+
+Two languages are spoken. A PIN letter is in its person's language (``translations(language_of(tag))``). What
+the technician reads — the dashboard, the remedies — is in the station's language (``[station] language``),
+which the command line sets once it has read the configuration (``speak``); ``_`` and ``ngettext`` translate
+into it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ DOMAIN: Final = "station"
 LOCALE_DIR: Final = Path(__file__).parent / "locale"
 SOURCE_LANGUAGE: Final = "en"
 LANGUAGES: Final = ("en", "de", "fr", "es", "nl")
-EXTRACT_KEYWORDS: Final = {"_": None, "N_": None, "NP_": (1, 2)}  # what Babel looks for in the sources
+# What Babel looks for in the sources.
+EXTRACT_KEYWORDS: Final = {"_": None, "N_": None, "NP_": (1, 2), "ngettext": (1, 2)}
 
 
 def N_(message: str) -> str:
@@ -44,3 +50,28 @@ def translations(language: str) -> gettext.NullTranslations:
     if language == SOURCE_LANGUAGE:
         return gettext.NullTranslations()
     return gettext.translation(DOMAIN, LOCALE_DIR, languages=[language])
+
+
+_spoken: list[str] = [SOURCE_LANGUAGE]  # the station's language; one element, so that speak() can replace it
+
+
+def speak(language: str) -> str:
+    """Make ``language`` (one of LANGUAGES; anything else is English) the station's language: what ``_`` and
+    ``ngettext`` translate into. Returns the language spoken until now, so that a caller can restore it."""
+    previous, _spoken[0] = _spoken[0], language_of(language)
+    return previous
+
+
+def spoken() -> str:
+    """The station's language: what the technician reads is in it."""
+    return _spoken[0]
+
+
+def _(message: str) -> str:
+    """``message`` in the station's language (the message itself when its catalog lacks it)."""
+    return translations(_spoken[0]).gettext(message) if message else message
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The singular or plural form for ``n``, in the station's language (``{n}`` is left to the caller)."""
+    return translations(_spoken[0]).ngettext(singular, plural, n)

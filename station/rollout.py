@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Final
 
+from station.i18n import _
+
 BAR_FULL: Final = "█"
 BAR_EMPTY: Final = "░"
 TEXT_BAR_WIDTH: Final = 30
@@ -60,24 +62,27 @@ class Rollout:
         return BAR_FULL * full + BAR_EMPTY * (width - full)
 
     def counts_line(self) -> str:
-        line = (f"{self.done} of {self.group} done ({self.fraction:.0%}) · {self.in_progress} in progress · "
-                f"{self.waiting} waiting · {self.failed} failed")
-        return line + (f" · {self.skipped} skipped" if self.skipped else "")
+        line = " · ".join((
+            _("{done} of {group} done").format(done=self.done, group=self.group) + f" ({self.fraction:.0%})",
+            _("{n} in progress").format(n=self.in_progress), _("{n} waiting").format(n=self.waiting),
+            _("{n} failed").format(n=self.failed)))
+        return line + (" · " + _("{n} skipped").format(n=self.skipped) if self.skipped else "")
 
     def pace_line(self, tz: tzinfo | None = None) -> str:
-        pace = f"pace {self.pace_per_hour:.0f} per hour (last 15 min)"
+        pace = _("pace {n} per hour (last 15 min)").format(n=f"{self.pace_per_hour:.0f}")
         if not self.left:
-            return pace + " · nobody left to enrol"
+            return pace + " · " + _("nobody left to enrol")
         finish = self.finish_at()
         if finish is None:
-            return pace + " · no finish estimate until keys are done"
-        return pace + f" · at this pace done {finish_text(self.at, finish, tz)}"
+            return pace + " · " + _("no finish estimate until keys are done")
+        return pace + " · " + _("at this pace done {finish}").format(finish=finish_text(self.at, finish, tz))
 
 
 def rollout_lines(queue: Mapping[str, int], *, recent_done: int, window: float, at: float) -> list[str]:
     """The rollout for `station status` and `station fleet`: counts, a progress bar, the pace and the finish."""
     r = Rollout.from_counts(queue, recent_done=recent_done, window=window, at=at)
-    return [f"rollout: {r.counts_line()}", f"  {r.bar(TEXT_BAR_WIDTH)} {r.fraction:.0%} · {r.pace_line()}"]
+    return [_("rollout: {counts}").format(counts=r.counts_line()),
+            f"  {r.bar(TEXT_BAR_WIDTH)} {r.fraction:.0%} · {r.pace_line()}"]
 
 
 def finish_text(now: float, finish: float, tz: tzinfo | None = None) -> str:
@@ -87,5 +92,6 @@ def finish_text(now: float, finish: float, tz: tzinfo | None = None) -> str:
     minutes = max(1, round((finish - now) / 60))
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
-    span = " ".join(f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if n)
-    return f"by {clock} (in {span})"
+    units = ((days, _("{n} d")), (hours, _("{n} h")), (minutes, _("{n} min")))
+    span = " ".join(unit.format(n=n) for n, unit in units if n)
+    return _("by {clock} (in {span})").format(clock=clock, span=span)

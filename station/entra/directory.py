@@ -12,6 +12,7 @@ from urllib.parse import quote
 from station.entra.http import GraphHttp
 from station.entra.remedies import GROUP_NOT_FOUND
 from station.errors import GraphError, Reason
+from station.i18n import _
 from station.text import DISPLAY_NAME_MAX, UPN_MAX, cleaned, problems, visible
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class Directory:
             found.extend(Group(str(g["id"]), str(g.get("displayName") or "")) for g in page.get("value", []))
         if not found:
             raise GraphError(f"no group named {key!r} in Entra ID", reason=Reason.NOT_FOUND, status=404,
-                             remedy=GROUP_NOT_FOUND)
+                             remedy=_(GROUP_NOT_FOUND))
         if len(found) > 1:
             ids = ", ".join(g.id for g in found)
             raise GraphError(f"{len(found)} groups are named {key!r}: {ids}", reason=Reason.NOT_FOUND,

@@ -8,7 +8,10 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-HELP = """\
+from station.i18n import N_, _
+
+# Translators: keep the [b]…[/b] markup, the key names and the symbols.
+HELP = N_("""\
 [b]Keys[/b]
   [b]p[/b]  pause or resume intake (keys inserted while paused wait)
   [b]r[/b]  retry a failed person (the selected card's, or one you pick)
@@ -25,7 +28,7 @@ HELP = """\
   DONE — remove the key: it belongs to the person named
   FAILED / KEY REFUSED — read the reason, then do what the arrow (→) says
 
-Press Esc or ? to close."""
+Press Esc or ? to close.""")
 
 
 class HelpScreen(ModalScreen[None]):
@@ -33,7 +36,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
-            yield Static(HELP)
+            yield Static(_(HELP))
 
     def on_click(self) -> None:
         self.dismiss()
