@@ -15,6 +15,7 @@ into it.
 from __future__ import annotations
 
 import gettext
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Final
@@ -35,6 +36,15 @@ def N_(message: str) -> str:
 def NP_(singular: str, plural: str) -> tuple[str, str]:
     """Marks a message with plural forms for extraction (keyword ``NP_:1,2``); used with ``ngettext``."""
     return singular, plural
+
+
+_LANGUAGE_TAG: Final = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}$")
+LANGUAGE_TAG_MAX: Final = 35  # the store's column
+
+
+def is_language_tag(tag: str) -> bool:
+    """Whether ``tag`` has the shape of a BCP 47 language tag ("de", "de-DE", "zh-Hant-TW") that fits the store."""
+    return len(tag) <= LANGUAGE_TAG_MAX and _LANGUAGE_TAG.match(tag) is not None
 
 
 def language_of(tag: str | None, fallback: str = SOURCE_LANGUAGE) -> str:

@@ -165,11 +165,12 @@ def _profile_label(options: DemoOptions) -> str:
 
 
 def import_group(cfg: Config, store: Store) -> int:
-    """Queue the rollout group's members, as ``station import --group`` does."""
+    """Queue the rollout group's members with their preferredLanguage, as ``station import --group`` does."""
     with EntraClient.from_config(cfg) as client:
         group = client.directory.resolve_group(GROUP_NAME)
         people = [NewPerson(upn=u.user_principal_name, display_name=u.display_name, object_id=u.id,
-                            source="entra") for u in client.directory.group_members(group.id)]
+                            source="entra", preferred_language=u.preferred_language or None)
+                  for u in client.directory.group_members(group.id)]
     store.queue.add_people(people)
     return len(people)
 
