@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Final
 
-from station.i18n import _
+from station.i18n import N_, _
 
 BAR_FULL: Final = "█"
 BAR_EMPTY: Final = "░"
@@ -76,6 +76,16 @@ class Rollout:
         if finish is None:
             return pace + " · " + _("no finish estimate until keys are done")
         return pace + " · " + _("at this pace done {finish}").format(finish=finish_text(self.at, finish, tz))
+
+
+QUEUE_WORDS: Final = {"queued": N_("{n} queued"), "claimed": N_("{n} claimed"), "enrolled": N_("{n} enrolled"),
+                      "failed": N_("{n} failed"), "skipped": N_("{n} skipped")}
+
+
+def queue_line(queue: Mapping[str, int], separator: str = " · ") -> str:
+    """The queue's counts by state: "queue: 4 queued · 1 claimed · 0 enrolled · 0 failed · 0 skipped"."""
+    counts = separator.join(_(words).format(n=queue.get(state, 0)) for state, words in QUEUE_WORDS.items())
+    return _("queue: {counts}").format(counts=counts)
 
 
 def rollout_lines(queue: Mapping[str, int], *, recent_done: int, window: float, at: float) -> list[str]:

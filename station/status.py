@@ -129,8 +129,9 @@ class StatusBoard:
 
     def __init__(self, *, station_id: str, station_name: str, store: Store, engine: EngineView | None,
                  health: EntraMeter, watchers: Sequence[StatusLine], notes: Callable[[], list[str]] | None = None,
-                 ) -> None:
-        self.station: StationInfo = {"id": station_id, "name": station_name, "version": __version__, "pid": os.getpid()}
+                 language: str = "en") -> None:
+        self.station: StationInfo = {"id": station_id, "name": station_name, "version": __version__,
+                                     "pid": os.getpid(), "language": language}
         self.store = store
         self.engine = engine
         self.health = health

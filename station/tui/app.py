@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import tzinfo
 from functools import partial
 from pathlib import Path
@@ -27,6 +26,7 @@ from textual.widgets import Footer
 from station.errors import StationError
 from station.i18n import N_, _
 from station.text import visible
+from station.tui.bindings import speak_bindings
 from station.tui.log_capture import captured_logs
 from station.tui.messages import CommandAnswered, EventArrived, StatusRefreshed, StatusUnreachable
 from station.tui.model import DashboardModel, Outcome, SlotCard
@@ -79,9 +79,7 @@ class StationApp(App[int]):
                  tz: tzinfo | None, poll_seconds: float, fleet_seconds: float,
                  keep_running: Callable[[], bool] | None = None) -> None:
         super().__init__()
-        for key, bindings in self._bindings.key_to_bindings.items():  # the footer in the station's language
-            self._bindings.key_to_bindings[key] = [replace(b, description=_(b.description) if b.description else "")
-                                                   for b in bindings]
+        speak_bindings(self)
         self.keep_running = keep_running
         self.source = source
         self.title = title

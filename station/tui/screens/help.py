@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from station.i18n import N_, _
+from station.tui.bindings import speak_bindings
 
 # Translators: keep the [b]…[/b] markup, the key names and the symbols.
 HELP = N_("""\
@@ -32,7 +33,11 @@ Press Esc or ? to close.""")
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", N_("Close"))]
+
+    def __init__(self) -> None:
+        super().__init__()
+        speak_bindings(self)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
