@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from station.enroll.steps import step_word
 from station.i18n import _
 from station.rollout import PACE_WINDOW, queue_line, rollout_lines
 from station.store import Store
@@ -111,7 +112,7 @@ def render(view: FleetView) -> str:
                      + (f"  — {st.status}" if st.status else ""))
         for s in busy:
             who = f"  {s['upn']}" if s.get("upn") else ""
-            lines.append(f"    {s['slot']}: {s.get('step') or '?'}{who}")
+            lines.append(f"    {s['slot']}: {step_word(str(s.get('step') or '?'))}{who}")
     q = view.queue
     lines.append(queue_line(q, ", "))
     lines += rollout_lines(q, recent_done=view.recent_enrolled, window=PACE_WINDOW, at=view.at)

@@ -17,6 +17,7 @@ from station.commands.common import config_from_args, print_json
 from station.config_file import runtime_dir
 from station.control_client import ControlClient
 from station.control_protocol import socket_path
+from station.enroll.steps import step_word
 from station.errors import StationError
 from station.i18n import _, speak
 from station.installation import hidden_from_service, installation_dirs, system_file, writable_by_others
@@ -96,7 +97,8 @@ def format_status(status: dict[str, Any]) -> str:
         lines.append(_("keys:"))
         for s in slots:
             who = s.get("upn") or "—"
-            lines.append(f"  {visible(s.get('slot', '?')):<20} {visible(s.get('step', '')):<16} {visible(who)}  "
+            step = visible(step_word(s.get("step", "")))
+            lines.append(f"  {visible(s.get('slot', '?')):<20} {step:<16} {visible(who)}  "
                          f"{visible(s.get('model', ''))}".rstrip())
     next_up = status.get("next_up", [])
     if next_up:

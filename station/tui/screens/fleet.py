@@ -72,12 +72,13 @@ class FleetScreen(ModalScreen[None]):
         alive = sum(1 for st in stations if st.get("state") == "alive")
         stopped = sum(1 for st in stations if st.get("state") == "stopped")
         bar = Text(" " + _("Fleet") + " ", style="bold")
+        stale = len(stations) - alive - stopped
         bar.append(" " + ngettext("{n} station", "{n} stations", len(stations)).format(n=len(stations)) + " · "
-                   + _("{n} alive").format(n=alive), style="reverse")
+                   + ngettext("{n} alive", "{n} alive", alive).format(n=alive), style="reverse")
         if stopped:
-            bar.append(" · " + _("{n} stopped").format(n=stopped), style="reverse")
-        if len(stations) > alive + stopped:
-            bar.append(" · " + _("{n} stale").format(n=len(stations) - alive - stopped) + " ", style="reverse bold")
+            bar.append(" · " + ngettext("{n} stopped", "{n} stopped", stopped).format(n=stopped), style="reverse")
+        if stale:
+            bar.append(" · " + ngettext("{n} stale", "{n} stale", stale).format(n=stale) + " ", style="reverse bold")
         else:
             bar.append(" ", style="reverse")
         at = fleet.get("at")

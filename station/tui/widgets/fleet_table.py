@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from station.enroll.steps import step_word
 from station.i18n import N_, _
 from station.rollout import PACE_WINDOW, rollout_lines
 from station.text import visible
@@ -70,7 +71,7 @@ def slots_text(slots: list[dict[str, Any]], alive: bool) -> Text:
     for i, s in enumerate(busy):
         person = str(s.get("upn") or "").split("@", 1)[0]
         text.append(("\n" if i else "") + f"{visible(s['slot'])} ")
-        text.append(visible(s.get("step") or "?"), style="bold")
+        text.append(visible(step_word(str(s.get("step") or "?"))), style="bold")
         if person:
             text.append(f" {visible(person)}")
     return text
