@@ -17,7 +17,7 @@ from typing import Any
 
 from station.enroll.steps import step_word
 from station.i18n import _
-from station.rollout import PACE_WINDOW, queue_line, rollout_lines
+from station.rollout import PACE_WINDOW, counted, queue_line, rollout_lines
 from station.store import Store
 from station.text import visible
 
@@ -108,7 +108,7 @@ def render(view: FleetView) -> str:
         lines.append(f"{st.id:<20} {st.state:<7}  "
                      + _("heartbeat {age} ago").format(age=format_age(st.heartbeat_age))
                      + f"  v{st.version}  {st.host}  " + _("{n} slot(s) busy").format(n=len(busy))
-                     + ("  " + _("{n} unfinished").format(n=st.unfinished) if st.unfinished else "")
+                     + ("  " + counted("unfinished", st.unfinished) if st.unfinished else "")
                      + (f"  — {st.status}" if st.status else ""))
         for s in busy:
             who = f"  {s['upn']}" if s.get("upn") else ""

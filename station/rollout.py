@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Final
 
-from station.i18n import N_, _
+from station.i18n import NP_, _, ngettext
 
 BAR_FULL: Final = "█"
 BAR_EMPTY: Final = "░"
@@ -61,12 +61,14 @@ class Rollout:
         full = round(self.fraction * width)
         return BAR_FULL * full + BAR_EMPTY * (width - full)
 
+    def done_of_group(self) -> str:
+        return ngettext("{done} of {group} done", "{done} of {group} done", self.done).format(
+            done=self.done, group=self.group)
+
     def counts_line(self) -> str:
-        line = " · ".join((
-            _("{done} of {group} done").format(done=self.done, group=self.group) + f" ({self.fraction:.0%})",
-            _("{n} in progress").format(n=self.in_progress), _("{n} waiting").format(n=self.waiting),
-            _("{n} failed").format(n=self.failed)))
-        return line + (" · " + _("{n} skipped").format(n=self.skipped) if self.skipped else "")
+        line = " · ".join((self.done_of_group() + f" ({self.fraction:.0%})", counted("in_progress", self.in_progress),
+                           counted("waiting", self.waiting), counted("failed", self.failed)))
+        return line + (" · " + counted("skipped", self.skipped) if self.skipped else "")
 
     def pace_line(self, tz: tzinfo | None = None) -> str:
         pace = _("pace {n} per hour (last 15 min)").format(n=f"{self.pace_per_hour:.0f}")
@@ -78,13 +80,27 @@ class Rollout:
         return pace + " · " + _("at this pace done {finish}").format(finish=finish_text(self.at, finish, tz))
 
 
-QUEUE_WORDS: Final = {"queued": N_("{n} queued"), "claimed": N_("{n} claimed"), "enrolled": N_("{n} enrolled"),
-                      "failed": N_("{n} failed"), "skipped": N_("{n} skipped")}
+# A count and what it counts, in the station's language with the plural form the count takes ("1 sauté",
+# "2 sautés"): every "{n} …" the technician reads is one of these.
+COUNTS: Final = {
+    "queued": NP_("{n} queued", "{n} queued"), "claimed": NP_("{n} claimed", "{n} claimed"),
+    "in_progress": NP_("{n} in progress", "{n} in progress"), "waiting": NP_("{n} waiting", "{n} waiting"),
+    "enrolled": NP_("{n} enrolled", "{n} enrolled"), "failed": NP_("{n} failed", "{n} failed"),
+    "skipped": NP_("{n} skipped", "{n} skipped"), "unfinished": NP_("{n} unfinished", "{n} unfinished"),
+    "enrolled_today": NP_("{n} enrolled today", "{n} enrolled today"),
+    "failed_today": NP_("{n} failed today", "{n} failed today"),
+}
+QUEUE_STATES: Final = ("queued", "claimed", "enrolled", "failed", "skipped")
+
+
+def counted(what: str, n: int) -> str:
+    """``n`` and what it counts (a key of COUNTS), in the station's language."""
+    return ngettext(*COUNTS[what], n).format(n=n)
 
 
 def queue_line(queue: Mapping[str, int], separator: str = " · ") -> str:
     """The queue's counts by state: "queue: 4 queued · 1 claimed · 0 enrolled · 0 failed · 0 skipped"."""
-    counts = separator.join(_(words).format(n=queue.get(state, 0)) for state, words in QUEUE_WORDS.items())
+    counts = separator.join(counted(state, queue.get(state, 0)) for state in QUEUE_STATES)
     return _("queue: {counts}").format(counts=counts)
 
 

@@ -24,7 +24,7 @@ from station import __version__
 from station.enroll.ports import PasskeysPort
 from station.errors import AuthError, Reason, StationError
 from station.i18n import N_, _, ngettext
-from station.rollout import PACE_WINDOW
+from station.rollout import PACE_WINDOW, counted
 from station.store import JournalState, Store
 from station.unresolved import unresolved
 from station.wire import SNAPSHOT_VERSION, EngineSnapshot, EntraSnapshot, StationInfo, StatusSnapshot
@@ -204,11 +204,11 @@ def summary_line(status: Mapping[str, Any]) -> str:
     active = active_sessions(status.get("slots", []))
     if active:
         parts.append(ngettext("{n} key", "{n} keys", active).format(n=active))
-    parts.append(_("{n} queued").format(n=status.get("queue", {}).get("queued", 0)))
+    parts.append(counted("queued", status.get("queue", {}).get("queued", 0)))
     today = status.get("today", {})
-    parts.append(_("{n} enrolled today").format(n=today.get("enrolled", 0)))
+    parts.append(counted("enrolled_today", today.get("enrolled", 0)))
     if today.get("failed"):
-        parts.append(_("{n} failed today").format(n=today["failed"]))
+        parts.append(counted("failed_today", today["failed"]))
     entra = status.get("entra", {})
     if entra.get("token_ok") is False:
         parts.append(_("Entra token failing"))

@@ -12,12 +12,12 @@ from rich.text import Text
 from textual.widgets import Static
 
 from station.enroll.steps import step_word
-from station.i18n import N_, _
-from station.rollout import PACE_WINDOW, rollout_lines
+from station.i18n import N_, _, ngettext
+from station.rollout import COUNTS, PACE_WINDOW, rollout_lines
 from station.text import visible
 
-QUEUE_WORDS = (("queued", N_("queued")), ("claimed", N_("in progress")), ("enrolled", N_("enrolled")),
-               ("failed", N_("failed")), ("skipped", N_("skipped")))
+QUEUE_WORDS = (("queued", "queued"), ("claimed", "in_progress"), ("enrolled", "enrolled"), ("failed", "failed"),
+               ("skipped", "skipped"))  # the queue's states and their words (station.rollout.COUNTS)
 COLUMNS = (N_("Station"), N_("State"), N_("Heartbeat"), N_("Version"), N_("Slots"), N_("Unfin."))
 
 
@@ -81,10 +81,12 @@ def queue_text(fleet: dict[str, Any]) -> Text:
     """The shared queue's totals on one line, then the rollout as `station fleet` prints it."""
     q = fleet.get("queue") or {}
     text = Text()
-    for i, (key, label) in enumerate(QUEUE_WORDS):
-        text.append(" · " if i else "")
-        text.append(str(int(q.get(key, 0) or 0)), style="bold")
-        text.append(" " + _(label))
+    for i, (key, what) in enumerate(QUEUE_WORDS):
+        n = int(q.get(key, 0) or 0)
+        before, _n, after = ngettext(*COUNTS[what], n).partition("{n}")
+        text.append((" · " if i else "") + before)
+        text.append(str(n), style="bold")
+        text.append(after)
     counts = {key: int(q.get(key, 0) or 0) for key, _ in QUEUE_WORDS}
     for line in rollout_lines(counts, recent_done=int(fleet.get("recent_enrolled", 0) or 0), window=PACE_WINDOW,
                               at=float(fleet.get("at") or 0.0)):

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from station.i18n import _
-from station.rollout import Rollout, finish_text
+from station.rollout import Rollout, counted, finish_text
 from station.text import visible
 from station.tui.model import DashboardModel
 from station.tui.totals import RATE_WINDOW
@@ -25,11 +25,11 @@ def rollout_text(model: DashboardModel) -> Text:
     text = Text()
     text.append(r.bar(BAR_WIDTH), style="bold")
     text.append(f" {r.fraction:.0%}\n")
-    text.append("✔ " + _("{done} of {group} done").format(done=r.done, group=r.group) + "\n", style="bold")
-    text.append("▶ " + _("{n} in progress").format(n=r.in_progress) + "\n○ " + _("{n} waiting").format(n=r.waiting)
-                + "\n✘ " + _("{n} failed").format(n=r.failed))
+    text.append("✔ " + r.done_of_group() + "\n", style="bold")
+    text.append("▶ " + counted("in_progress", r.in_progress) + "\n○ " + counted("waiting", r.waiting)
+                + "\n✘ " + counted("failed", r.failed))
     if r.skipped:
-        text.append("\n– " + _("{n} skipped").format(n=r.skipped))
+        text.append("\n– " + counted("skipped", r.skipped))
     text.append("\n" + _("pace {n} per hour").format(n=f"{r.pace_per_hour:.0f}"), style="dim")
     finish = r.finish_at()
     if not r.left:

@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
 from station.i18n import _
+from station.rollout import counted
 from station.tui.model import DashboardModel
 
 
@@ -20,7 +21,7 @@ class ThroughputPanel(Vertical):
 
     def show(self, model: DashboardModel) -> None:
         rate = (_("{n} per hour (last 15 min)").format(n=model.throughput_per_hour()) + "\n"
-                + _("{n} enrolled today").format(n=model.today_enrolled))
+                + counted("enrolled_today", model.today_enrolled))
         if rate != self._rate:  # called every second; an update redraws the screen
             self._rate = rate
             self.query_one(".rate", Static).update(rate)
