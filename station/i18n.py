@@ -47,6 +47,15 @@ def is_language_tag(tag: str) -> bool:
     return len(tag) <= LANGUAGE_TAG_MAX and _LANGUAGE_TAG.match(tag) is not None
 
 
+# Languages written right to left (none of LANGUAGES yet): a letter in one is laid out from the right.
+RIGHT_TO_LEFT: Final = frozenset({"ar", "he", "fa", "ur", "yi", "ps", "dv", "ckb", "sd", "ug"})
+
+
+def direction(language: str) -> str:
+    """The HTML ``dir`` of text in ``language`` (a language or a BCP 47 tag): "rtl" or "ltr"."""
+    return "rtl" if language.replace("_", "-").split("-")[0].lower() in RIGHT_TO_LEFT else "ltr"
+
+
 def language_of(tag: str | None, fallback: str = SOURCE_LANGUAGE) -> str:
     """The language Station speaks for a BCP 47 tag from Entra ID's ``preferredLanguage`` ("de-DE" → "de",
     "nl" → "nl"); ``fallback`` for an empty tag or a language without a catalog."""

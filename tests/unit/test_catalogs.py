@@ -14,7 +14,7 @@ from babel.messages.pofile import read_po
 
 from station.enroll.handout import Handout, to_html
 from station.enroll.pin_rules import PIN_CHANGE_BY_LETTER
-from station.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, SOURCE_LANGUAGE, language_of
+from station.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, SOURCE_LANGUAGE, direction, language_of
 
 TRANSLATED = [lang for lang in LANGUAGES if lang != SOURCE_LANGUAGE]
 ENTRY = Handout(upn="kim@contoso.com", display_name="Kim Ökland", key_model="YubiKey 5 NFC",
@@ -86,6 +86,13 @@ def test_the_persons_language_else_the_stations() -> None:
     page = to_html([replace(ENTRY, language=""), replace(ENTRY, language="fr-FR")], language="de")
     assert "Ihr Sicherheitsschlüssel" in page and "Votre clé de sécurité" in page
     assert "Your security key" not in page
+
+
+def test_a_letter_is_laid_out_in_its_languages_direction_and_the_pin_always_reads_left_to_right() -> None:
+    assert [direction(t) for t in ("ar-EG", "he", "fa_IR", "de-DE", "en")] == ["rtl", "rtl", "rtl", "ltr", "ltr"]
+    page = to_html([replace(ENTRY, language="de")])
+    assert '<section class="letter" lang="de" dir="ltr">' in page
+    assert '<p class="pin" dir="ltr">48213905</p>' in page, "a PIN is isolated left to right whatever the page's"
 
 
 def test_a_right_to_left_name_is_isolated_in_the_letter() -> None:
