@@ -1,5 +1,6 @@
 """The technician's screen in the station's language ([station] language): the header, the cards, the panels,
-the footer and the remedies a failed card shows, with nothing left in English."""
+the event log, the footer, the remedies a failed card shows, the help and the fleet screens, with nothing left
+in English."""
 
 from __future__ import annotations
 
@@ -43,7 +44,11 @@ def catalogs() -> ModuleType:
 def station_speaks() -> Iterator[Callable[[str], None]]:
     """Set the station's language as `station kiosk` does from its configuration; English again afterwards."""
     before = speak(SOURCE_LANGUAGE)
-    yield lambda language: speak(language) and None
+
+    def station_language(language: str) -> None:
+        speak(language)
+
+    yield station_language
     speak(before)
 
 
