@@ -15,7 +15,7 @@ UV := $(BIN)/uv
 LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-.PHONY: demo test lint bench docs lock check-fresh deb check-deb system-deps system-deps-test clean
+.PHONY: demo test lint bench docs catalogs lock check-fresh deb check-deb system-deps system-deps-test clean
 
 demo: $(SERVICE_STAMP)
 	$(BIN)/station demo $(DEMO_ARGS)
@@ -40,6 +40,12 @@ docs: $(TEST_STAMP)
 	$(BIN)/pytest -q tests/integration/test_compat_matrix.py tests/reliability/test_fault_matrix.py tests/reliability/test_load.py
 	$(BIN)/python scripts/readme_compat.py
 	$(BIN)/python tests/reliability/readme.py
+
+# The message catalogs (station/locale, Babel from the test tools): the template from the sources, every language's
+# station.po updated from it (translate its new, empty messages), and each station.mo compiled; commit them all.
+catalogs: $(TEST_STAMP)
+	$(BIN)/python scripts/catalogs.py extract
+	$(BIN)/python scripts/catalogs.py compile
 
 # The README's set-up and `make demo` in a fresh Debian bookworm root (ARCH=arm64 runs under qemu-user);
 # PREBUILT=build|use|if-present starts from a cached root that has the system packages already.

@@ -13,6 +13,7 @@ from typing import Any
 
 from station import __version__
 from station.errors import ConfigError, StationError
+from station.i18n import speak, spoken
 from station.logsetup import setup_logging
 from station.text import visible_lines
 
@@ -122,6 +123,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not hasattr(args, name):
             setattr(args, name, default)
     setup_logging(json_lines=args.log_json, level=logging.DEBUG if args.verbose else logging.INFO)
+    language = spoken()  # a command speaks its configuration's language (config_from_args) until it returns
+    try:
+        return _run(args)
+    finally:
+        speak(language)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except ConfigError as e:

@@ -47,8 +47,8 @@ class StationSection(_Section):
     state_dir: Path = Field(default_factory=default_state_dir)
     runtime_dir: Path = Field(default_factory=default_runtime_dir)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    # The language of PIN letters for people whose preferredLanguage Entra ID does not give (or that Station
-    # has no catalog for).
+    # The language of the dashboard and the remedies the technician reads, and of PIN letters for people whose
+    # preferredLanguage Entra ID does not give (or that Station has no catalog for).
     language: Literal["en", "de", "fr", "es", "nl"] = "en"
 
 

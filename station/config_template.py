@@ -15,7 +15,8 @@ EXAMPLE = '''\
 [station]
 # id = "kiosk-1"              # unique per station in a fleet (default: the host name)
 name = "Enrolment station"
-language = "en"               # PIN letters for people whose preferredLanguage is unset or not en/de/fr/es/nl
+language = "{language}"               # en, de, fr, es or nl: the dashboard and remedies, and the PIN letters
+                              # of people whose preferredLanguage is unset or another language
 {state_line}
 {runtime_line}
 
@@ -66,8 +67,9 @@ check_every_minutes = 15      # the daemon marks handed-out keys active or expir
 '''
 
 
-def emulator_config(info_path: Path, directory: Path) -> str:
-    """A complete configuration for a running Entra emulator, with its secret and escrow keys in ``directory``."""
+def emulator_config(info_path: Path, directory: Path, language: str = "en") -> str:
+    """A complete configuration for a running Entra emulator, with its secret and escrow keys in ``directory``
+    (``language``: the station's)."""
     from station.enroll.escrow import PUBLIC_KEY_NAME, generate_keypair
 
     try:
@@ -85,7 +87,7 @@ def emulator_config(info_path: Path, directory: Path) -> str:
     return render_config(
         tenant_id=tenant_id, client_id=info["client_id"], secret_file=str(secret), authority_host=authority,
         graph_host=graph_host, ca_file=info["ca_file"], store_url=f"sqlite:///{directory / 'station.db'}",
-        escrow_public=str(public), state_dir=None, runtime_dir=None,
+        escrow_public=str(public), state_dir=None, runtime_dir=None, language=language,
     )
 
 
@@ -94,7 +96,7 @@ def render_config(
     authority_host: str = "https://login.microsoftonline.com", graph_host: str = "https://graph.microsoft.com",
     ca_file: str = "", store_url: str = "sqlite:////var/lib/station/station.db",
     escrow_public: str = "/etc/station/escrow-public.pem", state_dir: str | None = "/var/lib/station",
-    runtime_dir: str | None = "/run/station",
+    runtime_dir: str | None = "/run/station", language: str = "en",
 ) -> str:
     """The commented configuration file; the defaults are those of a system installation.
 
@@ -108,4 +110,5 @@ def render_config(
         tenant_id=tenant_id, client_id=client_id, secret_file=secret_file, authority_host=authority_host,
         graph_host=graph_host, ca_line=f'ca_file = "{ca_file}"' if ca_file else '# ca_file = ""',
         store_url=store_url, escrow_public=escrow_public, state_line=state_line, runtime_line=runtime_line,
+        language=language,
     )

@@ -170,7 +170,7 @@ class Daemon:
                              heartbeat=self._heartbeat, on_success=self.feedback.on_key_success,
                              models=load_catalogue(store.meta))
         self.board = StatusBoard(station_id=cfg.station.id, station_name=cfg.station.name, store=store,
-                                 engine=self.engine, health=self.health, watchers=[],
+                                 engine=self.engine, health=self.health, watchers=[], language=cfg.station.language,
                                  notes=lambda: list(self._watcher_notes) + self.metrics.problems)
         report = self.engine.start()
         if report.resolved or report.unresolved:

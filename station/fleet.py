@@ -15,7 +15,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from station.rollout import PACE_WINDOW, rollout_lines
+from station.enroll.steps import step_word
+from station.i18n import _
+from station.rollout import PACE_WINDOW, counted, queue_line, rollout_lines
 from station.store import Store
 from station.text import visible
 
@@ -100,18 +102,18 @@ def render(view: FleetView) -> str:
     hosts, slots and UPNs with their control characters shown as escapes)."""
     lines = []
     if not view.stations:
-        lines.append("no station has registered with this store yet")
+        lines.append(_("no station has registered with this store yet"))
     for st in view.stations:
         busy = [s for s in st.slots if s.get("slot")]
-        lines.append(f"{st.id:<20} {st.state:<7}  heartbeat {format_age(st.heartbeat_age)} ago  "
-                     f"v{st.version}  {st.host}  {len(busy)} slot(s) busy"
-                     + (f"  {st.unfinished} unfinished" if st.unfinished else "")
+        lines.append(f"{st.id:<20} {st.state:<7}  "
+                     + _("heartbeat {age} ago").format(age=format_age(st.heartbeat_age))
+                     + f"  v{st.version}  {st.host}  " + _("{n} slot(s) busy").format(n=len(busy))
+                     + ("  " + counted("unfinished", st.unfinished) if st.unfinished else "")
                      + (f"  — {st.status}" if st.status else ""))
         for s in busy:
             who = f"  {s['upn']}" if s.get("upn") else ""
-            lines.append(f"    {s['slot']}: {s.get('step') or '?'}{who}")
+            lines.append(f"    {s['slot']}: {step_word(str(s.get('step') or '?'))}{who}")
     q = view.queue
-    lines.append("queue: " + ", ".join(f"{q.get(k, 0)} {k}" for k in ("queued", "claimed", "enrolled", "failed",
-                                                                      "skipped")))
+    lines.append(queue_line(q, ", "))
     lines += rollout_lines(q, recent_done=view.recent_enrolled, window=PACE_WINDOW, at=view.at)
     return "\n".join(visible(line) for line in lines)

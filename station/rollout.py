@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Final
 
+from station.i18n import NP_, _, ngettext
+
 BAR_FULL: Final = "█"
 BAR_EMPTY: Final = "░"
 TEXT_BAR_WIDTH: Final = 30
@@ -59,25 +61,54 @@ class Rollout:
         full = round(self.fraction * width)
         return BAR_FULL * full + BAR_EMPTY * (width - full)
 
+    def done_of_group(self) -> str:
+        return ngettext("{done} of {group} done", "{done} of {group} done", self.done).format(
+            done=self.done, group=self.group)
+
     def counts_line(self) -> str:
-        line = (f"{self.done} of {self.group} done ({self.fraction:.0%}) · {self.in_progress} in progress · "
-                f"{self.waiting} waiting · {self.failed} failed")
-        return line + (f" · {self.skipped} skipped" if self.skipped else "")
+        line = " · ".join((self.done_of_group() + f" ({self.fraction:.0%})", counted("in_progress", self.in_progress),
+                           counted("waiting", self.waiting), counted("failed", self.failed)))
+        return line + (" · " + counted("skipped", self.skipped) if self.skipped else "")
 
     def pace_line(self, tz: tzinfo | None = None) -> str:
-        pace = f"pace {self.pace_per_hour:.0f} per hour (last 15 min)"
+        pace = _("pace {n} per hour (last 15 min)").format(n=f"{self.pace_per_hour:.0f}")
         if not self.left:
-            return pace + " · nobody left to enrol"
+            return pace + " · " + _("nobody left to enrol")
         finish = self.finish_at()
         if finish is None:
-            return pace + " · no finish estimate until keys are done"
-        return pace + f" · at this pace done {finish_text(self.at, finish, tz)}"
+            return pace + " · " + _("no finish estimate until keys are done")
+        return pace + " · " + _("at this pace done {finish}").format(finish=finish_text(self.at, finish, tz))
+
+
+# A count and what it counts, in the station's language with the plural form the count takes ("1 sauté",
+# "2 sautés"): every "{n} …" the technician reads is one of these.
+COUNTS: Final = {
+    "queued": NP_("{n} queued", "{n} queued"), "claimed": NP_("{n} claimed", "{n} claimed"),
+    "in_progress": NP_("{n} in progress", "{n} in progress"), "waiting": NP_("{n} waiting", "{n} waiting"),
+    "enrolled": NP_("{n} enrolled", "{n} enrolled"), "failed": NP_("{n} failed", "{n} failed"),
+    "skipped": NP_("{n} skipped", "{n} skipped"), "unfinished": NP_("{n} unfinished", "{n} unfinished"),
+    "enrolled_today": NP_("{n} enrolled today", "{n} enrolled today"),
+    "failed_today": NP_("{n} failed today", "{n} failed today"),
+}
+QUEUE_STATES: Final = ("queued", "claimed", "enrolled", "failed", "skipped")
+
+
+def counted(what: str, n: int) -> str:
+    """``n`` and what it counts (a key of COUNTS), in the station's language."""
+    return ngettext(*COUNTS[what], n).format(n=n)
+
+
+def queue_line(queue: Mapping[str, int], separator: str = " · ") -> str:
+    """The queue's counts by state: "queue: 4 queued · 1 claimed · 0 enrolled · 0 failed · 0 skipped"."""
+    counts = separator.join(counted(state, queue.get(state, 0)) for state in QUEUE_STATES)
+    return _("queue: {counts}").format(counts=counts)
 
 
 def rollout_lines(queue: Mapping[str, int], *, recent_done: int, window: float, at: float) -> list[str]:
     """The rollout for `station status` and `station fleet`: counts, a progress bar, the pace and the finish."""
     r = Rollout.from_counts(queue, recent_done=recent_done, window=window, at=at)
-    return [f"rollout: {r.counts_line()}", f"  {r.bar(TEXT_BAR_WIDTH)} {r.fraction:.0%} · {r.pace_line()}"]
+    return [_("rollout: {counts}").format(counts=r.counts_line()),
+            f"  {r.bar(TEXT_BAR_WIDTH)} {r.fraction:.0%} · {r.pace_line()}"]
 
 
 def finish_text(now: float, finish: float, tz: tzinfo | None = None) -> str:
@@ -87,5 +118,6 @@ def finish_text(now: float, finish: float, tz: tzinfo | None = None) -> str:
     minutes = max(1, round((finish - now) / 60))
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
-    span = " ".join(f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if n)
-    return f"by {clock} (in {span})"
+    units = ((days, _("{n} d")), (hours, _("{n} h")), (minutes, _("{n} min")))
+    span = " ".join(unit.format(n=n) for n, unit in units if n)
+    return _("by {clock} (in {span})").format(clock=clock, span=span)

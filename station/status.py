@@ -23,7 +23,8 @@ from typing import Any, Protocol
 from station import __version__
 from station.enroll.ports import PasskeysPort
 from station.errors import AuthError, Reason, StationError
-from station.rollout import PACE_WINDOW
+from station.i18n import N_, _, ngettext
+from station.rollout import PACE_WINDOW, counted
 from station.store import JournalState, Store
 from station.store.change_stamp import ChangeStamp
 from station.unresolved import unresolved
@@ -129,8 +130,9 @@ class StatusBoard:
 
     def __init__(self, *, station_id: str, station_name: str, store: Store, engine: EngineView | None,
                  health: EntraMeter, watchers: Sequence[StatusLine], notes: Callable[[], list[str]] | None = None,
-                 ) -> None:
-        self.station: StationInfo = {"id": station_id, "name": station_name, "version": __version__, "pid": os.getpid()}
+                 language: str = "en") -> None:
+        self.station: StationInfo = {"id": station_id, "name": station_name, "version": __version__,
+                                     "pid": os.getpid(), "language": language}
         self.store = store
         self.engine = engine
         self.health = health
@@ -198,28 +200,41 @@ def lifecycle_state(phase: str, paused: bool, active: int, store_problem: str | 
     return "working" if active else "idle"
 
 
+# The states' words as the technician reads them (in the station's language).
+STATE_WORDS = {"starting": N_("starting"), "stopping": N_("stopping"), "idle": N_("idle"), "working": N_("working"),
+               "paused": N_("paused"), "store not writable": N_("store not writable")}
+
+
+def state_word(state: str) -> str:
+    """The station's ``state`` in the station's language (an unknown one as it is)."""
+    return _(STATE_WORDS[state]) if state in STATE_WORDS else state
+
+
 def summary_line(status: Mapping[str, Any]) -> str:
-    """One line for systemd and the operator: ``working · 2 keys · 132 queued · 41 enrolled today``."""
+    """One line for systemd and the operator, in the station's language:
+    ``working · 2 keys · 132 queued · 41 enrolled today``."""
     state = status.get("state", "?")
-    parts = [str(status.get("store_problem") if state == "store not writable" else state)]
+    parts = [str(status.get("store_problem") if state == "store not writable" else state_word(state))]
     active = active_sessions(status.get("slots", []))
     if active:
-        parts.append(f"{active} key{'s' if active != 1 else ''}")
-    parts.append(f"{status.get('queue', {}).get('queued', 0)} queued")
+        parts.append(ngettext("{n} key", "{n} keys", active).format(n=active))
+    parts.append(counted("queued", status.get("queue", {}).get("queued", 0)))
     today = status.get("today", {})
-    parts.append(f"{today.get('enrolled', 0)} enrolled today")
+    parts.append(counted("enrolled_today", today.get("enrolled", 0)))
     if today.get("failed"):
-        parts.append(f"{today['failed']} failed today")
+        parts.append(counted("failed_today", today["failed"]))
     entra = status.get("entra", {})
     if entra.get("token_ok") is False:
-        parts.append("Entra token failing")
+        parts.append(_("Entra token failing"))
     elif entra.get("throttled"):
-        parts.append("Entra throttling")
+        parts.append(_("Entra throttling"))
     waiting = len(status.get("unresolved") or [])
     if waiting:
-        parts.append(f"{waiting} unresolved enrolment{'s' if waiting != 1 else ''} (station queue resolve)")
+        parts.append(ngettext("{n} unresolved enrolment (station queue resolve)",
+                              "{n} unresolved enrolments (station queue resolve)", waiting).format(n=waiting))
     delegated = status.get("delegated") or {}
     if any(delegated.values()):
-        parts.append(f"delegated: {delegated.get('handed_out', 0)} handed out, {delegated.get('active', 0)} "
-                     f"activated, {delegated.get('expired', 0)} expired")
+        parts.append(_("delegated: {waiting} handed out, {active} activated, {expired} expired").format(
+            waiting=delegated.get("handed_out", 0), active=delegated.get("active", 0),
+            expired=delegated.get("expired", 0)))
     return " · ".join(parts)

@@ -20,6 +20,7 @@ class StationInfo(TypedDict):
     name: str
     version: str
     pid: int
+    language: str  # [station] language: `station status` and a monitoring dashboard speak it too
 
 
 class QueueCounts(TypedDict):

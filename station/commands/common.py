@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from station.errors import ConfigError, StationError
+from station.i18n import speak
 from station.text import json_text
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
             problems = [f"--store{line.removeprefix('url')}" for line in format_validation_error(e)]
             raise ConfigError("--store is not a store URL", problems=problems,
                               remedy="Pass --store sqlite:////ABSOLUTE/PATH or postgresql://USER@HOST/DB.") from None
+    speak(cfg.station.language)  # the dashboard and the remedies in the station's language from here on
     return cfg
 
 

@@ -11,7 +11,9 @@ from station.commands.common import config_from_args, print_json
 from station.config_file import runtime_dir
 from station.control_client import ControlClient
 from station.control_protocol import socket_path
-from station.rollout import rollout_lines
+from station.enroll.steps import step_word
+from station.i18n import _, speak
+from station.rollout import queue_line, rollout_lines
 from station.text import visible
 from station.unresolved_words import REMEDY, describe
 
@@ -50,40 +52,44 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print_json(status)
     else:
+        speak(str(status.get("station", {}).get("language") or "en"))  # as the daemon's summary line speaks
         print(format_status(status))
     return 0
 
 
 def format_status(status: dict[str, Any]) -> str:
+    """`station status` for a person to read, in the language ``speak`` set (the station's)."""
     st = status.get("station", {})
-    lines = [f"Station {st.get('id', '?')} ({st.get('name', '')}) · version {st.get('version', '?')} · "
-             f"pid {st.get('pid', '?')}", str(status.get("summary", ""))]
+    lines = [_("Station {id} ({name}) · version {version} · pid {pid}").format(
+        id=st.get("id", "?"), name=st.get("name", ""), version=st.get("version", "?"), pid=st.get("pid", "?")),
+        str(status.get("summary", ""))]
     q = status.get("queue", {})
-    lines.append("queue: " + " · ".join(f"{q.get(k, 0)} {k}" for k in
-                                         ("queued", "claimed", "enrolled", "failed", "skipped")))
+    lines.append(queue_line(q))
     pace = status.get("pace") or {}
     if pace.get("window_seconds"):
         lines += rollout_lines(q, recent_done=int(pace.get("enrolled", 0)), window=float(pace["window_seconds"]),
                                at=time.time())
     slots = status.get("slots", [])
     if slots:
-        lines.append("keys:")
+        lines.append(_("keys:"))
         for s in slots:
             who = s.get("upn") or "—"
-            lines.append(f"  {visible(s.get('slot', '?')):<20} {visible(s.get('step', '')):<16} {visible(who)}  "
+            step = visible(step_word(s.get("step", "")))
+            lines.append(f"  {visible(s.get('slot', '?')):<20} {step:<16} {visible(who)}  "
                          f"{visible(s.get('model', ''))}".rstrip())
     next_up = status.get("next_up", [])
     if next_up:
-        lines.append("next: " + ", ".join(f"{visible(p['display_name'])} <{visible(p['upn'])}>" for p in next_up))
+        lines.append(_("next: {people}").format(
+            people=", ".join(f"{visible(p['display_name'])} <{visible(p['upn'])}>" for p in next_up)))
     entra = status.get("entra", {})
-    token = {True: "token OK", False: "token FAILING", None: "token not tried"}[entra.get("token_ok")]
+    token = {True: _("token OK"), False: _("token FAILING"), None: _("token not tried")}[entra.get("token_ok")]
     entra_parts = [token]
     if entra.get("last_latency_ms") is not None:
-        entra_parts.append(f"last call {entra['last_latency_ms']:.0f} ms")
+        entra_parts.append(_("last call {ms} ms").format(ms=f"{entra['last_latency_ms']:.0f}"))
     if entra.get("throttled"):
-        entra_parts.append("throttled")
+        entra_parts.append(_("throttled"))
     if entra.get("last_error"):
-        entra_parts.append(f"last error: {entra['last_error']}")
+        entra_parts.append(_("last error: {error}").format(error=entra["last_error"]))
     lines.append("Entra ID: " + " · ".join(entra_parts))
     waiting = status.get("unresolved") or []
     if waiting:

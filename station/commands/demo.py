@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from station.commands.common import register_without_emulators
+from station.i18n import LANGUAGES
 
 HELP = "the whole station against emulated keys and an emulated Entra ID tenant"
 
@@ -42,6 +43,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--quirk", action="append", default=[], metavar="NAME", type=_quirk,
                    help="add a real keys' misbehaviour to every key: ignores-cancel, pin-protocol-2-fails, "
                         "short-apdus-only (repeatable)")
+    p.add_argument("--language", default="en", choices=LANGUAGES,
+                   help="the station's language ([station] language): the dashboard, the remedies and the letters "
+                        "of people the tenant gives no preferredLanguage (default en)")
     p.add_argument("--stations", type=int, default=1, metavar="N",
                    help="run N station daemons, each its own process with its own keys, on one store (with "
                         "--store URL, e.g. PostgreSQL) and one Entra emulator; progress lines, no dashboard")
@@ -79,7 +83,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     dashboard = not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
     result = run_demo(DemoOptions(users=args.users, keys=args.keys, speed=args.speed, seed=args.seed,
                                   state_dir=args.state_dir, timeout=args.timeout, dashboard=dashboard,
-                                  profile=args.profile, quirks=tuple(args.quirk)))
+                                  profile=args.profile, quirks=tuple(args.quirk), language=args.language))
     print("\n".join(["", "Summary", *result.lines()]))
     return 0 if result.completed else 1
 
@@ -90,6 +94,6 @@ def _fleet_demo(args: argparse.Namespace) -> int:
 
     result = run_fleet_demo(DemoOptions(users=args.users, keys=args.keys, speed=args.speed, seed=args.seed,
                                         state_dir=args.state_dir, timeout=args.timeout, profile=args.profile,
-                                        quirks=tuple(args.quirk)), args.stations, args.store)
+                                        quirks=tuple(args.quirk), language=args.language), args.stations, args.store)
     print("\n".join(["", "Summary", *result.lines()]))
     return 0 if result.completed else 1

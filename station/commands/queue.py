@@ -34,7 +34,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     p = qs.add_parser("import-csv", help="import people from a CSV file",
                       description="Import people from a CSV file with a header row: upn, display_name and "
-                                  "optionally object_id, key_serial, priority. A malformed row rejects the "
+                                  "optionally object_id, key_serial, priority, preferred_language (a language "
+                                  "tag such as de-DE: the language of the person's PIN letter, as Entra ID's "
+                                  "preferredLanguage). A malformed row rejects the "
                                   "whole file; each problem is reported with its line number. Control, "
                                   "bidirectional and zero-width characters and values longer than Entra ID "
                                   "allows (display name 256, UPN 113) are refused.")
@@ -193,6 +195,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "json":
         print_json(people)
         return 0
-    fields = ["upn", "display_name", "object_id", "key_serial", "state", "attempts", "priority", "source", "note"]
+    fields = ["upn", "display_name", "object_id", "key_serial", "preferred_language", "state", "attempts", "priority",
+              "source", "note"]
     csv_out.write_rows(sys.stdout, fields, people)
     return 0

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from station.commands.common import config_from_args
+from station.i18n import speak
 
 if TYPE_CHECKING:
     from station.daemon import Daemon
@@ -53,6 +54,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
     path = args.socket or socket_path(config_from_args(args).station.runtime_dir)
     source = ControlSource(path, read_only=True if args.read_only else None)
     status = source.snapshot()
+    speak(str(status.get("station", {}).get("language") or "en"))  # the station's language, configuration or not
     name = str(status.get("station", {}).get("name") or "Station")
     return run_dashboard(source, title=name, mode="monitor")
 

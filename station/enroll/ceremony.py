@@ -21,6 +21,7 @@ from station.enroll import request_fit
 from station.enroll.attestation_checks import check_answer
 from station.enroll.ports import Options
 from station.errors import Reason, StationError
+from station.i18n import _
 
 CRED_PROTECT = {
     "userVerificationOptional": 1,
@@ -74,8 +75,8 @@ def build_request(options: Options, ctap: Ctap2, policy: EnrolmentSection) -> Cr
             # Without credProtect a credential has level 1 (userVerificationOptional): only more needs the key's help.
             raise StationError(f"Entra ID requires credential protection {policy_name}, which this key lacks",
                                reason=Reason.FEATURE_MISSING, retryable=False,
-                               remedy="The tenant's passkey options ask for credential protection this key model "
-                                      "cannot give (no credProtect). Take a key model with credProtect.")
+                               remedy=_("The tenant's passkey options ask for credential protection this key "
+                                        "model cannot give (no credProtect). Take a key model with credProtect."))
     if "minPinLength" in supported and rp_id in policy.min_pin_length_rp_ids:
         extensions["minPinLength"] = True
     fitted_user, key_params, exclude_list = request_fit.fit(

@@ -20,7 +20,7 @@ from gettext import NullTranslations
 
 from station import csv_out
 from station.enroll.pin_rules import PIN_CHANGE_BY_LETTER, PIN_CHANGE_FORCED
-from station.i18n import N_, NP_, SOURCE_LANGUAGE, language_of, translations
+from station.i18n import N_, NP_, SOURCE_LANGUAGE, direction, language_of, translations
 from station.text import visible
 
 CSV_FIELDS = ["upn", "display_name", "key_model", "passkey_name", "pin", "state", "enrolment_id", "enrolled_at",
@@ -110,7 +110,7 @@ def to_html(entries: Iterable[Handout], organisation: str = "", language: str = 
         "<style>body{font-family:sans-serif;max-width:40em;margin:2em auto}"
         ".letter{page-break-after:always;margin-bottom:4em}"
         ".pin{font-family:monospace;font-size:2em;letter-spacing:.2em;border:1px solid #000;padding:.3em .6em;"
-        "display:inline-block}</style></head><body>\n" + "\n".join(pages) + "\n</body></html>\n"
+        "display:inline-block}th{text-align:start}</style></head><body>\n" + "\n".join(pages) + "\n</body></html>\n"
     )
 
 
@@ -133,10 +133,10 @@ def _letter(e: Handout, organisation: str, language: str) -> str:
     title, model, name, first_pin, first_use = (_("Your security key"), _("Key model"), _("Name in your account"),
                                                 _("Your first PIN:"), _("First use"))
     return (
-        f"<section class=\"letter\" lang=\"{language}\" dir=\"ltr\">{sender}<h1>{esc(title)}</h1>"
+        f"<section class=\"letter\" lang=\"{language}\" dir=\"{direction(language)}\">{sender}<h1>{esc(title)}</h1>"
         f"<p>{dear}</p><p>{account}</p>"
-        f"<table><tr><th align=\"left\">{esc(model)}</th><td>{data(e.key_model)}</td></tr>"
-        f"<tr><th align=\"left\">{esc(name)}</th><td>{data(e.passkey_name)}</td></tr></table>"
-        f"<p>{esc(first_pin)}</p><p class=\"pin\">{esc(e.pin)}</p>"
+        f"<table><tr><th>{esc(model)}</th><td>{data(e.key_model)}</td></tr>"
+        f"<tr><th>{esc(name)}</th><td>{data(e.passkey_name)}</td></tr></table>"
+        f"<p>{esc(first_pin)}</p><p class=\"pin\" dir=\"ltr\">{esc(e.pin)}</p>"
         f"<h2>{esc(first_use)}</h2><ol>{steps}</ol></section>"
     )

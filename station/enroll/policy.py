@@ -18,6 +18,7 @@ from station.config import EnrolmentSection
 from station.enroll import pin_rules
 from station.enroll.reasons import failure
 from station.errors import Reason, StationError
+from station.i18n import _
 from station.keys.attestation import model_unattestable
 from station.keys.catalogue import KeyCatalogue
 
@@ -54,21 +55,24 @@ def feature_refusal(info: Info, policy: EnrolmentSection, model: str) -> Station
         "FIDO 2.1 preview" if "FIDO_2_1_PRE" in info.versions else "FIDO 2.0")
     message = f"{model} ({version}) lacks {', '.join(missing)}"
     if "rk" in missing or "clientPin" in missing:
-        what = "store a passkey on itself" if "rk" in missing else "be protected by a PIN"
-        remedy = f"This key model cannot {what}, which a passkey for Entra ID needs. Take a FIDO2 key that can."
+        remedy = _("This key model cannot store a passkey on itself, which a passkey for Entra ID needs. Take a "
+                   "FIDO2 key that can.") if "rk" in missing else _(
+            "This key model cannot be protected by a PIN, which a passkey for Entra ID needs. Take a FIDO2 key "
+            "that can.")
         return StationError(message, reason=Reason.FEATURE_MISSING, remedy=remedy, retryable=False)
     requiring = pin_rules.required_by_policy(policy)
     if requiring and any(f in PIN_RULE_FEATURES for f in missing):
         settings = " and ".join(requiring)
-        remedy = (f"The configuration ({settings}) refuses keys that cannot enforce PIN rules; this model has no "
-                  "authenticatorConfig. Take a FIDO 2.1 key with authenticatorConfig, or set the setting to "
-                  "\"when_supported\" to enrol it with the PIN change on the person's letter.")
+        remedy = _("The configuration ({settings}) refuses keys that cannot enforce PIN rules; this model has no "
+                   "authenticatorConfig. Take a FIDO 2.1 key with authenticatorConfig, or set the setting to "
+                   "\"when_supported\" to enrol it with the PIN change on the person's letter.").format(
+            settings=settings)
         return StationError(f"{message}, which {settings} needs", reason=Reason.FEATURE_MISSING, remedy=remedy,
                             retryable=False)
     causes = (["required_features"] if set(missing) & set(policy.required_features) else []) + (
         ["enterprise_attestation = true"] if policy.enterprise_attestation else [])
-    remedy = (f"The configuration ({', '.join(causes)}) asks for {', '.join(missing)}, which this key model lacks. "
-              "Take a key model that has it, or change the setting.")
+    remedy = _("The configuration ({settings}) asks for {features}, which this key model lacks. Take a key model "
+               "that has it, or change the setting.").format(settings=", ".join(causes), features=", ".join(missing))
     return StationError(f"{message}, which the configuration asks for", reason=Reason.FEATURE_MISSING,
                         remedy=remedy, retryable=False)
 

@@ -9,77 +9,78 @@ from __future__ import annotations
 from fido2.ctap import CtapError
 
 from station.errors import KeyOperationError, Reason, StationError
+from station.i18n import N_, _
 
-UNTRUSTED_ANSWER = ("This key's answer breaks the FIDO2 rules, so Station did not register it. Set the key "
-                    "aside and give it to the administrator; the person is back in the queue.")
+UNTRUSTED_ANSWER = N_("This key's answer breaks the FIDO2 rules, so Station did not register it. Set the key "
+                       "aside and give it to the administrator; the person is back in the queue.")
 
 REMEDIES: dict[Reason, str] = {
-    Reason.PIN_ALREADY_SET: "This key already has a PIN: it was used before. Set it aside for a reset, "
-                            "or enable used_key = \"reset\" to reset keys at the station.",
-    Reason.AAGUID_NOT_ALLOWED: "This key model is not on the allowed list. Use an approved key model.",
-    Reason.U2F_ONLY: "This is a U2F-only key; it cannot hold a passkey. Use a FIDO2 key.",
-    Reason.FEATURE_MISSING: "This key model lacks a feature this enrolment needs (the message names it). Take a "
-                            "key model that has it.",
-    Reason.PIN_POLICY_REFUSED: "This key model has a PIN policy of its own and refused the generated PIN (it may "
-                               "take digits only, or need a longer PIN); the key was not changed. Set "
-                               "enrolment.pin_alphabet = \"0123456789\" and a longer pin_length, or take "
-                               "another model.",
-    Reason.KEY_FULL: "This key has no room for another passkey. Reset it or use another key.",
-    Reason.TOUCH_TIMEOUT: "Nobody touched the key in time. Remove it, reset it, and insert it again.",
-    Reason.TOUCH_DENIED: "The key refused the request. Remove it, reset it, and insert it again.",
-    Reason.KEY_REMOVED: "The key was removed before it was done. Reset it before using it again; "
-                        "the person goes back to the queue.",
-    Reason.OPERATOR_CANCELLED: "The enrolment was cancelled (by the operator, or because the station stopped) "
-                               "before it was done; the person is back in the queue. Remove the key, reset it if "
-                               "the card says it needs a reset, and insert it again.",
-    Reason.KEY_ERROR: "The key did not answer as expected. Remove it and insert it again; "
-                      "if it keeps failing, set it aside.",
-    Reason.KEY_NEEDS_RESET: "The key holds a PIN (and maybe a passkey) from an unfinished enrolment. "
-                            "Reset it before using it again; its escrowed PIN is kept.",
-    Reason.RESET_WINDOW: "A reset only works right after the key is plugged in. Remove it, insert it "
-                         "again and touch it within 10 seconds.",
-    Reason.ALREADY_REGISTERED: "This key already holds this person's own passkey (Entra ID listed it as "
-                               "theirs). Hand it to them, or use another key.",
+    Reason.PIN_ALREADY_SET: N_("This key already has a PIN: it was used before. Set it aside for a reset, "
+                               "or enable used_key = \"reset\" to reset keys at the station."),
+    Reason.AAGUID_NOT_ALLOWED: N_("This key model is not on the allowed list. Use an approved key model."),
+    Reason.U2F_ONLY: N_("This is a U2F-only key; it cannot hold a passkey. Use a FIDO2 key."),
+    Reason.FEATURE_MISSING: N_("This key model lacks a feature this enrolment needs (the message names it). Take a "
+                               "key model that has it."),
+    Reason.PIN_POLICY_REFUSED: N_("This key model has a PIN policy of its own and refused the generated PIN (it may "
+                                  "take digits only, or need a longer PIN); the key was not changed. Set "
+                                  "enrolment.pin_alphabet = \"0123456789\" and a longer pin_length, or take "
+                                  "another model."),
+    Reason.KEY_FULL: N_("This key has no room for another passkey. Reset it or use another key."),
+    Reason.TOUCH_TIMEOUT: N_("Nobody touched the key in time. Remove it, reset it, and insert it again."),
+    Reason.TOUCH_DENIED: N_("The key refused the request. Remove it, reset it, and insert it again."),
+    Reason.KEY_REMOVED: N_("The key was removed before it was done. Reset it before using it again; "
+                           "the person goes back to the queue."),
+    Reason.OPERATOR_CANCELLED: N_("The enrolment was cancelled (by the operator, or because the station stopped) "
+                                  "before it was done; the person is back in the queue. Remove the key, reset it if "
+                                  "the card says it needs a reset, and insert it again."),
+    Reason.KEY_ERROR: N_("The key did not answer as expected. Remove it and insert it again; "
+                         "if it keeps failing, set it aside."),
+    Reason.KEY_NEEDS_RESET: N_("The key holds a PIN (and maybe a passkey) from an unfinished enrolment. "
+                               "Reset it before using it again; its escrowed PIN is kept."),
+    Reason.RESET_WINDOW: N_("A reset only works right after the key is plugged in. Remove it, insert it "
+                            "again and touch it within 10 seconds."),
+    Reason.ALREADY_REGISTERED: N_("This key already holds this person's own passkey (Entra ID listed it as "
+                                  "theirs). Hand it to them, or use another key."),
     Reason.KEY_RP_MISMATCH: UNTRUSTED_ANSWER,
     Reason.KEY_NO_PRESENCE: UNTRUSTED_ANSWER,
     Reason.KEY_NO_VERIFICATION: UNTRUSTED_ANSWER,
-    Reason.AAGUID_MISMATCH: "This key claims to be another model than it attests to be. Set it aside and give "
-                            "it to the administrator; nothing was registered and the person is back in the queue.",
+    Reason.AAGUID_MISMATCH: N_("This key claims to be another model than it attests to be. Set it aside and give "
+                               "it to the administrator; nothing was registered and the person is back in the queue."),
     Reason.CREDENTIAL_ID_TOO_LONG: UNTRUSTED_ANSWER,
-    Reason.ATTESTATION_INVALID: "This key's attestation does not verify (a counterfeit or faulty key). Set it "
-                                "aside and give it to the administrator; nothing was registered and the person "
-                                "is back in the queue.",
-    Reason.MODEL_COMPROMISED: "FIDO's metadata reports this key model as compromised or revoked: its passkeys "
-                              "cannot be trusted. Set the key aside and take another model.",
-    Reason.ATTESTATION_UNTRUSTED: "FIDO's metadata does not vouch for this key, so Entra ID would refuse it "
-                                  "under attestation enforcement. Take an approved model; a key refused after "
-                                  "its touch holds a PIN: reset it before reuse. station mds show AAGUID says "
-                                  "what the metadata knows.",
-    Reason.GRAPH_THROTTLED: "Microsoft Graph asked Station to slow down. The person is back in the queue; "
-                            "try again in a minute.",
-    Reason.GRAPH_UNAVAILABLE: "Microsoft Graph is not answering. Check the network; the person is back in "
-                              "the queue.",
-    Reason.GRAPH_DENIED: "Entra ID refused the request: check the app's permissions "
-                         "(UserAuthMethod-Passkey.ReadWrite.All) and that the FIDO2 policy allows self-service "
-                         "setup for this person.",
-    Reason.GRAPH_POLICY: "The tenant's FIDO2 policy rejected this key (key restrictions or attestation). "
-                         "Use an allowed key model or change the policy.",
-    Reason.GRAPH_BAD_REQUEST: "Entra ID rejected the registration. Reset the key and try again; see the log "
-                              "for the request id.",
-    Reason.GRAPH_UNCERTAIN: "Station could not learn whether Entra ID registered the key. It will check "
-                            "again before doing anything else; leave the key aside until then.",
-    Reason.AUTH_FAILED: "Station cannot sign in to Entra ID. Check the tenant, client id and secret.",
-    Reason.USER_NOT_FOUND: "This person is no longer in Entra ID. They were marked failed; "
-                           "re-import the queue if that is wrong.",
-    Reason.RP_ID_MISMATCH: "Entra ID asked for a passkey for an unexpected site, so the key was not touched. "
-                           "Check tenant.graph_host and tenant.rp_id (login.microsoft.com for Entra ID).",
-    Reason.CHALLENGE_EXPIRED: "The registration took too long and its challenge expired. Reset the key and "
-                              "try again.",
-    Reason.QUEUE_EMPTY: "Nobody is waiting in the queue. Import people, then insert the key again.",
-    Reason.STORE_NOT_WRITABLE: "The station cannot write its store (disk full or read-only), so it did not "
-                               "touch the key. Remove it; the station takes keys again by itself once the "
-                               "administrator has freed space.",
-    Reason.INTERNAL: "Something unexpected went wrong; see the station log. Reset the key before reuse.",
+    Reason.ATTESTATION_INVALID: N_("This key's attestation does not verify (a counterfeit or faulty key). Set it "
+                                   "aside and give it to the administrator; nothing was registered and the person "
+                                   "is back in the queue."),
+    Reason.MODEL_COMPROMISED: N_("FIDO's metadata reports this key model as compromised or revoked: its passkeys "
+                                 "cannot be trusted. Set the key aside and take another model."),
+    Reason.ATTESTATION_UNTRUSTED: N_("FIDO's metadata does not vouch for this key, so Entra ID would refuse it "
+                                     "under attestation enforcement. Take an approved model; a key refused after "
+                                     "its touch holds a PIN: reset it before reuse. station mds show AAGUID says "
+                                     "what the metadata knows."),
+    Reason.GRAPH_THROTTLED: N_("Microsoft Graph asked Station to slow down. The person is back in the queue; "
+                               "try again in a minute."),
+    Reason.GRAPH_UNAVAILABLE: N_("Microsoft Graph is not answering. Check the network; the person is back in "
+                                 "the queue."),
+    Reason.GRAPH_DENIED: N_("Entra ID refused the request: check the app's permissions "
+                            "(UserAuthMethod-Passkey.ReadWrite.All) and that the FIDO2 policy allows self-service "
+                            "setup for this person."),
+    Reason.GRAPH_POLICY: N_("The tenant's FIDO2 policy rejected this key (key restrictions or attestation). "
+                            "Use an allowed key model or change the policy."),
+    Reason.GRAPH_BAD_REQUEST: N_("Entra ID rejected the registration. Reset the key and try again; see the log "
+                                 "for the request id."),
+    Reason.GRAPH_UNCERTAIN: N_("Station could not learn whether Entra ID registered the key. It will check "
+                               "again before doing anything else; leave the key aside until then."),
+    Reason.AUTH_FAILED: N_("Station cannot sign in to Entra ID. Check the tenant, client id and secret."),
+    Reason.USER_NOT_FOUND: N_("This person is no longer in Entra ID. They were marked failed; "
+                              "re-import the queue if that is wrong."),
+    Reason.RP_ID_MISMATCH: N_("Entra ID asked for a passkey for an unexpected site, so the key was not touched. "
+                              "Check tenant.graph_host and tenant.rp_id (login.microsoft.com for Entra ID)."),
+    Reason.CHALLENGE_EXPIRED: N_("The registration took too long and its challenge expired. Reset the key and "
+                                 "try again."),
+    Reason.QUEUE_EMPTY: N_("Nobody is waiting in the queue. Import people, then insert the key again."),
+    Reason.STORE_NOT_WRITABLE: N_("The station cannot write its store (disk full or read-only), so it did not "
+                                  "touch the key. Remove it; the station takes keys again by itself once the "
+                                  "administrator has freed space."),
+    Reason.INTERNAL: N_("Something unexpected went wrong; see the station log. Reset the key before reuse."),
 }
 
 RETRYABLE = {
@@ -90,10 +91,11 @@ RETRYABLE = {
 
 
 def remedy_for(reason: Reason | str) -> str:
+    """What the technician should do about ``reason``, in the station's language."""
     try:
-        return REMEDIES[Reason(reason)]
+        return _(REMEDIES[Reason(reason)])
     except (KeyError, ValueError):
-        return REMEDIES[Reason.INTERNAL]
+        return _(REMEDIES[Reason.INTERNAL])
 
 
 def nobody_waiting(queued: int) -> StationError:
@@ -103,8 +105,8 @@ def nobody_waiting(queued: int) -> StationError:
     people = "1 person waits" if queued == 1 else f"{queued} people wait"
     return StationError(f"nobody is waiting for this key: {people} for a key of their own (pre-assigned)",
                         reason=Reason.QUEUE_EMPTY, retryable=True,
-                        remedy="Insert the key pre-assigned to one of them ('station queue list' shows who waits), "
-                               "or import people for this key.")
+                        remedy=_("Insert the key pre-assigned to one of them ('station queue list' shows who "
+                                 "waits), or import people for this key."))
 
 
 def failure(reason: Reason, message: str, *, retryable: bool | None = None) -> StationError:

@@ -21,6 +21,7 @@ from fido2.ctap2 import Ctap2
 
 from station.enroll.reasons import failure
 from station.errors import Reason, StationError
+from station.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def key_algorithms(params: Sequence[Mapping[str, Any]], declared: Sequence[Mappi
         wanted = ", ".join(str(p["alg"]) for p in params)
         raise StationError(f"the key has none of the algorithms Entra ID accepts ({wanted})",
                            reason=Reason.FEATURE_MISSING, retryable=False,
-                           remedy="This key model cannot make a passkey Entra ID accepts. Take another model.")
+                           remedy=_("This key model cannot make a passkey Entra ID accepts. Take another model."))
     return kept
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from enum import IntEnum, StrEnum
 from typing import Final
 
+from station.i18n import N_, _
+
 
 class Stage(IntEnum):
     """The six stages the dashboard draws an enrolment in, in order."""
@@ -87,3 +89,19 @@ _STAGE: Final[dict[SessionStep, Stage]] = {
 _FAILURES: Final = frozenset({
     SessionStep.FAILED, SessionStep.NEEDS_RESET, SessionStep.ABANDONED, SessionStep.UNCERTAIN,
 })
+
+# Translators: an enrolment's step as the fleet view and station status show it beside a key (in English, the
+# step's own name): inspecting the key, claiming a person, PIN escrowed / set, waiting for a touch, and so on.
+STEP_WORDS: Final = {
+    "attached": N_("attached"), "inspecting": N_("inspecting"), "resetting": N_("resetting"),
+    "claiming": N_("claiming"), "claimed": N_("claimed"), "options": N_("options"), "pin_escrowed": N_("pin_escrowed"),
+    "pin_set": N_("pin_set"), "touch": N_("touch"), "credential_made": N_("credential_made"),
+    "registering": N_("registering"), "registered": N_("registered"), "finalising": N_("finalising"),
+    "uncertain": N_("uncertain"), "done": N_("done"), "failed": N_("failed"), "needs_reset": N_("needs_reset"),
+    "abandoned": N_("abandoned"), "rejected": N_("rejected"),
+}
+
+
+def step_word(step: str) -> str:
+    """``step`` as the technician reads it, in the station's language (an unknown step as it is)."""
+    return _(STEP_WORDS[step]) if step in STEP_WORDS else step

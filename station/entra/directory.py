@@ -12,12 +12,12 @@ from urllib.parse import quote
 from station.entra.http import GraphHttp
 from station.entra.remedies import GROUP_NOT_FOUND
 from station.errors import GraphError, Reason
+from station.i18n import _, is_language_tag
 from station.text import DISPLAY_NAME_MAX, UPN_MAX, cleaned, problems, visible
 
 log = logging.getLogger(__name__)
 
 USER_FIELDS = "id,userPrincipalName,displayName,preferredLanguage"
-_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}$")  # a BCP 47 tag, at most 35 characters
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 OBJECT_ID_MAX = 64  # the queue's object id column; Entra's are GUIDs (36)
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -50,7 +50,7 @@ class DirectoryUser:
             name = name[:DISPLAY_NAME_MAX]
         refused = problems(upn, "upn", UPN_MAX) + problems(item["id"], "object id", OBJECT_ID_MAX)
         language = str(item.get("preferredLanguage") or "")
-        language = language if _LANGUAGE_TAG.match(language) and len(language) <= 35 else ""
+        language = language if is_language_tag(language) else ""
         return cls(item["id"], upn, name, "; ".join(notes), "; ".join(refused), language)
 
 
@@ -107,7 +107,7 @@ class Directory:
             found.extend(Group(str(g["id"]), str(g.get("displayName") or "")) for g in page.get("value", []))
         if not found:
             raise GraphError(f"no group named {key!r} in Entra ID", reason=Reason.NOT_FOUND, status=404,
-                             remedy=GROUP_NOT_FOUND)
+                             remedy=_(GROUP_NOT_FOUND))
         if len(found) > 1:
             ids = ", ".join(g.id for g in found)
             raise GraphError(f"{len(found)} groups are named {key!r}: {ids}", reason=Reason.NOT_FOUND,

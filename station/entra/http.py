@@ -31,6 +31,7 @@ from station.entra.transport import (
     ResponseTooLarge,
 )
 from station.errors import GraphError, GraphUncertainError, Reason
+from station.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ class GraphHttp:
                         f"{what}: cannot reach Graph ({detail})",
                         reason=Reason.GRAPH_UNAVAILABLE,
                         retryable=True,
-                        remedy="Check the network, tenant.graph_host and tenant.ca_file. " + UNAVAILABLE,
+                        remedy=_("Check the network, tenant.graph_host and tenant.ca_file.") + " " + _(UNAVAILABLE),
                         client_request_id=client_request_id,
                     ) from None
                 log.info("%s: %s; retrying in %.1f s", what, type(e).__name__, delay)

@@ -12,50 +12,53 @@ from dataclasses import dataclass
 from typing import Literal
 
 from station.errors import Reason
+from station.i18n import N_, _
 
 Purpose = Literal["creation_options", "register", "passkeys", "directory", "user", "group", "policy", "tap"]
 
-GRANT_PASSKEY = (
+GRANT_PASSKEY = N_(
     "Grant the app UserAuthMethod-Passkey.ReadWrite.All (application permission) and admin-consent it; "
     "with graph_version beta, UserAuthenticationMethod.ReadWrite.All."
 )
-GRANT_DIRECTORY = (
+GRANT_DIRECTORY = N_(
     "Grant the app User.Read.All and GroupMember.Read.All (application permissions) and admin-consent them."
 )
-GRANT_TAP = (
+GRANT_TAP = N_(
     "Grant the app UserAuthenticationMethod.ReadWrite.All (application permission; it creates and deletes "
     "Temporary Access Passes) and admin-consent it."
 )
-GRANT_POLICY = "Grant the app Policy.Read.All (application permission) and admin-consent it."
-ENABLE_SELF_SERVICE = "Enable 'Allow self-service setup' in the FIDO2 authentication method policy."
-ENABLE_FIDO2 = "Enable the Passkey (FIDO2) authentication method in Entra ID and target it at these users."
-ADD_TO_TARGETS = "Add the user (or a group they are in) to the targets of the Passkey (FIDO2) policy."
-AAGUID_REFUSED = (
+GRANT_POLICY = N_("Grant the app Policy.Read.All (application permission) and admin-consent it.")
+ENABLE_SELF_SERVICE = N_("Enable 'Allow self-service setup' in the FIDO2 authentication method policy.")
+ENABLE_FIDO2 = N_("Enable the Passkey (FIDO2) authentication method in Entra ID and target it at these users.")
+ADD_TO_TARGETS = N_("Add the user (or a group they are in) to the targets of the Passkey (FIDO2) policy.")
+AAGUID_REFUSED = N_(
     "This key model is excluded by the FIDO2 key restrictions: use an allowed model, or add its AAGUID "
     "to the policy's key restrictions."
 )
-ATTESTATION_REFUSED = (
+ATTESTATION_REFUSED = N_(
     "Entra ID enforces attestation and did not trust this key's: use a key model listed in the FIDO "
     "metadata service, or turn off 'Enforce attestation' in the FIDO2 policy."
 )
-ALREADY_REGISTERED = (
+ALREADY_REGISTERED = N_(
     "Entra ID already has this key's passkey, perhaps for someone else: do not hand the key out. Set it aside "
     "for the administrator, who finds its owner in Entra ID and resets the key; use another key for this person."
 )
-CHALLENGE_EXPIRED = "The challenge expired before registration; Station fetches fresh creation options and tries again."
-USER_NOT_FOUND = (
+CHALLENGE_EXPIRED = N_(
+    "The challenge expired before registration; Station fetches fresh creation options and tries again."
+)
+USER_NOT_FOUND = N_(
     "Check the UPN or object id: the user may have been deleted or renamed in Entra ID. Run 'station sync'."
 )
-GROUP_NOT_FOUND = "Check the group's name or object id in Entra ID."
-CREATION_OPTIONS_405 = (
+GROUP_NOT_FOUND = N_("Check the group's name or object id in Entra ID.")
+CREATION_OPTIONS_405 = N_(
     "Graph refused creation options for this account: the app cannot provision its own account, and the "
     "beta call must use the parenthesised form. Check the user."
 )
-GUEST_REFUSED = "Passkeys cannot be provisioned for guest accounts; remove the guest from the queue."
-THROTTLED = "Graph is throttling this app; Station waits and retries. If it persists, import at a quieter time."
-UNAVAILABLE = "Graph is unavailable; Station retries. Check https://status.cloud.microsoft if it persists."
-SIGN_IN_AGAIN = "Check the tenant id, client id and the client secret or certificate in the configuration."
-BAD_REQUEST = "Graph rejected the request: see the error code and request-id in the station log."
+GUEST_REFUSED = N_("Passkeys cannot be provisioned for guest accounts; remove the guest from the queue.")
+THROTTLED = N_("Graph is throttling this app; Station waits and retries. If it persists, import at a quieter time.")
+UNAVAILABLE = N_("Graph is unavailable; Station retries. Check https://status.cloud.microsoft if it persists.")
+SIGN_IN_AGAIN = N_("Check the tenant id, client id and the client secret or certificate in the configuration.")
+BAD_REQUEST = N_("Graph rejected the request: see the error code and request-id in the station log.")
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,12 @@ def _denied(purpose: Purpose) -> str:
 
 
 def diagnose(status: int, code: str, message: str, purpose: Purpose) -> Diagnosis:
+    """The reason, whether retrying can help, and the remedy in the station's language."""
+    found = _diagnose(status, code, message, purpose)
+    return Diagnosis(found.reason, found.retryable, _(found.remedy))
+
+
+def _diagnose(status: int, code: str, message: str, purpose: Purpose) -> Diagnosis:
     text = f"{code} {message}"
     if status == 401:
         return Diagnosis(Reason.AUTH_FAILED, False, SIGN_IN_AGAIN)

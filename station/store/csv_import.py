@@ -1,7 +1,9 @@
 """CSV import of people: all rows are validated first; one bad row rejects the whole file.
 
 Columns (header row required): ``upn``, ``display_name``, optional ``object_id``, optional ``key_serial``,
-optional ``priority`` (the columns ``station queue export`` adds besides are ignored). Every problem is
+optional ``priority``, optional ``preferred_language`` (a BCP 47 tag such as ``de-DE``, as Entra ID's
+``preferredLanguage``: the language of the person's PIN letter) (the columns ``station queue export`` adds
+besides are ignored). Every problem is
 reported with its line number and reason — a control, bidirectional or invisible character (NUL, ESC, a
 newline inside a quoted cell, RIGHT-TO-LEFT OVERRIDE…) or an over-long value included (station/text.py), so
 that nothing a terminal or a database would trip over is queued.
@@ -15,11 +17,12 @@ import re
 from pathlib import Path
 
 from station.errors import ImportRejectedError
+from station.i18n import is_language_tag
 from station.store.queue import NewPerson, normalise_upn
 from station.text import person_problems, visible
 
 REQUIRED = ("upn", "display_name")
-OPTIONAL = ("object_id", "key_serial", "priority")
+OPTIONAL = ("object_id", "key_serial", "priority", "preferred_language")
 # Columns `station queue export` adds, so that its file imports again: read, and ignored.
 EXPORTED = ("state", "attempts", "source", "note")
 MAX_ERRORS_SHOWN = 20
@@ -135,5 +138,10 @@ def _person(rec: dict[str, str]) -> tuple[NewPerson | None, str]:
             priority = int(rec["priority"])
         except ValueError:
             return None, f"priority {visible(repr(rec['priority'][:32]))} is not a whole number"
+    language = rec.get("preferred_language") or None
+    if language and not is_language_tag(language):
+        return None, (f"preferred_language {visible(repr(language[:40]))} is not a language tag "
+                      "(such as de-DE, fr or nl-BE)")
     return NewPerson(upn=upn, display_name=rec.get("display_name", ""), object_id=object_id,
-                     key_serial=rec.get("key_serial") or None, source="csv", priority=priority), ""
+                     key_serial=rec.get("key_serial") or None, source="csv", priority=priority,
+                     preferred_language=language), ""

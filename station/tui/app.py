@@ -24,7 +24,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer
 
 from station.errors import StationError
+from station.i18n import N_, _
 from station.text import visible
+from station.tui.bindings import speak_bindings
 from station.tui.log_capture import captured_logs
 from station.tui.messages import CommandAnswered, EventArrived, StatusRefreshed, StatusUnreachable
 from station.tui.model import DashboardModel, Outcome, SlotCard
@@ -45,40 +47,43 @@ from station.wire import StatusSnapshot
 
 log = logging.getLogger(__name__)
 
-READ_ONLY_NOTE = ("Monitor mode is read-only: pause, retry, skip and hand-outs are disabled here. "
-                  "Use the station's kiosk, or a user allowed to control the daemon.")
+READ_ONLY_NOTE = N_("Monitor mode is read-only: pause, retry, skip and hand-outs are disabled here. "
+                     "Use the station's kiosk, or a user allowed to control the daemon.")
 SHORT_HEIGHT = 34
 NARROW_WIDTH = 100
 FLEET_SECONDS = 3.0
 # With no key in (and the daemon answering) the status is read this seldom: events still arrive at once.
 IDLE_POLL_SECONDS = 10.0
-DONE_WORDS = {"pause": "Intake paused: new keys wait", "resume": "Intake resumed",
-              "retry": "{who} is queued again", "skip": "{who} is skipped", "cancel": "{who}: enrolment cancelled",
-              "handout": "{who}: key handed out, the pass sealed; print the letter with 'station handout letters'"}
-HANDOUT_QUESTION = ("Hand a key out to {who}?\nThey register it themselves with a Temporary Access Pass, made now "
-                    "(replacing any they have) and sealed to the escrow key; they leave the station's queue.")
+DONE_WORDS = {"pause": N_("Intake paused: new keys wait"), "resume": N_("Intake resumed"),
+              "retry": N_("{who} is queued again"), "skip": N_("{who} is skipped"),
+              "cancel": N_("{who}: enrolment cancelled"),
+              "handout": N_("{who}: key handed out, the pass sealed; print the letter with 'station handout letters'")}
+HANDOUT_QUESTION = N_("Hand a key out to {who}?\nThey register it themselves with a Temporary Access Pass, made now "
+                      "(replacing any they have) and sealed to the escrow key; they leave the station's queue.")
+PANEL_TITLES = {"queue": N_("Queue"), "throughput": N_("Throughput"), "entra": N_("Entra ID"), "log": N_("Events")}
 
 
 class StationApp(App[int]):
     """The station dashboard. Build it with :func:`create_app`."""
 
     CSS_PATH = "station.tcss"
-    BINDINGS = [
-        Binding("p", "toggle_intake", "Pause/resume"),
-        Binding("r", "retry", "Retry"),
-        Binding("s", "skip", "Skip"),
-        Binding("slash", "find", "Find"),
-        Binding("f", "fleet", "Fleet"),
-        Binding("k", "keys", "Keys"),
-        Binding("h", "handout", "Hand out", show=False),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit_asking", "Quit"),
+    BINDINGS = [  # the footer's words, translated by each app (__init__)
+        Binding("p", "toggle_intake", N_("Pause/resume")),
+        Binding("r", "retry", N_("Retry")),
+        Binding("s", "skip", N_("Skip")),
+        Binding("slash", "find", N_("Find")),
+        Binding("f", "fleet", N_("Fleet")),
+        Binding("k", "keys", N_("Keys")),
+        Binding("h", "handout", N_("Hand out"), show=False),
+        Binding("question_mark", "help", N_("Help")),
+        Binding("q", "quit_asking", N_("Quit")),
     ]
 
     def __init__(self, source: DashboardSource, *, title: str, mode: str, clock: Callable[[], float],
                  tz: tzinfo | None, poll_seconds: float, fleet_seconds: float,
                  keep_running: Callable[[], bool] | None = None) -> None:
         super().__init__()
+        speak_bindings(self)
         self.keep_running = keep_running
         self.source = source
         self.title = title
@@ -131,9 +136,8 @@ class StationApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        for panel_id, title in (("queue", "Queue"), ("throughput", "Throughput"), ("entra", "Entra ID"),
-                                ("log", "Events")):
-            self.query_one(f"#{panel_id}").border_title = title
+        for panel_id, title in PANEL_TITLES.items():
+            self.query_one(f"#{panel_id}").border_title = _(title)
         self._fit(self.size.width, self.size.height)
         self._unsubscribe = self.source.subscribe(self._event_from_source)
         self.refresh_status()
@@ -217,16 +221,17 @@ class StationApp(App[int]):
     def on_command_answered(self, message: CommandAnswered) -> None:
         who = message.args.get("upn") or message.args.get("slot") or ""
         if message.error is None:
-            text = DONE_WORDS.get(message.cmd, message.cmd).format(who=who)
+            text = _(DONE_WORDS[message.cmd]).format(who=who) if message.cmd in DONE_WORDS else message.cmd
             self.model.note("success", text)
-            self.notify(visible(text), title="Done", markup=False)
+            self.notify(visible(text), title=_("Done"), markup=False)
             self.refresh_status()
         else:
             text = str(message.error.get("message", "refused"))
             remedy = str(message.error.get("remedy", ""))
             self.model.note("error", f"{message.cmd} {who}: {text}".replace("  ", " "))
             self.notify(f"{visible(text)}\n→ {visible(remedy)}" if remedy else visible(text),
-                        title=f"{message.cmd} refused", severity="error", timeout=8, markup=False)
+                        title=_("{command} refused").format(command=message.cmd), severity="error", timeout=8,
+                        markup=False)
         self._redraw()
 
     def _tick(self) -> None:
@@ -259,7 +264,7 @@ class StationApp(App[int]):
     def _send(self, cmd: str, **args: Any) -> None:
         if self.source.read_only:
             self.model.note("warning", f"{cmd}: not allowed in read-only monitor mode")
-            self.notify(READ_ONLY_NOTE, title="Read-only", severity="warning", timeout=6, markup=False)
+            self.notify(_(READ_ONLY_NOTE), title=_("Read-only"), severity="warning", timeout=6, markup=False)
             self._redraw()
             return
         self.run_worker(partial(self._run_command, cmd, args), thread=True, group="command", exit_on_error=False)
@@ -268,10 +273,10 @@ class StationApp(App[int]):
         self._send("resume" if self.model.paused else "pause")
 
     def action_retry(self) -> None:
-        self._act_on_person("retry", "Retry whom? (a failed or skipped person)")
+        self._act_on_person("retry", _("Retry whom? (a failed or skipped person)"))
 
     def action_skip(self) -> None:
-        self._act_on_person("skip", "Skip whom? (a queued or failed person)")
+        self._act_on_person("skip", _("Skip whom? (a queued or failed person)"))
 
     def _act_on_person(self, cmd: str, question: str) -> None:
         if self.source.read_only:
@@ -300,13 +305,14 @@ class StationApp(App[int]):
 
         def chosen(upn: str | None) -> None:
             if upn:
-                self.push_screen(KeyConfirmScreen(HANDOUT_QUESTION.format(who=visible(upn))), partial(confirmed, upn))
+                question = _(HANDOUT_QUESTION).format(who=visible(upn))
+                self.push_screen(KeyConfirmScreen(question), partial(confirmed, upn))
 
-        self.push_screen(FindPersonScreen("Hand a key out to whom? (they register it themselves)",
+        self.push_screen(FindPersonScreen(_("Hand a key out to whom? (they register it themselves)"),
                                           self.model.find_people), chosen)
 
     def action_find(self) -> None:
-        self.push_screen(FindPersonScreen("Find a person", self.model.find_people), self._show_person)
+        self.push_screen(FindPersonScreen(_("Find a person"), self.model.find_people), self._show_person)
 
     def _show_person(self, upn: str | None) -> None:
         if not upn:
@@ -317,10 +323,11 @@ class StationApp(App[int]):
                 return
         known = {p.upn: p for p in self.model.people()}.get(upn)
         if known is not None:
-            self.notify(visible(f"{known.display_name or upn} ({upn}): {known.where}"), title="Found", markup=False)
+            self.notify(visible(f"{known.display_name or upn} ({upn}): {known.where}"), title=_("Found"),
+                        markup=False)
         else:
-            self.notify(visible(f"{upn} has not been seen on this dashboard. Look them up with "
-                                f"'station queue show {upn}'."), title="Not here", severity="warning", markup=False)
+            self.notify(visible(_("{upn} has not been seen on this dashboard. Look them up with 'station queue show "
+                                  "{upn}'.").format(upn=upn)), title=_("Not here"), severity="warning", markup=False)
 
     def action_fleet(self) -> None:
         self.push_screen(FleetScreen(self.source.fleet, clock_text=self.model.clock_text,

@@ -1,10 +1,14 @@
 """A small three-row block font, so a prompt can be read from a metre away — or two, ``scaled`` up.
 
 Pure text: ``block_lines("TOUCH THE KEY")`` returns three strings of equal width built from full and
-half block characters. Letters without a glyph fall back to the plain character on the middle row.
+half block characters. Three rows leave no room for an accent: a German umlaut is spelt as German does without
+one (Ü as UE), another accented letter as its base letter (É as E). Characters without a glyph fall back to
+the plain character on the middle row.
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 GLYPHS: dict[str, tuple[str, str, str]] = {
     "A": ("▄▀▄", "█▀█", "█ █"),
@@ -35,15 +39,29 @@ GLYPHS: dict[str, tuple[str, str, str]] = {
     "Z": ("▀▀█", " █ ", "█▄▄"),
     "!": ("█", "█", "▄"),
     " ": (" ", " ", " "),
+    "'": ("█", " ", " "),
+    "-": ("  ", "▀▀", "  "),
 }
+UMLAUTS = {"Ä": "AE", "Ö": "OE", "Ü": "UE"}
 
 HEIGHT = 3
 
 
+def spelt(text: str) -> str:
+    """``text`` in capitals, with the letters the font has: UE for Ü, E for É (see above)."""
+    out = []
+    for char in text.upper():
+        if char not in GLYPHS:
+            base = unicodedata.normalize("NFD", char)[0]
+            char = UMLAUTS.get(char) or (base if base in GLYPHS else char)
+        out.append(char)
+    return "".join(out)
+
+
 def block_lines(text: str) -> list[str]:
-    """Three rows spelling ``text`` (upper-cased), letters one column apart."""
+    """Three rows spelling ``text`` (in capitals), letters one column apart."""
     rows = ["", "", ""]
-    for i, char in enumerate(text.upper()):
+    for i, char in enumerate(spelt(text)):
         glyph = GLYPHS.get(char, (" ", char, " "))
         for r in range(HEIGHT):
             rows[r] += ("" if i == 0 else " ") + glyph[r]

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from station.enroll.steps import SessionStep
+from station.i18n import _
 from station.status import summary_line
 from station.tui.totals import BACK_IN_QUEUE, CLAIMED, ENROLLED, RATE_WINDOW, LiveTotals, QueueTotals
 from station.wire import SessionSnapshot, StatusSnapshot
@@ -221,17 +222,18 @@ class DashboardModel:
         slot = str(e["slot"])
         self.cards[slot] = SlotCard(slot=slot, transport=str(e.get("transport", "")),
                                     fingerprint=str(e.get("fingerprint", "")), started=at)
-        self._log(at, "info", f"{self._where(slot)}: key inserted")
+        self._log(at, "info", _("{slot}: key inserted").format(slot=self._where(slot)))
 
     def _on_KeyInspected(self, e: dict[str, Any], at: float) -> None:
         card = self._card(e, at)
         card.model = str(e.get("model", ""))
-        self._log(at, "info", f"{self._where(card.slot)}: {card.model or 'key'} inspected")
+        self._log(at, "info", _("{slot}: {model} inspected").format(slot=self._where(card.slot),
+                                                                     model=card.model or _("key")))
 
     def _on_KeyRejected(self, e: dict[str, Any], at: float) -> None:
         card = self._card(e, at)
         self._fail(card, e, Outcome.REJECTED, at)
-        self._log(at, "error", f"{self._where(card.slot)}: key refused — {card.message}")
+        self._log(at, "error", _("{slot}: key refused — {why}").format(slot=self._where(card.slot), why=card.message))
 
     def _on_PersonClaimed(self, e: dict[str, Any], at: float) -> None:
         card = self._card(e, at)
@@ -242,7 +244,8 @@ class DashboardModel:
         self._claimed_since.add(card.upn)
         self._set_step(card, "claimed")
         self._remember(card)
-        self._log(at, "info", f"{self._where(card.slot)}: for {card.display_name or card.upn} ({card.upn})")
+        self._log(at, "info", _("{slot}: for {name} ({upn})").format(slot=self._where(card.slot), upn=card.upn,
+                                                                      name=card.display_name or card.upn))
 
     def _on_StepChanged(self, e: dict[str, Any], at: float) -> None:
         card = self._card(e, at)
@@ -261,7 +264,7 @@ class DashboardModel:
         card.touch = True
         if card.stage < STAGES.index("touch") and card.step != "resetting":
             self._set_step(card, "touch")
-        self._log(at, "warning", f"{self._where(card.slot)}: waiting for a touch")
+        self._log(at, "warning", _("{slot}: waiting for a touch").format(slot=self._where(card.slot)))
 
     def _on_PinShown(self, e: dict[str, Any], at: float) -> None:
         pin = str(e.get("pin", ""))
@@ -272,7 +275,8 @@ class DashboardModel:
         card = self._card(e, at)
         card.touch = False
         self._set_step(card, "registered")
-        self._log(at, "info", f"{self._where(card.slot)}: passkey registered for {e.get('upn', '')}")
+        self._log(at, "info", _("{slot}: passkey registered for {upn}").format(slot=self._where(card.slot),
+                                                                                upn=e.get("upn", "")))
 
     def _on_EnrolmentDone(self, e: dict[str, Any], at: float) -> None:
         card = self._card(e, at)
@@ -281,8 +285,9 @@ class DashboardModel:
         self._finish(card, Outcome.DONE, at)
         self.completions.append(at)
         self.totals.moved(e.get("enrolment_id"), ENROLLED, at)
-        self._remember(card, "enrolled")
-        self._log(at, "success", f"{self._where(card.slot)}: done — {card.display_name or card.upn}")
+        self._remember(card, _("enrolled"))
+        self._log(at, "success", _("{slot}: done — {name}").format(slot=self._where(card.slot),
+                                                                    name=card.display_name or card.upn))
 
     def _on_EnrolmentFailed(self, e: dict[str, Any], at: float) -> None:
         card = self._card(e, at)
@@ -290,13 +295,14 @@ class DashboardModel:
         self._fail(card, e, Outcome.FAILED, at)
         self.totals.moved(e.get("enrolment_id"), BACK_IN_QUEUE, at, failed=True)
         if card.upn:
-            self._remember(card, "failed")
-        self._log(at, "error", f"{self._where(card.slot)}: failed — {card.message} ({card.reason})")
+            self._remember(card, _("failed"))
+        self._log(at, "error", _("{slot}: failed — {why} ({reason})").format(
+            slot=self._where(card.slot), why=card.message, reason=card.reason))
 
     def _on_KeyRemoved(self, e: dict[str, Any], at: float) -> None:
         slot = str(e.get("slot", ""))
         if slot in self.cards:
-            self._log(at, "info", f"{self._where(slot)}: key removed")
+            self._log(at, "info", _("{slot}: key removed").format(slot=self._where(slot)))
             card = self.cards.pop(slot)
             if card.in_flight:  # pulled out mid-way: the session ends and the person waits in the queue again
                 self.totals.moved(card.enrolment_id, BACK_IN_QUEUE, at)
@@ -307,7 +313,7 @@ class DashboardModel:
         if self.state in ("idle", "working", "paused"):
             self.state = "paused" if self.paused else "idle"
         self._log(at, "warning" if self.paused else "info",
-                  "intake paused: new keys wait" if self.paused else "intake resumed")
+                  _("intake paused: new keys wait") if self.paused else _("intake resumed"))
 
     def _on_StatusNote(self, e: dict[str, Any], at: float) -> None:
         self._log(at, str(e.get("level", "info")), str(e.get("message", "")))
@@ -426,7 +432,8 @@ class DashboardModel:
 
     def _remember(self, card: SlotCard, where: str = "") -> None:
         self._people.pop(card.upn, None)
-        self._people[card.upn] = PersonRef(card.upn, card.display_name, where or f"at {card.slot}")
+        self._people[card.upn] = PersonRef(card.upn, card.display_name,
+                                           where or _("at {slot}").format(slot=card.slot))
 
     def _where(self, slot: str) -> str:
         card = self.cards.get(slot)

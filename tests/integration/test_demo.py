@@ -8,6 +8,7 @@ run ends by itself with a summary, and the store it leaves behind agrees with th
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +72,31 @@ def test_demo_with_a_real_key_model_enrols_everyone_and_hands_the_pin_change_to_
     assert all(k["state"] == "active" and k["model"].startswith("YubiKey 5") and k["display_name"] for k in keys)
     assert all(k["serial"] and k["serial"].isdigit() and k["identity"] == k["serial"] for k in keys), \
         "each key's printed serial, read through its management application"
+
+    config, private = str(state / "station.toml"), str(state / "escrow-private.pem")
+    assert main(["--config", config, "pins", "export", "--private-key", private, "--format", "html"]) == 0
+    letters = capsys.readouterr().out.split('<section class="letter"')[1:]
+    languages = sorted(re.search(r'lang="(\w+)"', letter).group(1) for letter in letters)  # type: ignore[union-attr]
+    assert languages == ["de", "en", "en", "es", "fr", "nl"], "the tenant's preferredLanguage, else English"
+    german = next(letter for letter in letters if 'lang="de"' in letter)
+    assert "Ihr Sicherheitsschlüssel" in german and "Your security key" not in german
+
+
+def test_a_german_demo_station_gives_its_remedies_and_the_letters_of_people_without_a_language_in_german(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "demo-de"
+    result = subprocess.run(
+        [sys.executable, "-m", "station.cli", "demo", "--headless", "--users", "6", "--keys", "2", "--seed", "1",
+         "--speed", "10", "--language", "de", "--state-dir", str(state)],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "enrolled: 6 of 6" in result.stdout
+    assert "Dieser Schlüssel hat schon eine PIN" in result.stdout, "the used key's remedy, in the station's language"
+    config, private = str(state / "station.toml"), str(state / "escrow-private.pem")
+    assert main(["--config", config, "pins", "export", "--private-key", private, "--format", "html"]) == 0
+    letters = capsys.readouterr().out.split('<section class="letter"')[1:]
+    languages = sorted(re.search(r'lang="(\w+)"', letter).group(1) for letter in letters)  # type: ignore[union-attr]
+    assert languages == ["de", "de", "en", "es", "fr", "nl"], "the person without a preferredLanguage: German"
 
 
 def test_demo_refuses_an_unknown_profile_in_one_line() -> None:

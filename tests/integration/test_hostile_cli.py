@@ -101,7 +101,7 @@ def test_pin_letters_show_hostile_names_as_text(name: str) -> None:
                     pin="48213905", state="done", enrolment_id=1, enrolled_at="2026-11-29T10:00:00+00:00")
     letter = to_html([entry])
     assert_terminal_safe(letter, "the HTML letter")
-    assert "<p class=\"pin\">48213905</p>" in letter and "Yubi\\x1b[31mKey" in letter
+    assert "<p class=\"pin\" dir=\"ltr\">48213905</p>" in letter and "Yubi\\x1b[31mKey" in letter
     if name in PRINTABLE.values():
         assert html.escape(name) in letter
     sheet = to_csv([entry])

@@ -68,3 +68,37 @@ def test_a_german_users_letter_is_in_german(emu: EntraEmulator, tmp_path: Path,
     assert f'Guten Tag <bdi dir="auto">{german["displayName"]}</bdi>,' in letter
     assert "Sie können diese PIN behalten" in letter, "pin_change off: the German words for it"
     assert "Your security key" not in letter and "Votre clé" not in letter
+
+
+def test_a_language_changed_in_entra_id_reaches_the_letter_through_station_sync(
+        emu: EntraEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The user is queued in English; Entra ID then says German (de-CH): `station sync` reads the change through
+    users/delta, the person's language follows, and the letter is German."""
+    user = next(u for u in emu.tenant.users.values() if u.get("preferredLanguage") == "en-US")
+    config = write_config(emu, tmp_path)
+    assert main(["--config", config, "import", "--users", user["userPrincipalName"]]) == 0
+    assert main(["--config", config, "sync"]) == 0  # the first sync reads every user and keeps the deltaLink
+    emu.tenant.update_user(user["id"], {"preferredLanguage": "de-CH"})
+    capsys.readouterr()
+    assert main(["--config", config, "sync"]) == 0
+    assert "1 updated" in capsys.readouterr().out
+    store = open_store(f"sqlite:///{tmp_path / 'station.db'}")
+    try:
+        (person,) = store.queue.list()
+        assert person.preferred_language == "de-CH"
+    finally:
+        store.close()
+
+    station = build_station(emu, tmp_path, prefetch=0)
+    try:
+        station.keys.insert(VirtualKey("fido21"))
+        station.events.wait_for(EnrolmentDone)
+        station.engine.wait_idle(5)
+    finally:
+        station.close()
+    capsys.readouterr()
+    private = tmp_path / "escrow-station-1" / "escrow-private.pem"
+    assert main(["--config", config, "pins", "export", "--private-key", str(private), "--format", "html"]) == 0
+    letter = capsys.readouterr().out
+    assert 'lang="de"' in letter and f'Guten Tag <bdi dir="auto">{user["displayName"]}</bdi>,' in letter
+    assert "Your security key" not in letter and "Votre clé" not in letter

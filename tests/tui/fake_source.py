@@ -34,7 +34,8 @@ def status(**over: Any) -> StatusSnapshot:
         if part in over:
             over[part] = [session(**s) for s in over[part]]
     base: dict[str, Any] = {
-        "v": 1, "station": {"id": "st-1", "name": "Front desk", "version": "0.1.0", "pid": 4242},
+        "v": 1, "station": {"id": "st-1", "name": "Front desk", "version": "0.1.0", "pid": 4242,
+                    "language": "en"},
         "state": "idle", "store_problem": None, "paused": False, "pace": {"window_seconds": 900.0, "enrolled": 0},
         "unresolved": [], "delegated": {"handed_out": 0, "active": 0, "expired": 0},
         "queue": {"queued": 132, "claimed": 0, "enrolled": 41, "failed": 2, "skipped": 1},

@@ -14,7 +14,7 @@ from babel.messages.pofile import read_po
 
 from station.enroll.handout import Handout, to_html
 from station.enroll.pin_rules import PIN_CHANGE_BY_LETTER
-from station.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, SOURCE_LANGUAGE, language_of
+from station.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, SOURCE_LANGUAGE, direction, language_of
 
 TRANSLATED = [lang for lang in LANGUAGES if lang != SOURCE_LANGUAGE]
 ENTRY = Handout(upn="kim@contoso.com", display_name="Kim Ökland", key_model="YubiKey 5 NFC",
@@ -33,6 +33,12 @@ def catalogs() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def letter_messages() -> list[str | tuple[str, ...]]:
+    """The messages of the PIN letter (the catalogs also hold the technician's screen and remedies)."""
+    return [m.id for m in catalogs().template()
+            if m.id and any(path.endswith("enroll/handout.py") for path, _ in m.locations)]
 
 
 def po(language: str) -> object:
@@ -69,8 +75,7 @@ def test_a_letter_in_every_language_has_no_message_left_in_english(language: str
     assert f'lang="{language}"' in page and "{" not in page.split("</style>")[1]
     assert "Kim Ökland" in page and "48213905" in page
     if language != SOURCE_LANGUAGE:
-        english = [m.id for m in catalogs().template() if m.id]
-        for msgid in english:
+        for msgid in letter_messages():
             for text in (msgid if isinstance(msgid, tuple) else (msgid,)):
                 assert text.split("{")[0][:40] not in page, f"{language}: {text!r} left in English"
 
@@ -83,9 +88,24 @@ def test_the_persons_language_else_the_stations() -> None:
     assert "Your security key" not in page
 
 
+def test_a_letter_is_laid_out_in_its_languages_direction_and_the_pin_always_reads_left_to_right() -> None:
+    assert [direction(t) for t in ("ar-EG", "he", "fa_IR", "de-DE", "en")] == ["rtl", "rtl", "rtl", "ltr", "ltr"]
+    page = to_html([replace(ENTRY, language="de")])
+    assert '<section class="letter" lang="de" dir="ltr">' in page
+    assert '<p class="pin" dir="ltr">48213905</p>' in page, "a PIN is isolated left to right whatever the page's"
+
+
 def test_a_right_to_left_name_is_isolated_in_the_letter() -> None:
     page = to_html([replace(ENTRY, display_name="דנה כהן", language="de"),
                     replace(ENTRY, display_name="مريم العلي", upn="maryam@contoso.com", language="en")])
     assert 'Guten Tag <bdi dir="auto">דנה כהן</bdi>,' in page
     assert 'Dear <bdi dir="auto">مريم العلي</bdi>,' in page
     assert '<strong><bdi dir="auto">maryam@contoso.com</bdi></strong>' in page
+
+
+def test_no_message_is_marked_inside_an_f_string() -> None:
+    """Babel does not look inside f-strings: a message marked there would never reach the catalogs."""
+    root = Path(__file__).resolve().parents[2] / "station"
+    hidden = [f"{path.relative_to(root)}:{n}" for path in root.rglob("*.py")
+              for n, line in enumerate(path.read_text().splitlines(), 1) if re.search(r"\{(_|N_|ngettext)\(", line)]
+    assert hidden == [], "translate outside the f-string: " + ", ".join(hidden)

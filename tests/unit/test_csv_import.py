@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from station.cli import main
 from station.store import Store
 from station.store.csv_import import CsvRejected, parse_people_csv, read_people_csv
 
@@ -19,6 +20,21 @@ def test_good_file_parses_all_columns() -> None:
     assert people[0].display_name == "Kim Ökland"
     assert people[0].key_serial == "SN1"
     assert people[1].object_id is None
+
+
+def test_the_persons_language_for_their_letter_survives_an_export_and_an_import_again(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """preferred_language is Entra ID's preferredLanguage for people who come from a file: the letter's language."""
+    people = parse_people_csv("upn,display_name,preferred_language\nkim@contoso.com,Kim,de-DE\nlee@contoso.com,Lee,\n")
+    assert [p.preferred_language for p in people] == ["de-DE", None]
+    source, store = tmp_path / "people.csv", f"sqlite:///{tmp_path / 'station.db'}"
+    source.write_text("upn,display_name,preferred_language\nkim@contoso.com,Kim,de-DE\nlee@contoso.com,Lee,nl\n")
+    assert main(["--store", store, "queue", "import-csv", str(source)]) == 0
+    capsys.readouterr()
+    assert main(["--store", store, "queue", "export"]) == 0
+    exported = tmp_path / "exported.csv"
+    exported.write_text(capsys.readouterr().out)
+    assert [p.preferred_language for p in read_people_csv(exported)] == ["de-DE", "nl"]
 
 
 def test_semicolon_separated_is_accepted() -> None:
@@ -36,6 +52,8 @@ def test_semicolon_separated_is_accepted() -> None:
         ("upn,display_name\na@b.com,A\nA@B.com,A again\n", "line 3: duplicate UPN A@B.com (first on line 2)"),
         ("upn,display_name,object_id\na@b.com,A,xyz\n", "line 2: object_id 'xyz' is not a GUID"),
         ("upn,display_name\na@b.com,A,extra\n", "line 2: 3 fields, the header has 2"),
+        ("upn,display_name,preferred_language\na@b.com,A,German (Germany)\n",
+         "line 2: preferred_language 'German (Germany)' is not a language tag (such as de-DE, fr or nl-BE)"),
     ],
 )
 def test_malformed_rows_are_reported_with_line_numbers(text: str, message: str) -> None:

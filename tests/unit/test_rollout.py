@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from station.rollout import Rollout
+import pytest
+
+from station.i18n import speak
+from station.rollout import Rollout, counted
 
 NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 
@@ -30,3 +33,17 @@ def test_a_finish_after_midnight_names_its_day_and_no_pace_gives_no_estimate() -
     assert done.pace_line(UTC).endswith("nobody left to enrol") and done.fraction == 1.0 and done.bar(4) == "████"
     assert rollout(0).bar(3) == "░░░"
     assert rollout(0).counts_line() == "0 of 0 done (0%) · 0 in progress · 0 waiting · 0 failed"
+
+
+@pytest.mark.parametrize(("language", "one", "two"), [
+    ("en", "1 skipped", "2 skipped"), ("fr", "1 sauté", "2 sautés"), ("es", "1 omitido", "2 omitidos"),
+    ("de", "1 übersprungen", "2 übersprungen")])
+def test_a_count_takes_its_languages_plural_form(language: str, one: str, two: str) -> None:
+    before = speak(language)
+    try:
+        assert (counted("skipped", 1), counted("skipped", 2)) == (one, two)
+        done = rollout(0, enrolled=1, queued=3).counts_line()
+    finally:
+        speak(before)
+    assert done.startswith({"en": "1 of 4 done", "fr": "1 sur 4 terminé ", "es": "1 de 4 listo ",
+                            "de": "1 von 4 fertig"}[language])

@@ -23,6 +23,7 @@ from typing import TextIO
 
 from station.config import load_config
 from station.daemon import Daemon
+from station.i18n import speak
 from station.sdnotify import Notifier
 from station.store import open_store
 from station_emulator.demo.runner import DemoOptions, DemoResult, Progress, import_group, prepare_state, queue_finished
@@ -71,6 +72,7 @@ def run_station(plan: StationPlan) -> None:
     """One station of the fleet: the daemon's parts, virtual keys and a technician, until the queue is done."""
     logging.basicConfig(level=logging.WARNING, format=f"{plan.station_id} %(levelname)s %(name)s: %(message)s")
     cfg = load_config(Path(plan.config_path))
+    speak(cfg.station.language)
     station_dir = Path(plan.config_path).parent / plan.station_id
     cfg.station.id = plan.station_id
     cfg.station.name = f"Demo station {plan.index}"
@@ -123,7 +125,7 @@ def run_fleet_demo(options: DemoOptions, stations: int, store_url: str | None = 
 
 def _run(options: DemoOptions, stations: int, store_url: str, emulator: EntraEmulator, state_dir: Path,
          out: TextIO) -> DemoResult:
-    cfg = prepare_state(emulator, state_dir, options.profile)
+    cfg = prepare_state(emulator, state_dir, options.profile, options.language)
     cfg.store.url = store_url
     store = open_store(store_url, "demo-fleet")
     started = time.monotonic()

@@ -26,6 +26,7 @@ from station.config_template import emulator_config
 from station.daemon import Daemon
 from station.entra import EntraClient
 from station.events import EnrolmentDone, EnrolmentFailed, Event, KeyRejected, PersonClaimed, TouchRequired
+from station.i18n import speak
 from station.sdnotify import Notifier
 from station.store import NewPerson, Store
 from station_emulator.demo.technician import GOOD_PROFILE, Technician
@@ -52,6 +53,7 @@ class DemoOptions:
     dashboard: bool = False
     profile: str = GOOD_PROFILE
     quirks: tuple[str, ...] = ()
+    language: str = "en"  # the station's: its dashboard, remedies and the letters of people without their own
 
 
 @dataclass
@@ -142,12 +144,15 @@ def dashboard_runner() -> Callable[[Daemon, Callable[[], bool]], object] | None:
     return show
 
 
-def prepare_state(emulator: EntraEmulator, state_dir: Path, profile: str = GOOD_PROFILE) -> Config:
-    """Write the demo's configuration (as ``config init --emulator`` does) and load it."""
+def prepare_state(emulator: EntraEmulator, state_dir: Path, profile: str = GOOD_PROFILE,
+                  language: str = "en") -> Config:
+    """Write the demo's configuration (as ``config init --emulator`` does) and load it; the station speaks
+    ``language`` from here on, as a command does once it has read its configuration."""
     info = state_dir / "emulator.json"
     emulator.write_info(info)
     path = state_dir / "station.toml"
-    path.write_text(emulator_config(info, state_dir), encoding="utf-8")
+    path.write_text(emulator_config(info, state_dir, language), encoding="utf-8")
+    speak(language)
     cfg = load_config(path)
     cfg.station.id = STATION_ID
     cfg.station.name = STATION_NAME
@@ -165,11 +170,12 @@ def _profile_label(options: DemoOptions) -> str:
 
 
 def import_group(cfg: Config, store: Store) -> int:
-    """Queue the rollout group's members, as ``station import --group`` does."""
+    """Queue the rollout group's members with their preferredLanguage, as ``station import --group`` does."""
     with EntraClient.from_config(cfg) as client:
         group = client.directory.resolve_group(GROUP_NAME)
         people = [NewPerson(upn=u.user_principal_name, display_name=u.display_name, object_id=u.id,
-                            source="entra") for u in client.directory.group_members(group.id)]
+                            source="entra", preferred_language=u.preferred_language or None)
+                  for u in client.directory.group_members(group.id)]
     store.queue.add_people(people)
     return len(people)
 
@@ -195,7 +201,7 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout,
 
 def _run(options: DemoOptions, emulator: EntraEmulator, state_dir: Path, out: TextIO,
          on_ready: Callable[[Daemon], None] | None) -> DemoResult:
-    cfg = prepare_state(emulator, state_dir, options.profile)
+    cfg = prepare_state(emulator, state_dir, options.profile, options.language)
     source = VirtualKeySource()
     daemon = Daemon(cfg, watchers=[source], notifier=Notifier(None), keep_log_level=True)
     started = time.monotonic()

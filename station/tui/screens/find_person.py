@@ -17,26 +17,29 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from station.i18n import N_, _
 from station.text import visible
+from station.tui.bindings import speak_bindings
 from station.tui.model import PersonRef
 
 Lookup = Callable[[str], list[PersonRef]]
 
 
 class FindPersonScreen(ModalScreen[str | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("down", "to_list", show=False)]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel")), Binding("down", "to_list", show=False)]
 
     def __init__(self, question: str, lookup: Lookup) -> None:
         super().__init__()
+        speak_bindings(self)
         self.question = question
         self.lookup = lookup
 
     def compose(self) -> ComposeResult:
         with Vertical(id="find-person"):
             yield Static(Text(self.question), classes="question")
-            yield Input(placeholder="name or UPN", id="query")
+            yield Input(placeholder=_("name or UPN"), id="query")
             yield OptionList(id="people")
-            yield Static("Enter chooses · ↓ to the list · Esc cancels", classes="hint")
+            yield Static(_("Enter chooses · ↓ to the list · Esc cancels"), classes="hint")
 
     def on_mount(self) -> None:
         self._fill("")
@@ -62,7 +65,7 @@ class FindPersonScreen(ModalScreen[str | None]):
         elif "@" in event.value:
             self.dismiss(event.value.strip())
         else:
-            self.notify("Nobody matches; type a full UPN (name@domain).", severity="warning", markup=False)
+            self.notify(_("Nobody matches; type a full UPN (name@domain)."), severity="warning", markup=False)
 
     @on(OptionList.OptionSelected)
     def chosen(self, event: OptionList.OptionSelected) -> None:

@@ -8,7 +8,11 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-HELP = """\
+from station.i18n import N_, _
+from station.tui.bindings import speak_bindings
+
+# Translators: keep the [b]…[/b] markup, the key names and the symbols.
+HELP = N_("""\
 [b]Keys[/b]
   [b]p[/b]  pause or resume intake (keys inserted while paused wait)
   [b]r[/b]  retry a failed person (the selected card's, or one you pick)
@@ -26,15 +30,19 @@ HELP = """\
   DONE — remove the key: it belongs to the person named
   FAILED / KEY REFUSED — read the reason, then do what the arrow (→) says
 
-Press Esc or ? to close."""
+Press Esc or ? to close.""")
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", N_("Close"))]
+
+    def __init__(self) -> None:
+        super().__init__()
+        speak_bindings(self)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
-            yield Static(HELP)
+            yield Static(_(HELP))
 
     def on_click(self) -> None:
         self.dismiss()

@@ -22,31 +22,43 @@ from textual.widgets import Button, DataTable, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from station.errors import StationError
+from station.i18n import N_, _
 from station.text import visible
+from station.tui.bindings import speak_bindings
 from station.tui.source import DashboardSource
 
 STATES: Final = (None, "active", "revoking", "revoked", "lost", "returned", "reset")
+# A key's states and the reasons for revoking it, as the technician reads them (the store's words stay English).
+WORDS: Final = {"active": N_("active"), "revoking": N_("revoking"), "revoked": N_("revoked"), "lost": N_("lost"),
+                "returned": N_("returned"), "reset": N_("reset"), "stolen": N_("stolen"), "left": N_("left"),
+                "replaced": N_("replaced")}
 REASONS: Final = ("lost", "stolen", "left", "replaced")
-COLUMNS: Final = ("state", "key", "model", "holder", "enrolled", "station")
-READ_ONLY_KEYS: Final = ("This dashboard is read-only: revoke or replace keys at the station "
-                         "('station keys revoke', 'station keys replace') or from a privileged dashboard.")
+COLUMNS: Final = (N_("state"), N_("key"), N_("model"), N_("holder"), N_("enrolled"), N_("station"))
+READ_ONLY_KEYS: Final = N_("This dashboard is read-only: revoke or replace keys at the station "
+                           "('station keys revoke', 'station keys replace') or from a privileged dashboard.")
+
+
+def word(state: str) -> str:
+    """A key's state or revocation reason in the station's language."""
+    return _(WORDS[state]) if state in WORDS else state
 
 
 class KeyConfirmScreen(ModalScreen[bool]):
     """Asks before a key is revoked, replaced or handed out; answers True to go ahead."""
 
-    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+    BINDINGS = [Binding("y", "answer(True)", N_("Yes")), Binding("n,escape", "answer(False)", N_("No"))]
 
     def __init__(self, question: str) -> None:
         super().__init__()
+        speak_bindings(self)
         self.question = question
 
     def compose(self) -> ComposeResult:
         with Vertical(id="key-confirm"):
             yield Static(Text(self.question))
             with Horizontal(classes="buttons"):
-                yield Button("Yes (y)", id="yes", variant="error")
-                yield Button("No (n)", id="no", variant="primary")
+                yield Button(_("Yes (y)"), id="yes", variant="error")
+                yield Button(_("No (n)"), id="no", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -62,12 +74,16 @@ class KeyConfirmScreen(ModalScreen[bool]):
 class ReasonScreen(ModalScreen[str | None]):
     """Why a key is revoked; answers the reason, or None when cancelled."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
+
+    def __init__(self) -> None:
+        super().__init__()
+        speak_bindings(self)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="key-reason"):
-            yield Static(Text("Why is this key revoked?"))
-            yield OptionList(*(Option(reason, id=reason) for reason in REASONS), id="reasons")
+            yield Static(Text(_("Why is this key revoked?")))
+            yield OptionList(*(Option(word(reason), id=reason) for reason in REASONS), id="reasons")
 
     @on(OptionList.OptionSelected)
     def chosen(self, event: OptionList.OptionSelected) -> None:
@@ -78,18 +94,19 @@ class ReasonScreen(ModalScreen[str | None]):
 
 
 class KeysScreen(Screen[None]):
-    BINDINGS = [Binding("k,escape", "dismiss", "Close keys"), Binding("t", "next_state", "State filter"),
-                Binding("v", "revoke", "Revoke"), Binding("n", "replace", "Replace")]
+    BINDINGS = [Binding("k,escape", "dismiss", N_("Close keys")), Binding("t", "next_state", N_("State filter")),
+                Binding("v", "revoke", N_("Revoke")), Binding("n", "replace", N_("Replace"))]
 
     def __init__(self, source: DashboardSource) -> None:
         super().__init__()
+        speak_bindings(self)
         self.source = source
         self.state: str | None = None
         self.keys: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(" Keys · reading the inventory…", style="bold"), id="keys-bar")
-        yield Input(placeholder="search: name, UPN, serial or model", id="key-search")
+        yield Static(Text(" " + _("Keys · reading the inventory…"), style="bold"), id="keys-bar")
+        yield Input(placeholder=_("search: name, UPN, serial or model"), id="key-search")
         yield DataTable(id="key-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -115,7 +132,8 @@ class KeysScreen(Screen[None]):
         try:
             keys = list(self.source.command("keys", **args).get("keys", []))
         except (StationError, OSError, ValueError) as e:
-            self.app.call_from_thread(self._say, f" Keys · cannot read the inventory: {getattr(e, 'message', e)}")
+            self.app.call_from_thread(self._say, " " + _("Keys · cannot read the inventory: {why}").format(
+                why=getattr(e, "message", e)))
             return
         self.app.call_from_thread(self._show, keys)
 
@@ -127,18 +145,19 @@ class KeysScreen(Screen[None]):
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear(columns=True)  # columns sized afresh for what is shown now
-        table.add_columns(*COLUMNS)
+        table.add_columns(*(_(column) for column in COLUMNS))
         for k in keys:
-            state = f"{k['state']} ({k['reason']})" if k.get("reason") else str(k["state"])
+            state = f"{word(k['state'])} ({word(k['reason'])})" if k.get("reason") else word(str(k["state"]))
             holder = f"{k.get('display_name') or ''} <{k.get('upn') or ''}>"
             enrolled = datetime.fromtimestamp(float(k["enrolled_at"]), UTC).strftime("%Y-%m-%d")
             table.add_row(*(Text(visible(v)) for v in (state, k["identity"], k.get("model") or "", holder, enrolled,
                                                        k.get("station_id") or "")), key=str(k["id"]))
         if keys:
             table.move_cursor(row=min(cursor, len(keys) - 1))
-        shown = f"state {self.state}" if self.state else "every state"
-        actions = "read-only" if self.source.read_only else "v revoke · n replace"
-        self._say(f" Keys · {len(keys)} shown ({shown}) · t filters by state · {actions}")
+        shown = _("state {state}").format(state=word(self.state)) if self.state else _("every state")
+        actions = _("read-only") if self.source.read_only else _("v revoke · n replace")
+        self._say(" " + _("Keys · {n} shown ({shown}) · t filters by state · {actions}").format(
+            n=len(keys), shown=shown, actions=actions))
 
     def selected(self) -> dict[str, Any] | None:
         table = self.query_one(DataTable)
@@ -148,11 +167,11 @@ class KeysScreen(Screen[None]):
 
     def _may_act(self) -> dict[str, Any] | None:
         if self.source.read_only:
-            self.notify(READ_ONLY_KEYS, title="Read-only", severity="warning", timeout=6, markup=False)
+            self.notify(_(READ_ONLY_KEYS), title=_("Read-only"), severity="warning", timeout=6, markup=False)
             return None
         key = self.selected()
         if key is None:
-            self.notify("Choose a key in the list first.", severity="warning", markup=False)
+            self.notify(_("Choose a key in the list first."), severity="warning", markup=False)
         return key
 
     def action_revoke(self) -> None:
@@ -163,8 +182,9 @@ class KeysScreen(Screen[None]):
 
         def reason_chosen(reason: str | None) -> None:
             if reason:
-                question = (f"Revoke key {visible(key['identity'])} of {holder} ({reason})?\n"
-                            "Entra ID deletes its passkey; the key no longer signs in.")
+                question = _("Revoke key {key} of {holder} ({reason})?\nEntra ID deletes its passkey; the key no "
+                             "longer signs in.").format(key=visible(key["identity"]), holder=holder,
+                                                        reason=word(reason))
                 self.app.push_screen(KeyConfirmScreen(question),
                                      lambda yes: self._act(yes, "revoke_key", identity=key["identity"], reason=reason))
 
@@ -174,8 +194,8 @@ class KeysScreen(Screen[None]):
         key = self._may_act()
         if key is None:
             return
-        question = (f"Replace the key of {visible(key.get('display_name') or key['upn'])}?\nEvery key they hold is "
-                    "revoked (reason replaced) and they are queued again, ahead of everyone.")
+        question = _("Replace the key of {holder}?\nEvery key they hold is revoked (reason replaced) and they are "
+                     "queued again, ahead of everyone.").format(holder=visible(key.get("display_name") or key["upn"]))
         self.app.push_screen(KeyConfirmScreen(question), lambda yes: self._act(yes, "replace_key", upn=key["upn"]))
 
     def _act(self, yes: bool | None, cmd: str, **args: Any) -> None:
@@ -188,10 +208,11 @@ class KeysScreen(Screen[None]):
         except (StationError, OSError, ValueError) as e:
             message = getattr(e, "message", None) or str(e)
             remedy = getattr(e, "remedy", "") or ""
-            self.app.call_from_thread(self.notify, visible(f"{message}\n{remedy}".strip()), title="Not done",
+            self.app.call_from_thread(self.notify, visible(f"{message}\n{remedy}".strip()), title=_("Not done"),
                                       severity="error", timeout=10, markup=False)
             return
         changed = [k for k in answer.get("keys", []) if k.get("changed")]
-        text = ", ".join(f"{k['identity']} → {k['state']}" for k in changed) or "nothing to do: already revoked"
-        self.app.call_from_thread(self.notify, visible(text), title="Done", markup=False)
+        text = (", ".join(f"{k['identity']} → {word(k['state'])}" for k in changed)
+                or _("nothing to do: already revoked"))
+        self.app.call_from_thread(self.notify, visible(text), title=_("Done"), markup=False)
         self.app.call_from_thread(self.reload)

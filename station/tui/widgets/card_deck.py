@@ -11,6 +11,7 @@ from textual.containers import ScrollableContainer, Vertical
 from textual.events import Resize
 from textual.widgets import Static
 
+from station.i18n import _, ngettext
 from station.text import visible
 from station.tui.model import DashboardModel
 from station.tui.widgets.banner import Banner
@@ -22,32 +23,34 @@ CARD_MIN_WIDTH = 52
 def waiting_for_own_keys(queued: int) -> str:
     """The idle hint when nobody is next in line: the queue is empty, or everyone left waits for their own key."""
     if not queued:
-        return "Nobody is waiting in the queue."
-    people = "1 person waits" if queued == 1 else f"{queued} people wait"
-    return f"{people} for a key of their own (pre-assigned): insert one of those keys."
+        return _("Nobody is waiting in the queue.")
+    return ngettext("{n} person waits for a key of their own (pre-assigned): insert one of those keys.",
+                    "{n} people wait for a key of their own (pre-assigned): insert one of those keys.",
+                    queued).format(n=queued)
 
 
 class IdlePrompt(Vertical):
     """What the empty station asks for."""
 
     def compose(self) -> ComposeResult:
-        yield Banner("INSERT A KEY")
+        yield Banner(_("INSERT A KEY"))
         yield Static(classes="hint")
 
     def show(self, model: DashboardModel) -> None:
         banner, hint = self.query_one(Banner), self.query_one(".hint", Static)
         self.set_class(model.paused or model.state == "store not writable", "-paused")
         if model.paused:
-            banner.text = "PAUSED"
-            hint.update(Text("⏸ Intake is paused: keys inserted now wait. Press p to resume."))
+            banner.text = _("PAUSED")
+            hint.update(Text("⏸ " + _("Intake is paused: keys inserted now wait. Press p to resume.")))
         elif model.state == "store not writable":
-            banner.text = "NO KEYS NOW"
-            hint.update(Text(f"✘ {visible(model.summary.split(' · ')[0])}. Keys are refused (and not changed) "
-                             "until the administrator frees space; the station goes on by itself."))
+            banner.text = _("NO KEYS NOW")
+            hint.update(Text(f"✘ {visible(model.summary.split(' · ')[0])}. " + _(
+                "Keys are refused (and not changed) until the administrator frees space; the station goes on "
+                "by itself.")))
         else:
-            banner.text = "INSERT A KEY"
+            banner.text = _("INSERT A KEY")
             upn, name = model.next_up[0] if model.next_up else ("", "")
-            hint.update(Text(f"Next up: {visible(name or upn)} ({visible(upn)})" if upn
+            hint.update(Text(_("Next up: {name} ({upn})").format(name=visible(name or upn), upn=visible(upn)) if upn
                              else waiting_for_own_keys(model.queue.queued)))
 
 

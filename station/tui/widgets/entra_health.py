@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from station.i18n import _
 from station.text import visible
 from station.tui.model import DashboardModel
 
@@ -14,17 +15,17 @@ class EntraHealthPanel(Static):
         e = model.entra
         text = Text()
         if e.token_ok is None:
-            text.append("○ token not used yet", style="dim")
+            text.append("○ " + _("token not used yet"), style="dim")
         elif e.token_ok:
-            text.append("✔ token ok", style="bold")
+            text.append("✔ " + _("token ok"), style="bold")
         else:
-            text.append("✘ TOKEN FAILING", style="bold")
+            text.append("✘ " + _("TOKEN FAILING"), style="bold")
         if e.last_latency_ms is not None:
-            text.append(f"\n  latency {e.last_latency_ms:.0f} ms")
+            text.append("\n  " + _("latency {ms} ms").format(ms=f"{e.last_latency_ms:.0f}"))
         if e.throttled:
-            text.append("\n⚠ throttled by Graph", style="bold")
+            text.append("\n⚠ " + _("throttled by Graph"), style="bold")
         if e.last_error:
-            text.append(f"\n  last error: {visible(e.last_error)}", style="dim")
+            text.append("\n  " + _("last error: {error}").format(error=visible(e.last_error)), style="dim")
         self.set_class(e.token_ok is False, "-bad")
         self.set_class(e.throttled, "-warn")
         self.update(text)

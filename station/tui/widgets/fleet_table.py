@@ -11,26 +11,30 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from station.rollout import PACE_WINDOW, rollout_lines
+from station.enroll.steps import step_word
+from station.i18n import N_, _, ngettext
+from station.rollout import COUNTS, PACE_WINDOW, rollout_lines
 from station.text import visible
 
-QUEUE_WORDS = (("queued", "queued"), ("claimed", "in progress"), ("enrolled", "enrolled"), ("failed", "failed"),
-               ("skipped", "skipped"))
+QUEUE_WORDS = (("queued", "queued"), ("claimed", "in_progress"), ("enrolled", "enrolled"), ("failed", "failed"),
+               ("skipped", "skipped"))  # the queue's states and their words (station.rollout.COUNTS)
+COLUMNS = (N_("Station"), N_("State"), N_("Heartbeat"), N_("Version"), N_("Slots"), N_("Unfin."))
 
 
 class FleetTable(Static):
     def show(self, fleet: dict[str, Any]) -> None:
         stations = [st for st in fleet.get("stations") or [] if isinstance(st, dict)]
         if not stations:
-            self.update(Text("No station has registered with this store yet.", style="dim"))
+            self.update(Text(_("No station has registered with this store yet."), style="dim"))
             return
         table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False, collapse_padding=True)
-        table.add_column("Station", ratio=2)
-        table.add_column("State", no_wrap=True)
-        table.add_column("Heartbeat", no_wrap=True)
-        table.add_column("Version", no_wrap=True)
-        table.add_column("Slots", ratio=3)
-        table.add_column("Unfin.", justify="right", no_wrap=True)
+        station, state, heartbeat, version, slots, unfinished = (_(c) for c in COLUMNS)
+        table.add_column(station, ratio=2)
+        table.add_column(state, no_wrap=True)
+        table.add_column(heartbeat, no_wrap=True)
+        table.add_column(version, no_wrap=True)
+        table.add_column(slots, ratio=3)
+        table.add_column(unfinished, justify="right", no_wrap=True)
         for st in stations:
             table.add_row(*station_row(st))
         self.update(table)
@@ -46,13 +50,14 @@ def station_row(st: dict[str, Any]) -> list[Text]:
     if where:
         name.append(f"\n{where}", style="dim")
     if alive:
-        state = Text("● alive", style="bold")
+        state = Text("● " + _("alive"), style="bold")
     elif st.get("state") == "stopped":
-        state = Text("■ stopped", style="dim")
+        state = Text("■ " + _("stopped"), style="dim")
     else:
-        state = Text("✘ stale", style="bold reverse")
+        state = Text("✘ " + _("stale"), style="bold reverse")
     unfinished = int(st.get("unfinished") or 0)
-    return [name, state, Text(f"{age_text(float(st.get('heartbeat_age') or 0.0))} ago", style=muted),
+    age = _("{age} ago").format(age=age_text(float(st.get("heartbeat_age") or 0.0)))
+    return [name, state, Text(age, style=muted),
             Text(visible(st.get("version") or "?"), style=muted), slots_text(st.get("slots") or [], alive),
             Text(str(unfinished), style="bold" if unfinished else "dim")]
 
@@ -61,12 +66,12 @@ def slots_text(slots: list[dict[str, Any]], alive: bool) -> Text:
     """Each busy slot on its own line: the slot, its step and whose key it becomes ("USB 1-1 touch ada")."""
     busy = [s for s in slots if isinstance(s, dict) and s.get("slot")]
     if not busy:
-        return Text("idle" if alive else "—", style="dim")
+        return Text(_("idle") if alive else "—", style="dim")
     text = Text()
     for i, s in enumerate(busy):
         person = str(s.get("upn") or "").split("@", 1)[0]
         text.append(("\n" if i else "") + f"{visible(s['slot'])} ")
-        text.append(visible(s.get("step") or "?"), style="bold")
+        text.append(visible(step_word(str(s.get("step") or "?"))), style="bold")
         if person:
             text.append(f" {visible(person)}")
     return text
@@ -76,10 +81,12 @@ def queue_text(fleet: dict[str, Any]) -> Text:
     """The shared queue's totals on one line, then the rollout as `station fleet` prints it."""
     q = fleet.get("queue") or {}
     text = Text()
-    for i, (key, label) in enumerate(QUEUE_WORDS):
-        text.append(" · " if i else "")
-        text.append(str(int(q.get(key, 0) or 0)), style="bold")
-        text.append(f" {label}")
+    for i, (key, what) in enumerate(QUEUE_WORDS):
+        n = int(q.get(key, 0) or 0)
+        before, _n, after = ngettext(*COUNTS[what], n).partition("{n}")
+        text.append((" · " if i else "") + before)
+        text.append(str(n), style="bold")
+        text.append(after)
     counts = {key: int(q.get(key, 0) or 0) for key, _ in QUEUE_WORDS}
     for line in rollout_lines(counts, recent_done=int(fleet.get("recent_enrolled", 0) or 0), window=PACE_WINDOW,
                               at=float(fleet.get("at") or 0.0)):

@@ -9,7 +9,8 @@ from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
-from station.rollout import Rollout, finish_text
+from station.i18n import _
+from station.rollout import Rollout, counted, finish_text
 from station.text import visible
 from station.tui.model import DashboardModel
 from station.tui.totals import RATE_WINDOW
@@ -24,18 +25,19 @@ def rollout_text(model: DashboardModel) -> Text:
     text = Text()
     text.append(r.bar(BAR_WIDTH), style="bold")
     text.append(f" {r.fraction:.0%}\n")
-    text.append(f"✔ {r.done} of {r.group} done\n", style="bold")
-    text.append(f"▶ {r.in_progress} in progress\n○ {r.waiting} waiting\n✘ {r.failed} failed")
+    text.append("✔ " + r.done_of_group() + "\n", style="bold")
+    text.append("▶ " + counted("in_progress", r.in_progress) + "\n○ " + counted("waiting", r.waiting)
+                + "\n✘ " + counted("failed", r.failed))
     if r.skipped:
-        text.append(f"\n– {r.skipped} skipped")
-    text.append(f"\npace {r.pace_per_hour:.0f} per hour", style="dim")
+        text.append("\n– " + counted("skipped", r.skipped))
+    text.append("\n" + _("pace {n} per hour").format(n=f"{r.pace_per_hour:.0f}"), style="dim")
     finish = r.finish_at()
     if not r.left:
-        text.append("\nnobody left to enrol", style="dim")
+        text.append("\n" + _("nobody left to enrol"), style="dim")
     elif finish is None:
-        text.append("\nno finish estimate", style="dim")
+        text.append("\n" + _("no finish estimate"), style="dim")
     else:
-        text.append(f"\ndone {finish_text(now, finish, model.tz)}", style="dim")
+        text.append("\n" + _("done {finish}").format(finish=finish_text(now, finish, model.tz)), style="dim")
     return text
 
 
@@ -44,19 +46,19 @@ def delegated_text(model: DashboardModel) -> Text | None:
     d = model.delegated
     if not any(d.values()):
         return None
-    return Text(f"handed out: {d.get('handed_out', 0)} waiting · {d.get('active', 0)} activated · "
-                f"{d.get('expired', 0)} expired", style="dim")
+    return Text(_("handed out: {waiting} waiting · {active} activated · {expired} expired").format(
+        waiting=d.get("handed_out", 0), active=d.get("active", 0), expired=d.get("expired", 0)), style="dim")
 
 
 class QueuePanel(Static):
     def show(self, model: DashboardModel) -> None:
-        parts: list[Text] = [rollout_text(model),
-                             Text(f"today: {model.today_enrolled} done · {model.today_failed} failed", style="dim")]
+        today = _("today: {done} done · {failed} failed").format(done=model.today_enrolled, failed=model.today_failed)
+        parts: list[Text] = [rollout_text(model), Text(today, style="dim")]
         handed_out = delegated_text(model)
         if handed_out is not None:
             parts.append(handed_out)
         if model.next_up:
-            next_up = Text("next up", style="bold")
+            next_up = Text(_("next up"), style="bold")
             for upn, name in model.next_up[:NEXT_UP_SHOWN]:
                 next_up.append(f"\n {visible(name or upn)}", style="not bold")
             next_up.no_wrap, next_up.overflow = True, "ellipsis"

@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from station.i18n import _
 from station.text import visible
 from station.tui.model import Outcome, SlotCard
 from station.tui.widgets.banner import Banner
@@ -91,10 +92,10 @@ def who_text(card: SlotCard, *, paused: bool) -> Text:
     if card.upn:
         return Text(visible(card.display_name or card.upn), style="bold")
     if card.outcome is not Outcome.WORKING:
-        return Text("no person assigned", style="dim")
+        return Text(_("no person assigned"), style="dim")
     if paused and card.enrolment_id is None and not card.model:
-        return Text("⏸ waiting: intake is paused", style="bold")
-    return Text("checking the key…", style="dim")
+        return Text("⏸ " + _("waiting: intake is paused"), style="bold")
+    return Text(_("checking the key…"), style="dim")
 
 
 def upn_text(card: SlotCard) -> Text:
@@ -103,21 +104,23 @@ def upn_text(card: SlotCard) -> Text:
 
 
 def banner_text(card: SlotCard) -> str:
+    """The card's words in block letters (station/tui/block_font.py draws the letters of every language's)."""
+    # Translators: the card's large block letters; short, in capitals.
     if card.outcome is Outcome.DONE:
-        return "DONE"
+        return _("DONE")
     if card.outcome is Outcome.FAILED:
-        return "FAILED"
+        return _("FAILED")
     if card.outcome is Outcome.REJECTED:
-        return "KEY REFUSED"
-    return "TOUCH THE KEY" if card.touch else ""
+        return _("KEY REFUSED")
+    return _("TOUCH THE KEY") if card.touch else ""
 
 
 def detail_text(card: SlotCard) -> Text:
     text = Text()
     if card.outcome is Outcome.DONE:
-        text.append("✔ Done — remove the key", style="bold")
+        text.append("✔ " + _("Done — remove the key"), style="bold")
         if card.display_name or card.upn:
-            text.append(f"\n  {visible(card.display_name or card.upn)} is enrolled")
+            text.append("\n  " + _("{name} is enrolled").format(name=visible(card.display_name or card.upn)))
         if card.note:
             text.append(f"\n  {visible(card.note)}", style="italic")
     elif card.outcome in (Outcome.FAILED, Outcome.REJECTED):
@@ -125,9 +128,10 @@ def detail_text(card: SlotCard) -> Text:
         if card.remedy:
             text.append(f"\n→ {visible(card.remedy)}")
         if card.reason:
-            text.append(f"\n  ({visible(card.reason)}{', can be retried' if card.retryable else ''})", style="dim")
+            retry = _(", can be retried") if card.retryable else ""
+            text.append(f"\n  ({visible(card.reason)}{retry})", style="dim")
     elif card.touch:
-        text.append("▶ touch the key's sensor now", style="bold")
+        text.append("▶ " + _("touch the key's sensor now"), style="bold")
     if card.pin and card.outcome is not Outcome.REJECTED:
         text.append(("\n" if text.plain else "") + "PIN  ")
         text.append(" ".join(card.pin[i:i + 4] for i in range(0, len(card.pin), 4)), style="bold reverse")

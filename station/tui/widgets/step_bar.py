@@ -6,9 +6,14 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from station.i18n import N_, _
 from station.tui.model import STAGES, Outcome
 
-SHORT = {"inspect": "insp", "claim": "claim", "PIN": "PIN", "touch": "touch", "register": "reg", "done": "done"}
+# The stages' names as the bar shows them (translated when drawn), and shorter ones for a narrow card.
+LABELS = {"inspect": N_("inspect"), "claim": N_("claim"), "PIN": N_("PIN"), "touch": N_("touch"),
+          "register": N_("register"), "done": N_("done")}
+# Translators: short forms of the step names inspect and register, for a narrow card.
+SHORT = {**LABELS, "inspect": N_("insp"), "register": N_("reg")}
 PAST, CURRENT, FAILED, AHEAD = "✔", "●", "✘", "○"
 
 
@@ -38,7 +43,8 @@ class StepBar(Widget):
     def render(self) -> Text:
         marks = step_marks(self.stage, self.outcome)
         width = self.content_size.width
-        for labels, sep in ((STAGES, " › "), (STAGES, " "), (tuple(SHORT[s] for s in STAGES), " ")):
+        full, short = tuple(_(LABELS[s]) for s in STAGES), tuple(_(SHORT[s]) for s in STAGES)
+        for labels, sep in ((full, " › "), (full, " "), (short, " ")):
             text = Text(no_wrap=True, overflow="crop")
             for i, ((icon, cls), label) in enumerate(zip(marks, labels, strict=True)):
                 if i:

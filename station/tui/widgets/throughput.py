@@ -7,6 +7,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
+from station.i18n import _
+from station.rollout import counted
 from station.tui.model import DashboardModel
 
 
@@ -18,7 +20,8 @@ class ThroughputPanel(Vertical):
         yield Sparkline([0.0])
 
     def show(self, model: DashboardModel) -> None:
-        rate = f"{model.throughput_per_hour()} per hour (last 15 min)\n{model.today_enrolled} enrolled today"
+        rate = (_("{n} per hour (last 15 min)").format(n=model.throughput_per_hour()) + "\n"
+                + counted("enrolled_today", model.today_enrolled))
         if rate != self._rate:  # called every second; an update redraws the screen
             self._rate = rate
             self.query_one(".rate", Static).update(rate)
