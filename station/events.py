@@ -159,12 +159,12 @@ def _admits(annotation: str, value: object) -> bool:
 
 
 def event_kinds() -> dict[str, type[Event]]:
-    """Every event a station publishes, by ``kind``."""
+    """Every event a station publishes (the classes of this module), by ``kind``."""
     kinds: dict[str, type[Event]] = {}
     todo = list(Event.__subclasses__())
     while todo:
         cls = todo.pop()
-        if not cls.__name__.startswith("_"):
+        if cls.__module__ == __name__ and not cls.__name__.startswith("_"):
             kinds[cls.__name__] = cls
         todo.extend(cls.__subclasses__())
     return kinds

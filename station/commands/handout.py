@@ -216,7 +216,7 @@ def cmd_letters(args: argparse.Namespace) -> int:
         store.audit.record("handout_letters_exported", count=len(letters), format=args.format)
     finally:
         store.close()
-    text = to_html(letters, args.organisation) if args.format == "html" else to_csv(letters)
+    text = to_html(letters, args.organisation, cfg.station.language) if args.format == "html" else to_csv(letters)
     if args.out is None:
         sys.stdout.write(text)
     else:

@@ -1,9 +1,11 @@
 """The letter that goes with a key handed out for self-activation: the Temporary Access Pass, until when it
 works, and how to register the key at My Security Info. A CSV, and a printable page per person.
 
-Built from opened hand-outs; the caller decides where they go (never a log). Names are shown as text. The
-letter's words are English; the CSV's ``language`` column carries the person's preferredLanguage from Entra ID
-(as the PIN letters' CSV does), for a mail merge that picks a letter in that language.
+Built from opened hand-outs; the caller decides where they go (never a log). Names are shown as text. Each
+printed letter is in the person's language (Entra ID's ``preferredLanguage``, else the station's ``[station]
+language``) through the gettext catalogs of station/i18n.py, laid out in that language's direction, with names,
+UPNs and models isolated (``<bdi>``) and the pass always left to right; the CSV's ``language`` column carries the
+person's preferredLanguage, for a mail merge.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from station import csv_out
+from station.i18n import N_, SOURCE_LANGUAGE, direction, language_of, translations
 from station.text import visible
 
 SECURITY_INFO_URL = "https://mysignins.microsoft.com/security-info"
@@ -20,13 +23,14 @@ CSV_FIELDS = ["upn", "display_name", "key_serial", "key_model", "temporary_acces
               "register_at", "handout_id", "language"]
 
 REGISTER_STEPS = [
-    f"Open {SECURITY_INFO_URL} in a browser and sign in with your account.",
-    "When asked for a password or another method, choose \"Temporary Access Pass\" and type the pass printed "
-    "below.",
-    "Choose \"+ Add sign-in method\", then \"Passkey\" (or \"Security key\"), then \"USB device\" or \"NFC device\".",
-    "Insert the security key (or hold it to the reader); set a PIN when asked and touch the key when it blinks.",
-    "Give the key a name you will recognise. From now on you sign in with the key and its PIN.",
-    "Destroy this letter once the key is registered: the pass is of no further use.",
+    N_("Open {url} in a browser and sign in with your account."),
+    N_("When asked for a password or another method, choose \"Temporary Access Pass\" and type the pass printed "
+       "below."),
+    N_("Choose \"+ Add sign-in method\", then \"Passkey\" (or \"Security key\"), then \"USB device\" or "
+       "\"NFC device\"."),
+    N_("Insert the security key (or hold it to the reader); set a PIN when asked and touch the key when it blinks."),
+    N_("Give the key a name you will recognise. From now on you sign in with the key and its PIN."),
+    N_("Destroy this letter once the key is registered: the pass is of no further use."),
 ]
 
 
@@ -49,32 +53,43 @@ def to_csv(letters: Iterable[TapLetter]) -> str:
     return csv_out.to_csv(CSV_FIELDS, (asdict(e) for e in letters))
 
 
-def to_html(letters: Iterable[TapLetter], organisation: str = "") -> str:
-    pages = [_letter(e, organisation) for e in letters]
+def to_html(letters: Iterable[TapLetter], organisation: str = "", language: str = SOURCE_LANGUAGE) -> str:
+    """One printable page per person, each in the person's language, else in ``language`` (the station's)."""
+    pages = [_letter(e, organisation, language_of(e.language, language)) for e in letters]
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Your security key</title>\n"
+        f"<!DOCTYPE html>\n<html lang=\"{language}\"><head><meta charset=\"utf-8\"><title>TAP</title>\n"
         "<style>body{font-family:sans-serif;max-width:40em;margin:2em auto}"
         ".letter{page-break-after:always;margin-bottom:4em}"
         ".tap{font-family:monospace;font-size:2em;letter-spacing:.15em;border:1px solid #000;padding:.3em .6em;"
-        "display:inline-block}</style></head><body>\n" + "\n".join(pages) + "\n</body></html>\n"
+        "display:inline-block}th{text-align:start}</style></head><body>\n" + "\n".join(pages) + "\n</body></html>\n"
     )
 
 
-def _letter(e: TapLetter, organisation: str) -> str:
+def _letter(e: TapLetter, organisation: str, language: str) -> str:
+    _ = translations(language).gettext
+
     def esc(text: str) -> str:
         return html.escape(visible(text))
 
-    steps = "".join(f"<li>{esc(s)}</li>" for s in REGISTER_STEPS)
-    once = " It works for one sign-in only." if e.single_use else ""
-    sender = f"<p>{esc(organisation)}</p>" if organisation else ""
-    serial = f"<tr><th align=\"left\">Serial</th><td>{esc(e.key_serial)}</td></tr>" if e.key_serial else ""
+    def data(text: str) -> str:
+        """A name, UPN, model or serial: isolated, so that right-to-left text keeps to itself."""
+        return f"<bdi dir=\"auto\">{esc(text)}</bdi>"
+
+    steps = "".join(f"<li>{esc(_(step)).format(url=data(e.register_at))}</li>" for step in REGISTER_STEPS)
+    sender = f"<p dir=\"auto\">{esc(organisation)}</p>" if organisation else ""
+    dear = esc(_("Dear {name},")).format(name=data(e.display_name or e.upn))
+    yours = esc(_("This security key is for your account {upn}. You register it yourself.")).format(
+        upn=f"<strong>{data(e.upn)}</strong>")
+    until = esc(_("It works until {when}.")).format(when=f"<strong>{data(e.expires)}</strong>")
+    once = " " + esc(_("It works for one sign-in only.")) if e.single_use else ""
+    title, model, serial_word, pass_word, register = (
+        _("Your security key"), _("Key model"), _("Serial"), _("Your Temporary Access Pass:"), _("Register the key"))
+    key_model = e.key_model or _("security key")
+    serial = f"<tr><th>{esc(serial_word)}</th><td>{data(e.key_serial)}</td></tr>" if e.key_serial else ""
     return (
-        f"<section class=\"letter\">{sender}<h1>Your security key</h1>"
-        f"<p>Dear {esc(e.display_name or e.upn)},</p>"
-        f"<p>This security key is for your account <strong>{esc(e.upn)}</strong>. You register it yourself.</p>"
-        f"<table><tr><th align=\"left\">Key model</th><td>{esc(e.key_model or 'security key')}</td></tr>{serial}"
-        "</table>"
-        f"<p>Your Temporary Access Pass:</p><p class=\"tap\">{esc(e.temporary_access_pass)}</p>"
-        f"<p>It works until <strong>{esc(e.expires)}</strong>.{once}</p>"
-        f"<h2>Register the key</h2><ol>{steps}</ol></section>"
+        f"<section class=\"letter\" lang=\"{language}\" dir=\"{direction(language)}\">{sender}"
+        f"<h1>{esc(title)}</h1><p>{dear}</p><p>{yours}</p>"
+        f"<table><tr><th>{esc(model)}</th><td>{data(key_model)}</td></tr>{serial}</table>"
+        f"<p>{esc(pass_word)}</p><p class=\"tap\" dir=\"ltr\">{esc(e.temporary_access_pass)}</p>"
+        f"<p>{until}{once}</p><h2>{esc(register)}</h2><ol>{steps}</ol></section>"
     )

@@ -293,7 +293,7 @@ def test_a_person_deleted_from_entra_ends_their_handout_and_the_others_are_still
     assert "get the key back" in out and "hand the key out again" not in out
 
 
-def test_the_letter_csv_carries_the_persons_language_from_entra(
+def test_the_letter_is_in_the_persons_language_from_entra(
         emu: EntraEmulator, setup: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config, private = setup
     german = next(u for u in users(emu) if u.get("preferredLanguage") == "de-DE")
@@ -302,3 +302,10 @@ def test_the_letter_csv_carries_the_persons_language_from_entra(
     assert letter["upn"] == german["userPrincipalName"] and letter["language"] == "de-DE"
     (row,) = json.loads(run(capsys, config, "handout", "list", "--json")[1])
     assert row["preferred_language"] == "de-DE"
+    page = tmp_path / "letters.html"
+    assert run(capsys, config, "handout", "letters", "--private-key", str(private), "--out", str(page))[0] == 0
+    text = page.read_text()
+    assert '<section class="letter" lang="de" dir="ltr">' in text, "the letter is in the person's language"
+    assert "Ihr befristeter Zugriffspass" in text and "Den Schlüssel registrieren" in text
+    assert f'<p class="tap" dir="ltr">{html.escape(letter["temporary_access_pass"])}</p>' in text
+    assert "Your Temporary Access Pass" not in text

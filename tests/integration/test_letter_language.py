@@ -93,7 +93,7 @@ def test_a_language_changed_in_entra_id_reaches_the_letter_through_station_sync(
     try:
         station.keys.insert(VirtualKey("fido21"))
         station.events.wait_for(EnrolmentDone)
-        station.engine.wait_idle(5)
+        wait_idle(station.engine, 5)
     finally:
         station.close()
     capsys.readouterr()

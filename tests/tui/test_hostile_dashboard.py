@@ -24,8 +24,8 @@ NAMES = list(ALL.items())
 def hostile_status() -> dict[str, object]:
     return status(next_up=[{"upn": f"next-{i}@contoso.example", "display_name": name}
                            for i, (_, name) in enumerate(NAMES)],
-                  summary="idle · " + CONTROL["osc52_clipboard"], station={"id": "st-1", "name": "Desk\x1b[2J",
-                                                                            "version": "0.1", "pid": 1})
+                  summary="idle · " + CONTROL["osc52_clipboard"],
+                  station={"id": "st-1", "name": "Desk\x1b[2J", "version": "0.1", "pid": 1, "language": "en"})
 
 
 def alive(app: StationApp) -> bool:

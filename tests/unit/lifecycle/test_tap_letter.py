@@ -37,4 +37,4 @@ def test_a_pass_that_starts_like_a_formula_is_guarded_in_the_csv_and_exact_in_th
                        temporary_access_pass="@x&7=Q+p", single_use=False, handout_id=1)
     (row,) = csv.DictReader(io.StringIO(to_csv([letter])))
     assert row["temporary_access_pass"] == "'@x&7=Q+p"
-    assert '<p class="tap">@x&amp;7=Q+p</p>' in to_html([letter])
+    assert '<p class="tap" dir="ltr">@x&amp;7=Q+p</p>' in to_html([letter])
