@@ -3,7 +3,8 @@ works, and how to register the key at My Security Info. A CSV, and a printable p
 
 Built from opened hand-outs; the caller decides where they go (never a log). Names are shown as text. The
 letter's words are English; the CSV's ``language`` column carries the person's preferredLanguage from Entra ID
-(as the PIN letters' CSV does), for a mail merge that picks a letter in that language.
+(as the PIN letters' CSV does), for a mail merge that picks a letter in that language. A key the station
+prepared (reset, random PIN) has its PIN on the letter, and the steps say to enter it instead of setting one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from station.text import visible
 
 SECURITY_INFO_URL = "https://mysignins.microsoft.com/security-info"
 CSV_FIELDS = ["upn", "display_name", "key_serial", "key_model", "temporary_access_pass", "expires", "single_use",
-              "register_at", "handout_id", "language"]
+              "register_at", "handout_id", "language", "pin"]
 
 REGISTER_STEPS = [
     f"Open {SECURITY_INFO_URL} in a browser and sign in with your account.",
@@ -28,6 +29,11 @@ REGISTER_STEPS = [
     "Give the key a name you will recognise. From now on you sign in with the key and its PIN.",
     "Destroy this letter once the key is registered: the pass is of no further use.",
 ]
+PREPARED_KEY_STEP = ("Insert the security key (or hold it to the reader); enter the key's PIN printed below when "
+                     "asked and touch the key when it blinks.")
+PREPARED_DESTROY_STEP = ("Destroy this letter once the key is registered: the pass is of no further use. You may "
+                         "change the key's PIN to one you remember (on Windows: Settings, Accounts, Sign-in "
+                         "options, Security key, Manage).")
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,12 @@ class TapLetter:
     handout_id: int
     register_at: str = SECURITY_INFO_URL
     language: str = ""  # the person's preferredLanguage (a BCP 47 tag) as the directory gave it
+    pin: str = ""  # the PIN of a key the station prepared; empty when the person sets one
+
+    def steps(self) -> list[str]:
+        if not self.pin:
+            return list(REGISTER_STEPS)
+        return [*REGISTER_STEPS[:3], PREPARED_KEY_STEP, REGISTER_STEPS[4], PREPARED_DESTROY_STEP]
 
 
 def to_csv(letters: Iterable[TapLetter]) -> str:
@@ -64,7 +76,8 @@ def _letter(e: TapLetter, organisation: str) -> str:
     def esc(text: str) -> str:
         return html.escape(visible(text))
 
-    steps = "".join(f"<li>{esc(s)}</li>" for s in REGISTER_STEPS)
+    steps = "".join(f"<li>{esc(s)}</li>" for s in e.steps())
+    pin = f"<p>Your security key's PIN:</p><p class=\"tap\">{esc(e.pin)}</p>" if e.pin else ""
     once = " It works for one sign-in only." if e.single_use else ""
     sender = f"<p>{esc(organisation)}</p>" if organisation else ""
     serial = f"<tr><th align=\"left\">Serial</th><td>{esc(e.key_serial)}</td></tr>" if e.key_serial else ""
@@ -75,6 +88,6 @@ def _letter(e: TapLetter, organisation: str) -> str:
         f"<table><tr><th align=\"left\">Key model</th><td>{esc(e.key_model or 'security key')}</td></tr>{serial}"
         "</table>"
         f"<p>Your Temporary Access Pass:</p><p class=\"tap\">{esc(e.temporary_access_pass)}</p>"
-        f"<p>It works until <strong>{esc(e.expires)}</strong>.{once}</p>"
+        f"<p>It works until <strong>{esc(e.expires)}</strong>.{once}</p>{pin}"
         f"<h2>Register the key</h2><ol>{steps}</ol></section>"
     )
