@@ -5,7 +5,8 @@ waits for its key (``key_handout.key_preparation`` = ``waiting``). While any doe
 prepared for the oldest one it fits instead of being enrolled for the queue: a hand-out that names a serial
 takes only the key with that serial (a key whose serial the station cannot read fits only hand-outs that name
 none), one that names a model (AAGUID) only a key of that model. A key that fits none is refused and the
-hand-outs go on waiting; with no hand-out waiting, keys are enrolled as ever.
+hand-outs go on waiting; with no hand-out waiting, keys are enrolled as ever, and so is a key inserted while
+other keys at this station are being prepared for every waiting hand-out.
 
 The key is blanked as any used key is (``used_key``: reset when ``[enrolment] used_key = "reset"``, on the
 re-insertion asked for; refused otherwise, and always when its passkey is live for someone). Write-ahead, as
@@ -21,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -49,35 +50,40 @@ class Preparing:
         self._lock = threading.Lock()
         self._held: set[int] = set()
 
-    def take(self, candidates: Sequence[PendingHandout]) -> PendingHandout | None:
+    def take(self, waiting: Sequence[PendingHandout],
+             fitting: Callable[[list[PendingHandout]], list[PendingHandout]]) -> tuple[list[PendingHandout],
+                                                                                      PendingHandout | None]:
+        """The waiting hand-outs no other session holds, and the first of them that fits (now held)."""
         with self._lock:
-            for h in candidates:
-                if h.id not in self._held:
-                    self._held.add(h.id)
-                    return h
-        return None
+            free = [h for h in waiting if h.id not in self._held]
+            chosen = next(iter(fitting(free)), None)
+            if chosen is not None:
+                self._held.add(chosen.id)
+        return free, chosen
 
     def release(self, handout_id: int) -> None:
         with self._lock:
             self._held.discard(handout_id)
 
 
-def _fits(h: PendingHandout, serial: str | None, aaguid: str) -> bool:
-    return (h.key_serial is None or h.key_serial == serial) and (not h.aaguid or h.aaguid.lower() == aaguid.lower())
+def _fitting(waiting: list[PendingHandout], serial: str | None, aaguid: str) -> list[PendingHandout]:
+    """The hand-outs this key fits: those naming its serial first, then the others in order."""
+    named = [h for h in waiting if h.key_serial is not None and h.key_serial == serial]
+    return named + [h for h in waiting if h not in named and h.key_serial is None
+                    and (not h.aaguid or h.aaguid.lower() == aaguid.lower())]
 
 
 def take(session: Session, serial: str | None, inspection: policy.Inspection) -> PendingHandout | None:
     """The hand-out this key is to be prepared for (held for this session); None when no hand-out waits for a
-    key at this station (the key is enrolled). A key that fits none of the waiting hand-outs is refused."""
+    key at this station, or another key inserted here is being prepared for each (the key is enrolled). A key
+    that fits none of the waiting hand-outs is refused."""
     ctx = session.ctx
     if ctx.handouts is None:
         return None
-    waiting = ctx.handouts.waiting_for_key(ctx.station_id)
+    waiting, chosen = ctx.preparing.take(ctx.handouts.waiting_for_key(ctx.station_id),
+                                         lambda free: _fitting(free, serial, inspection.aaguid))
     if not waiting:
         return None
-    named = [h for h in waiting if h.key_serial is not None and h.key_serial == serial]
-    fitting = named + [h for h in waiting if h not in named and _fits(h, serial, inspection.aaguid)]
-    chosen = ctx.preparing.take(fitting)
     if chosen is None:
         asked = ", ".join(sorted({f"serial {h.key_serial}" if h.key_serial else f"model {h.aaguid or 'any'}"
                                   for h in waiting}))

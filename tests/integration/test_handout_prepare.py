@@ -193,6 +193,25 @@ def test_a_key_that_fits_no_waiting_handout_is_refused_and_keys_are_enrolled_aga
     assert s.events.wait_for(EnrolmentDone).upn == bo["userPrincipalName"], "none waits: keys are enrolled"
 
 
+def test_two_keys_inserted_together_for_one_waiting_handout_one_is_prepared_and_the_other_enrolled(
+        emu: EntraEmulator, config: str, stations: list[Station], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    s = station(stations, emu, tmp_path)
+    ann, bo = s.queue_users(2)
+    assert run(capsys, config, "handout", "--upn", ann["userPrincipalName"], "--prepare-key")[0] == 0
+    keys = [VirtualKey(MODEL, serial=serial) for serial in ("881", "882")]
+    for n, key in enumerate(keys):
+        s.keys.insert(key, slot=f"Hub {n}")
+    assert s.events.wait_for(KeyPrepared).upn == ann["userPrincipalName"]
+    assert s.events.wait_for(EnrolmentDone).upn == bo["userPrincipalName"]
+    s.engine.wait_idle(5)
+    assert not s.events.of(KeyRejected)
+    (row,) = handouts(capsys, config)
+    assert row["key_preparation"] == "prepared" and row["key_serial"] in {"881", "882"}
+    enrolled = next(k for k in keys if k.serial != row["key_serial"])
+    assert len(enrolled.state.residents) == 1, "the other key holds the enrolled person's passkey"
+
+
 class Killed(Exception):
     """The station stopping at this point (its process gone: nothing after this write happens)."""
 
