@@ -64,6 +64,7 @@ tap_lifetime_minutes = 480    # the Temporary Access Pass's lifetime; within the
 tap_usable_once = true        # the pass signs in once
 # default_aaguid = ""         # model of the keys handed out, when neither the inventory nor --aaguid says
 check_every_minutes = 15      # the daemon marks handed-out keys active or expired this often (0: never)
+prepare_key = false           # the station resets each handed-out key and gives it a PIN for the letter
 '''
 
 

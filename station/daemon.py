@@ -168,7 +168,7 @@ class Daemon:
                              passkeys=MeteredPasskeys(self.metrics.passkeys(entra.passkeys), self.health),
                              bus=self.bus, escrow=escrow,
                              heartbeat=self._heartbeat, on_success=self.feedback.on_key_success,
-                             models=load_catalogue(store.meta))
+                             models=load_catalogue(store.meta), handouts=store.handouts)
         self.board = StatusBoard(station_id=cfg.station.id, station_name=cfg.station.name, store=store,
                                  engine=self.engine, health=self.health, watchers=[], language=cfg.station.language,
                                  notes=lambda: list(self._watcher_notes) + self.metrics.problems)

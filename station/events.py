@@ -131,6 +131,16 @@ class IntakeChanged(Event):
 
 
 @dataclass(frozen=True)
+class KeyPrepared(Event):
+    """A key reset and given a PIN (sealed on its hand-out) for the person to register it themselves."""
+
+    slot: str
+    handout_id: int
+    upn: str
+    display_name: str
+
+
+@dataclass(frozen=True)
 class StatusNote(Event):
     """A station-level note for the operator (watcher problems, Entra health, reconciliation)."""
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from station.commands.common import config_from_args, print_json
 from station.commands.pins import open_escrow_private_key
-from station.enroll.escrow import open_sealed
+from station.enroll.escrow import PrivateKey, handout_pin_context, open_sealed
 from station.entra import EntraClient
 from station.entra.tap import TemporaryAccessPasses
 from station.errors import StationError
@@ -25,7 +25,7 @@ from station.lifecycle.handout import PERSON_GONE, Tracked, track
 from station.lifecycle.handout_desk import HandoutDesk, escrow_for
 from station.lifecycle.tap_letter import TapLetter, to_csv, to_html
 from station.store import Store, open_store
-from station.store.handouts import HandoutState, HandoutView, tap_context
+from station.store.handouts import HandoutState, HandoutView, KeyPreparation, tap_context
 from station.text import visible
 
 
@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     who.add_argument("--group", metavar="NAME", help="every member of this Entra ID group (name or object id)")
     h.add_argument("--key-serial", metavar="S", help="the serial of the key handed out (with --upn)")
     h.add_argument("--aaguid", type=_aaguid, help="the key's model (AAGUID), when the inventory does not know the key")
+    h.add_argument("--prepare-key", action=argparse.BooleanOptionalAction, default=None,
+                   help="the next key inserted at this station is reset and given a random PIN (sealed, on the "
+                        "letter) for this hand-out instead of being enrolled (default: [delegation] prepare_key)")
     add_common_options(h)
     h.set_defaults(func=cmd_handout)
     hs = h.add_subparsers(dest="handout_command", metavar="ACTION")
@@ -65,7 +68,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                       description="Write each waiting hand-out's letter (the TAP, its expiry, how to register the "
                                   "key at My Security Info) as CSV or printable HTML. The output holds the passes: "
                                   "write it to a protected place. In the CSV, a pass that starts with =, +, - or "
-                                  "@ is written with a leading ' (a spreadsheet shows it without).")
+                                  "@ is written with a leading ' (a spreadsheet shows it without). A key prepared "
+                                  "at the station adds its PIN; a hand-out whose key is still to be prepared gets "
+                                  "its letter once it is.")
     p.add_argument("--private-key", type=Path, required=True, metavar="FILE", help="escrow private key (PEM)")
     p.add_argument("--passphrase-file", type=Path, metavar="FILE",
                    help="the private key's passphrase (first line of FILE, mode 0600); an encrypted key is "
@@ -124,22 +129,29 @@ def cmd_handout(args: argparse.Namespace) -> int:
             desk = HandoutDesk(store, client, cfg.delegation, cfg.enrolment.escrow_public_key, cfg.station.id)
             for who, serial, aaguid in _wanted(args, client):
                 try:
-                    h = desk.hand_out(who, key_serial=serial, aaguid=aaguid)
+                    h = desk.hand_out(who, key_serial=serial, aaguid=aaguid, prepare_key=args.prepare_key)
                 except StationError as e:
                     failed += 1
                     print(f"{visible(who)}: {visible(e.message)}\n  → {visible(e.remedy)}", file=sys.stderr)
                     continue
                 print(f"{visible(h.upn)}: key {visible(h.key_serial or '-')} handed out; TAP sealed, works until "
-                      f"{_when(h.tap_expires_at)}")
+                      f"{_when(h.tap_expires_at)}" + (f"; insert the key at station {visible(h.station_id)} to "
+                                                      "prepare it" if h.key_preparation else ""))
     finally:
         store.close()
     print("open the letters with 'station handout letters --private-key FILE'", file=sys.stderr)
     return 1 if failed else 0
 
 
+PREPARATION = {KeyPreparation.WAITING.value: "to be prepared at the station",
+               KeyPreparation.PIN_ESCROWED.value: "being prepared (PIN sealed, not yet confirmed on the key)",
+               KeyPreparation.PREPARED.value: "prepared (reset, PIN set)"}
+
+
 def _line(h: HandoutView) -> str:
     return (f"{h.state:<11} {visible(h.upn)}  key {visible(h.key_serial or '-')}  {visible(h.model or h.aaguid or '')}"
             f"  handed out {_when(h.handed_out_at)}  TAP until {_when(h.tap_expires_at)}"
+            + (f"  key {PREPARATION.get(h.key_preparation, h.key_preparation)}" if h.key_preparation else "")
             + (f"  ({visible(h.note)})" if h.note else ""))
 
 
@@ -200,6 +212,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if check.expired else 0
 
 
+def _letter(key: PrivateKey, h: HandoutView) -> TapLetter:
+    """A waiting hand-out's letter: its TAP and, for a key prepared at the station, the key's PIN, both opened
+    with the escrow private key."""
+    assert h.tap_sealed is not None
+    pin = open_sealed(key, h.pin_sealed, handout_pin_context(h.id)) if h.pin_sealed else ""
+    return TapLetter(upn=h.upn, display_name=h.display_name, key_serial=h.key_serial or "", key_model=h.model,
+                     temporary_access_pass=open_sealed(key, h.tap_sealed, tap_context(h.id)),
+                     expires=_when(h.tap_expires_at), single_use=h.tap_usable_once, handout_id=h.id,
+                     language=h.preferred_language or "", pin=pin)
+
+
 def cmd_letters(args: argparse.Namespace) -> int:
     disable_core_dumps()
     cfg = config_from_args(args)
@@ -208,14 +231,15 @@ def cmd_letters(args: argparse.Namespace) -> int:
     key = open_escrow_private_key(args)
     store = open_store(cfg.store_url, cfg.station.id)
     try:
-        letters = [TapLetter(upn=h.upn, display_name=h.display_name, key_serial=h.key_serial or "",
-                             key_model=h.model, temporary_access_pass=open_sealed(key, h.tap_sealed, tap_context(h.id)),
-                             expires=_when(h.tap_expires_at), single_use=h.tap_usable_once, handout_id=h.id,
-                             language=h.preferred_language or "")
-                   for h in store.handouts.find(HandoutState.HANDED_OUT) if h.tap_sealed]
+        waiting = [h for h in store.handouts.find(HandoutState.HANDED_OUT) if h.tap_sealed]
+        unprepared = [h for h in waiting if h.key_preparation not in (None, KeyPreparation.PREPARED.value)]
+        letters = [_letter(key, h) for h in waiting if h not in unprepared]
         store.audit.record("handout_letters_exported", count=len(letters), format=args.format)
     finally:
         store.close()
+    for h in unprepared:
+        print(f"station: no letter yet for {visible(h.upn)}: their key is still to be prepared (insert it at "
+              f"station {visible(h.station_id)})", file=sys.stderr)
     text = to_html(letters, args.organisation, cfg.station.language) if args.format == "html" else to_csv(letters)
     if args.out is None:
         sys.stdout.write(text)

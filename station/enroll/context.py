@@ -10,8 +10,9 @@ from typing import Final
 from fido2.ctap import CtapDevice
 
 from station.config import EnrolmentSection
-from station.enroll.ports import AuditPort, Clock, JournalPort, PasskeysPort, QueuePort, Sealer
+from station.enroll.ports import AuditPort, Clock, HandoutBook, JournalPort, PasskeysPort, QueuePort, Sealer
 from station.enroll.prefetch import Prefetcher
+from station.enroll.prepare import Preparing
 from station.enroll.reset import ResetBook
 from station.events import EventBus
 from station.keys.catalogue import KeyCatalogue
@@ -40,3 +41,5 @@ class SessionContext:
     on_success: Callable[[CtapDevice], None] | None = None
     stall_margin: float = STALL_MARGIN_SECONDS
     models: KeyCatalogue = field(default_factory=KeyCatalogue.builtin)
+    handouts: HandoutBook | None = None  # hand-outs whose key is prepared here instead of enrolled (prepare.py)
+    preparing: Preparing = field(default_factory=Preparing)

@@ -10,6 +10,8 @@ claims again as soon as its key is swapped): at start, as soon as a session take
 every second while keys are in (every ten while none is); a prefetch never starts while a session is
 registering, so the one Graph call after a touch does not queue behind it. ``on_success``, when given, is
 called with a key's still-open device once its enrolment is done (the station's feedback winks it).
+With ``handouts``, a key inserted while a hand-out waits for its key at this station is prepared for it
+instead of enrolled (prepare.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from station.enroll.display_name import check_template
 from station.enroll.ports import (
     AuditPort,
     Clock,
+    HandoutBook,
     JournalPort,
     PasskeysPort,
     QueuePort,
@@ -81,6 +84,7 @@ class Engine:
         heartbeat: Callable[[EngineSnapshot], None] | None = None,
         on_success: Callable[[CtapDevice], None] | None = None,
         models: KeyCatalogue | None = None,
+        handouts: HandoutBook | None = None,
     ) -> None:
         if escrow is None and not policy.show_pin:
             raise ConfigError("no way to hand out PINs", problems=[
@@ -105,7 +109,7 @@ class Engine:
         self.ctx = SessionContext(policy=policy, station_id=station_id, station_name=station_name or station_id,
                                   queue=queue, journal=journal, audit=audit, passkeys=passkeys, bus=bus,
                                   escrow=escrow, prefetch=self.prefetch, graph_gate=gate, clock=self.clock,
-                                  on_success=on_success, models=models)
+                                  on_success=on_success, models=models, handouts=handouts)
         self.reconciler = Reconciler(station_id, queue, journal, audit, passkeys, bus, self.clock, gate,
                                      policy.lease_seconds)
         self._lock = threading.Lock()

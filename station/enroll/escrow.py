@@ -46,6 +46,11 @@ def context_for(enrolment_id: int) -> str:
     return f"station enrolment {enrolment_id}"
 
 
+def handout_pin_context(handout_id: int) -> str:
+    """The context the PIN of a key prepared for a hand-out is sealed under: that hand-out (never its TAP's)."""
+    return f"station handout {handout_id} key PIN"
+
+
 class Escrow:
     """Seals PINs to one public key. Safe to share between threads."""
 

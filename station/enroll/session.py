@@ -1,9 +1,10 @@
 """One key's enrolment, on its own thread: the driver that does the I/O of each step over a write-ahead journal.
 
 attached → inspected → claimed → options → PIN escrowed → PIN set → credential made → registering →
-registered → done. Each step's outcome is journaled before the next side effect. ``key_removed()`` and
-``stop()`` (the operator, a shutdown, a lost lease) set the event every CTAP call carries (interrupts.py), so
-python-fido2 sends CTAPHID CANCEL and the session ends in a terminal, explained state. Once the credential
+registered → done (or, while a hand-out waits for its key here, reset and PIN set for it: prepare.py). Each
+step's outcome is journaled before the next side effect. ``key_removed()`` and ``stop()`` (the operator, a
+shutdown, a lost lease) set the event every CTAP call carries (interrupts.py), so python-fido2 sends CTAPHID
+CANCEL and the session ends in a terminal, explained state. Once the credential
 exists the key is no longer needed: a removal then does not stop the registration, only the final key-side
 step. How a failure ends — terminal step, reason, queue action — is decided in transitions.py and recorded by
 endings.py; registration with Entra ID is registration.py.
@@ -23,7 +24,17 @@ from fido2.ctap2 import ClientPin, Ctap2
 from fido2.hid import CAPABILITY
 from fido2.utils import websafe_encode
 
-from station.enroll import ceremony, cleanup, endings, pin_protocol, pin_rules, policy, transitions, used_key
+from station.enroll import (
+    ceremony,
+    cleanup,
+    endings,
+    pin_protocol,
+    pin_rules,
+    policy,
+    prepare,
+    transitions,
+    used_key,
+)
 from station.enroll.context import SessionContext
 from station.enroll.display_name import NameFacts, render_display_name
 from station.enroll.escrow import context_for
@@ -156,13 +167,15 @@ class Session:
         inspection = self._inspect(ctap)
         if inspection is None:
             return
-        if inspection.pin_set:
-            if not used_key.reset_or_refuse(self, ctap, device, inspection):
-                return
-            ctap = KeyCtap2(device)
-            inspection = self._inspect(ctap)
-            if inspection is None:
-                return
+        handout = prepare.take(self, self.serial(device), inspection)
+        if handout is not None:
+            with prepare.holding(self, handout):
+                if (blank := self._blank(device, ctap, inspection)) is not None:
+                    prepare.give_pin(self, blank[0], handout, self.serial(device), blank[1])
+            return
+        if (blank := self._blank(device, ctap, inspection)) is None:
+            return
+        ctap, inspection = blank
         person = self._claim(device, inspection)
         if person is None:
             return
@@ -201,6 +214,17 @@ class Session:
         rules = self._finalise(ctap, client_pin, pin)
         self._done(person, display_name, rules)
         self._signal_success(device)
+
+    def _blank(self, device: CtapDevice, ctap: KeyCtap2,
+               inspection: policy.Inspection) -> tuple[KeyCtap2, policy.Inspection] | None:
+        """The key without a PIN: as inserted, or reset when used and policy allows; None when the session ended."""
+        if not inspection.pin_set:
+            return ctap, inspection
+        if not used_key.reset_or_refuse(self, ctap, device, inspection):
+            return None
+        ctap = KeyCtap2(device)
+        again = self._inspect(ctap)
+        return None if again is None else (ctap, again)
 
     def _inspect(self, ctap: Ctap2) -> policy.Inspection | None:
         self.set_step(SessionStep.INSPECTING)

@@ -4,7 +4,9 @@
 ``tap_usable_once`` makes the pass work for one sign-in; ``default_aaguid`` is the model of key handed out
 when neither the inventory nor the command line says (empty: any passkey registered after the hand-out counts);
 ``check_every_minutes`` is how often the daemon settles the waiting hand-outs as ``station handout verify``
-does (0: never; run that command from a timer instead).
+does (0: never; run that command from a timer instead); ``prepare_key`` makes a hand-out wait for its key to be
+inserted at the station, which resets it and gives it a random PIN for the letter (``--prepare-key`` /
+``--no-prepare-key`` decide per hand-out).
 """
 
 from __future__ import annotations
@@ -20,3 +22,4 @@ class DelegationSection(BaseModel):
     default_aaguid: str = Field(default="", pattern=r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                                                     r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$")
     check_every_minutes: float = Field(default=15, ge=0, le=1440)
+    prepare_key: bool = False

@@ -38,8 +38,10 @@ def _epoch(iso: str) -> float:
 
 
 def hand_out(store: Store, taps: TemporaryAccessPasses, escrow: Escrow, settings: DelegationSection, upn: str, *,
-             key_serial: str | None = None, aaguid: str | None = None, station_id: str = "") -> HandoutView:
-    """Hand a key out to ``upn``: a new TAP (replacing theirs), sealed; the hand-out as the store now has it."""
+             key_serial: str | None = None, aaguid: str | None = None, station_id: str = "",
+             prepare_key: bool = False) -> HandoutView:
+    """Hand a key out to ``upn``: a new TAP (replacing theirs), sealed; the hand-out as the store now has it.
+    With ``prepare_key`` the hand-out waits for its key at ``station_id`` (station/enroll/prepare.py)."""
     person = store.queue.get(upn)
     if person.state == PersonState.CLAIMED.value:
         raise InvalidStateError(f"{person.upn} is being enrolled at station {person.lease_station} right now",
@@ -55,7 +57,7 @@ def hand_out(store: Store, taps: TemporaryAccessPasses, escrow: Escrow, settings
         raise StationError(f"{model_aaguid[:60]!r} is not an AAGUID",
                            remedy="Give the key model's AAGUID: 8-4-4-4-12 hexadecimal digits.")
     handout_id = store.handouts.start(person.id, key_serial=key_serial, aaguid=model_aaguid, model=model,
-                                      station_id=station_id)
+                                      station_id=station_id, prepare_key=prepare_key)
     try:
         tap = taps.create(person.object_id or person.upn, lifetime_minutes=settings.tap_lifetime_minutes,
                           usable_once=settings.tap_usable_once)
@@ -67,7 +69,8 @@ def hand_out(store: Store, taps: TemporaryAccessPasses, escrow: Escrow, settings
     if person.state in (PersonState.QUEUED.value, PersonState.FAILED.value):
         store.queue.skip(person.upn, HANDED_OUT_NOTE)
     store.audit.record("key_handed_out", person_id=person.id, handout=handout_id, key_serial=key_serial,
-                       aaguid=model_aaguid, tap_method_id=tap.id, tap_expires_at=tap.expires_at)
+                       aaguid=model_aaguid, tap_method_id=tap.id, tap_expires_at=tap.expires_at,
+                       prepare_key=prepare_key)
     log.info("key handed out to %s (hand-out %d, TAP expires %s)", person.upn, handout_id,
              datetime.fromtimestamp(tap.expires_at, UTC).isoformat(timespec="minutes"))
     return store.handouts.get(handout_id)

@@ -51,10 +51,13 @@ class HandoutDesk:
         self.escrow_public_key, self.station_id = escrow_public_key, station_id
         self._escrow: Escrow | None = None
 
-    def hand_out(self, who: str, *, key_serial: str | None = None, aaguid: str | None = None) -> HandoutView:
-        """Hand a key out to ``who`` (UPN or object id): a new TAP replacing theirs, sealed; the hand-out."""
+    def hand_out(self, who: str, *, key_serial: str | None = None, aaguid: str | None = None,
+                 prepare_key: bool | None = None) -> HandoutView:
+        """Hand a key out to ``who`` (UPN or object id): a new TAP replacing theirs, sealed; the hand-out. Its key
+        is prepared at this station first when ``prepare_key`` (None: ``[delegation] prepare_key``) says so."""
         if self._escrow is None:
             self._escrow = escrow_for(self.escrow_public_key)
         upn = ensure_person(self.store, self.client, who)
         return hand_out(self.store, TemporaryAccessPasses(self.client.http), self._escrow, self.settings, upn,
-                        key_serial=key_serial, aaguid=aaguid, station_id=self.station_id)
+                        key_serial=key_serial, aaguid=aaguid, station_id=self.station_id,
+                        prepare_key=self.settings.prepare_key if prepare_key is None else prepare_key)

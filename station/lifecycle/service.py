@@ -2,9 +2,9 @@
 
 Commands (``station.control``): ``keys`` (read-only) lists the inventory, optionally filtered by ``state`` and
 by ``text`` (part of a name, UPN, serial or model); ``revoke_key`` (``identity``, ``reason``),
-``replace_key`` (``upn``) and ``handout`` (``upn``, optionally ``key_serial``: hand a key out for the person to
-register with a Temporary Access Pass, as ``station handout`` does) change it and are for privileged peers
-only. Answers are JSON-ready dicts; a hand-out's answer never holds its pass, only when it expires.
+``replace_key`` (``upn``) and ``handout`` (``upn``, optionally ``key_serial`` and ``prepare_key``: hand a key out
+for the person to register with a Temporary Access Pass, as ``station handout`` does) change it and are for
+privileged peers only. Answers are JSON-ready dicts; a hand-out's answer never holds its pass, only when it expires.
 """
 
 from __future__ import annotations
@@ -94,8 +94,13 @@ class KeyService:
             if self.handouts is None:
                 raise ControlError("this station hands no keys out", reason=Reason.CONTROL_INVALID,
                                    remedy="Hand the key out with 'station handout --upn UPN'.")
+            prepare = request.get("prepare_key")
+            if prepare is not None and not isinstance(prepare, bool):
+                raise ControlError("'prepare_key' must be true or false", reason=Reason.CONTROL_INVALID,
+                                   remedy="Send prepare_key as a JSON boolean, or leave it out for the default.")
             handout = self.handouts.hand_out(_arg(request, "upn"),
-                                             key_serial=_arg(request, "key_serial", required=False) or None)
+                                             key_serial=_arg(request, "key_serial", required=False) or None,
+                                             prepare_key=prepare)
             return {"ok": True, "handout": handout.to_dict()}
         raise ControlError(f"unknown command {cmd!r}", reason=Reason.CONTROL_INVALID)
 

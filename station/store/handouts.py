@@ -4,6 +4,11 @@ them (its Graph id, expiry, and the pass sealed to the escrow key — never in c
 States: ``handed_out`` (TAP live, waiting for the person's passkey), ``active`` (a passkey of the key's model
 appeared after the hand-out), ``expired`` (the TAP ran out, or was used, without that passkey), ``replaced``
 (a newer hand-out for the same person took its place).
+
+A hand-out may ask for its key to be prepared at the station (``key_preparation``): ``waiting`` until a key is
+inserted there, ``pin_escrowed`` once the station drew a PIN for it and stored it sealed on the row
+(``pin_sealed``, before the key is told), ``prepared`` once the key was reset and holds that PIN. The prepared
+key's serial and model replace what the hand-out was given.
 """
 
 from __future__ import annotations
@@ -28,6 +33,15 @@ class HandoutState(StrEnum):
     REPLACED = "replaced"
 
 
+class KeyPreparation(StrEnum):
+    WAITING = "waiting"
+    PIN_ESCROWED = "pin_escrowed"
+    PREPARED = "prepared"
+
+
+WAITING_FOR_KEY = (KeyPreparation.WAITING.value, KeyPreparation.PIN_ESCROWED.value)
+
+
 class KeyHandout(SQLModel, table=True):
     __tablename__ = "key_handout"
 
@@ -47,6 +61,8 @@ class KeyHandout(SQLModel, table=True):
     note: str = Field(default="", max_length=512)
     handed_out_at: float = Field(default_factory=now)
     updated_at: float = Field(default_factory=now)
+    key_preparation: str | None = Field(default=None, max_length=16)
+    pin_sealed: str | None = None
 
 
 def tap_context(handout_id: int) -> str:
@@ -54,9 +70,10 @@ def tap_context(handout_id: int) -> str:
     return f"station handout {handout_id}"
 
 
-_COLUMNS = [c for c in KeyHandout.model_fields if c != "tap_sealed"]
-_SELECT = (f"SELECT {', '.join('h.' + c for c in _COLUMNS)}, h.tap_sealed, p.upn, p.display_name, p.object_id, "
-           "p.preferred_language "
+_SEALED = ("tap_sealed", "pin_sealed")
+_COLUMNS = [c for c in KeyHandout.model_fields if c not in _SEALED]
+_SELECT = (f"SELECT {', '.join('h.' + c for c in _COLUMNS)}, h.tap_sealed, h.pin_sealed, p.upn, p.display_name, "
+           "p.object_id, p.preferred_language "
            "FROM key_handout h JOIN person p ON p.id = h.person_id")
 
 
@@ -82,11 +99,14 @@ class HandoutView:
     display_name: str
     object_id: str | None
     preferred_language: str | None  # the person's, from Entra ID: their letter's language
+    key_preparation: str | None = None
+    pin_sealed: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Everything but the sealed TAP."""
+        """Everything but the sealed TAP and PIN."""
         out = asdict(self)
-        out.pop("tap_sealed")
+        for sealed in _SEALED:
+            out.pop(sealed)
         return out
 
 
@@ -112,8 +132,10 @@ class Handouts:
         names = {f"s{i}": s.value for i, s in enumerate(states)}
         return self._query(f"h.state IN ({', '.join(':' + n for n in names)})", names)
 
-    def start(self, person_id: int, *, key_serial: str | None, aaguid: str, model: str, station_id: str) -> int:
-        """Record a new hand-out; the person's earlier hand-outs still waiting, or expired, become ``replaced``."""
+    def start(self, person_id: int, *, key_serial: str | None, aaguid: str, model: str, station_id: str,
+              prepare_key: bool = False) -> int:
+        """Record a new hand-out; the person's earlier hand-outs still waiting, or expired, become ``replaced``.
+        With ``prepare_key`` it waits for its key to be prepared at ``station_id``."""
         at = now()
         with self.engine.begin() as conn:
             conn.execute(text("UPDATE key_handout SET state = :replaced, tap_sealed = NULL, updated_at = :at "
@@ -123,10 +145,11 @@ class Handouts:
                           "at": at, "pid": person_id})
             row = conn.execute(text(
                 "INSERT INTO key_handout (person_id, key_serial, aaguid, model, state, tap_usable_once, station_id, "
-                "note, handed_out_at, updated_at) VALUES (:pid, :serial, :aaguid, :model, :state, :once, :station, "
-                "'', :at, :at) RETURNING id"),
+                "note, handed_out_at, updated_at, key_preparation) VALUES (:pid, :serial, :aaguid, :model, :state, "
+                ":once, :station, '', :at, :at, :prep) RETURNING id"),
                 {"pid": person_id, "serial": key_serial, "aaguid": aaguid, "model": model, "once": True,
-                 "state": HandoutState.HANDED_OUT.value, "station": station_id, "at": at}).scalar_one()
+                 "state": HandoutState.HANDED_OUT.value, "station": station_id, "at": at,
+                 "prep": KeyPreparation.WAITING.value if prepare_key else None}).scalar_one()
         return int(row)
 
     def set_tap(self, handout_id: int, *, method_id: str, sealed: str, start: float, expires_at: float,
@@ -144,6 +167,34 @@ class Handouts:
                               "tap_sealed = NULL, updated_at = :at WHERE id = :id AND state = :waiting"),
                          {"state": state.value, "note": note[:512], "mid": method_id, "at": now(), "id": handout_id,
                           "waiting": HandoutState.HANDED_OUT.value})
+
+    def waiting_for_key(self, station_id: str) -> list[HandoutView]:
+        """Waiting hand-outs whose key is still to be prepared at ``station_id``, oldest first."""
+        return self._query("h.state = :waiting AND h.station_id = :sid AND h.key_preparation IN (:w, :e)",
+                           {"waiting": HandoutState.HANDED_OUT.value, "sid": station_id,
+                            "w": WAITING_FOR_KEY[0], "e": WAITING_FOR_KEY[1]})
+
+    def pin_escrowed(self, handout_id: int, *, sealed: str, key_serial: str | None, aaguid: str,
+                     model: str) -> bool:
+        """Store the sealed PIN drawn for the hand-out's key, and the key (before the key is given the PIN);
+        False when the hand-out no longer waits for a key (replaced or settled meanwhile)."""
+        with self.engine.begin() as conn:
+            done = conn.execute(text(
+                "UPDATE key_handout SET pin_sealed = :sealed, key_preparation = :escrowed, "
+                "key_serial = COALESCE(:serial, key_serial), aaguid = :aaguid, model = :model, updated_at = :at "
+                "WHERE id = :id AND state = :waiting AND key_preparation IN (:w, :e)"),
+                {"sealed": sealed, "escrowed": KeyPreparation.PIN_ESCROWED.value, "serial": key_serial,
+                 "aaguid": aaguid.lower(), "model": model[:128], "at": now(), "id": handout_id,
+                 "waiting": HandoutState.HANDED_OUT.value, "w": WAITING_FOR_KEY[0], "e": WAITING_FOR_KEY[1]})
+        return done.rowcount == 1
+
+    def key_prepared(self, handout_id: int) -> None:
+        """The hand-out's key holds the PIN sealed on its row."""
+        with self.engine.begin() as conn:
+            conn.execute(text("UPDATE key_handout SET key_preparation = :prepared, updated_at = :at "
+                              "WHERE id = :id AND key_preparation = :escrowed"),
+                         {"prepared": KeyPreparation.PREPARED.value, "escrowed": KeyPreparation.PIN_ESCROWED.value,
+                          "at": now(), "id": handout_id})
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:

@@ -161,8 +161,16 @@ def _v6_preferred_language(conn: Connection) -> None:
     _run(conn, ("ALTER TABLE person ADD COLUMN preferred_language VARCHAR(35)",))
 
 
+def _v7_handout_key_preparation(conn: Connection) -> None:
+    """A hand-out's key prepared at the station: how far (``key_preparation``) and its PIN, sealed to the escrow
+    key (``pin_sealed``)."""
+    _run(conn, ("ALTER TABLE key_handout ADD COLUMN key_preparation VARCHAR(16)",
+                "ALTER TABLE key_handout ADD COLUMN pin_sealed VARCHAR"))
+
+
 MIGRATIONS: list[Migration] = [_v1_create_tables, _v2_unresolved_rows_and_failures, _v3_pin_rules,
-                               _v4_key_inventory, _v5_key_handouts, _v6_preferred_language]
+                               _v4_key_inventory, _v5_key_handouts, _v6_preferred_language,
+                               _v7_handout_key_preparation]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

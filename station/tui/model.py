@@ -19,6 +19,7 @@ from typing import Any, Final
 from station.enroll.steps import SessionStep
 from station.i18n import _
 from station.status import summary_line
+from station.tui.records import EntraHealth, LogLine, PersonRef
 from station.tui.totals import BACK_IN_QUEUE, CLAIMED, ENROLLED, RATE_WINDOW, LiveTotals, QueueTotals
 from station.wire import SessionSnapshot, StatusSnapshot
 
@@ -82,29 +83,6 @@ class SlotCard:
     def elapsed(self, now: float) -> float:
         end = self.finished if self.finished is not None else now
         return max(0.0, end - self.started) if self.started else 0.0
-
-
-@dataclass(frozen=True)
-class EntraHealth:
-    last_latency_ms: float | None = None
-    throttled: bool = False
-    token_ok: bool | None = None
-    last_error: str = ""
-
-
-@dataclass(frozen=True)
-class LogLine:
-    seq: int
-    at: float
-    level: str
-    text: str
-
-
-@dataclass(frozen=True)
-class PersonRef:
-    upn: str
-    display_name: str
-    where: str
 
 
 class DashboardModel:
@@ -288,6 +266,14 @@ class DashboardModel:
         self._remember(card, _("enrolled"))
         self._log(at, "success", _("{slot}: done — {name}").format(slot=self._where(card.slot),
                                                                     name=card.display_name or card.upn))
+
+    def _on_KeyPrepared(self, e: dict[str, Any], at: float) -> None:
+        """A key reset and given a PIN for a hand-out: done, the person registers it themselves."""
+        card = self._card(e, at)
+        card.upn, card.display_name = str(e.get("upn") or ""), str(e.get("display_name") or "")
+        self._finish(card, Outcome.DONE, at)
+        self._log(at, "success", _("{slot}: key prepared for {name}, who registers it themselves").format(
+            slot=self._where(card.slot), name=card.display_name or card.upn))
 
     def _on_EnrolmentFailed(self, e: dict[str, Any], at: float) -> None:
         card = self._card(e, at)

@@ -98,8 +98,9 @@ class Station:
 
 
 def build_station(emu: EntraEmulator, tmp: Path, *, start: bool = True, station_id: str = "station-1",
-                  journal: Callable[[Any], Any] | None = None, **enrolment: Any) -> Station:
-    """A started station; ``journal`` may wrap the store's journal (to simulate a crash)."""
+                  journal: Callable[[Any], Any] | None = None, handouts: Callable[[Any], Any] | None = None,
+                  **enrolment: Any) -> Station:
+    """A started station; ``journal`` and ``handouts`` may wrap the store's (to simulate a crash)."""
     keydir = tmp / f"escrow-{station_id}"
     if not keydir.exists():
         generate_keypair(keydir)
@@ -113,7 +114,8 @@ def build_station(emu: EntraEmulator, tmp: Path, *, start: bool = True, station_
     engine = Engine(policy=cfg.enrolment, station_id=station_id, station_name="Desk 1", queue=store.queue,
                     journal=journal(store.journal) if journal else store.journal, audit=store.audit,
                     passkeys=entra.passkeys, bus=bus,
-                    escrow=Escrow.from_file(cfg.enrolment.escrow_public_key))
+                    escrow=Escrow.from_file(cfg.enrolment.escrow_public_key),
+                    handouts=handouts(store.handouts) if handouts else store.handouts)
     keys = VirtualKeySource()
     keys.start(engine.key_attached, engine.key_removed)
     station = Station(emu, store, entra, engine, bus, events, keys,

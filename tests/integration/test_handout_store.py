@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 from pg import pg_url
+from sqlalchemy import text
 
 from station.status import EntraMeter, StatusBoard
 from station.store import NewPerson, open_store
-from station.store.handouts import HandoutState
+from station.store.handouts import HandoutState, KeyPreparation
+from station.store.migrations import SCHEMA_VERSION
 
 __all__ = ["pg_url"]
 
@@ -58,5 +60,48 @@ def test_handouts_replace_settle_and_count(store_url: str) -> None:
                                 health=EntraMeter(), watchers=[]).snapshot()
         assert status["delegated"] == {"handed_out": 1, "active": 1, "expired": 0}
         assert status["summary"].endswith("delegated: 1 handed out, 1 activated, 0 expired")
+    finally:
+        store.close()
+
+
+def test_a_store_of_version_6_gains_key_preparation_and_a_handout_waits_for_its_key(store_url: str) -> None:
+    store = open_store(store_url, "desk-1")
+    try:
+        store.queue.add_people([NewPerson(upn="ann@contoso.example", object_id="o-ann")])
+        ann = store.queue.get("ann@contoso.example")
+        before = store.handouts.start(ann.id, key_serial="1", aaguid="a", model="M", station_id="desk-1")
+        with store.engine.begin() as conn:  # the previous release's table
+            for column in ("key_preparation", "pin_sealed"):
+                conn.execute(text(f"ALTER TABLE key_handout DROP COLUMN {column}"))
+            conn.execute(text("UPDATE meta SET value = '6' WHERE key = 'schema_version'"))
+    finally:
+        store.close()
+    store = open_store(store_url, "desk-1")
+    try:
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar_one() == \
+                str(SCHEMA_VERSION) == "7"
+        handouts = store.handouts
+        assert handouts.get(before).key_preparation is None and handouts.waiting_for_key("desk-1") == []
+        prepared = handouts.start(ann.id, key_serial="7", aaguid="", model="", station_id="desk-1",
+                                  prepare_key=True)
+        assert [h.id for h in handouts.waiting_for_key("desk-1")] == [prepared]
+        assert handouts.waiting_for_key("desk-2") == [], "a key is prepared at the station the hand-out names"
+        aaguid = "CB69481E-8FF7-4039-93EC-0A2729A154A8"
+        assert handouts.pin_escrowed(prepared, sealed="x25519:v1:CCCC", key_serial=None, aaguid=aaguid, model="K")
+        row = handouts.get(prepared)
+        assert (row.key_preparation, row.pin_sealed, row.key_serial, row.aaguid, row.model) == (
+            KeyPreparation.PIN_ESCROWED, "x25519:v1:CCCC", "7", aaguid.lower(), "K")
+        assert "pin_sealed" not in row.to_dict() and row.to_dict()["key_preparation"] == "pin_escrowed"
+        assert [h.id for h in handouts.waiting_for_key("desk-1")] == [prepared], "not prepared until confirmed"
+        handouts.key_prepared(prepared)
+        assert handouts.get(prepared).key_preparation == KeyPreparation.PREPARED
+        assert handouts.waiting_for_key("desk-1") == []
+        again = handouts.start(ann.id, key_serial=None, aaguid="", model="", station_id="desk-1", prepare_key=True)
+        assert handouts.get(prepared).state == HandoutState.REPLACED
+        assert handouts.get(prepared).pin_sealed == "x25519:v1:CCCC", "the key's PIN stays in escrow"
+        assert not handouts.pin_escrowed(prepared, sealed="x", key_serial=None, aaguid="", model=""), \
+            "a replaced hand-out takes no key"
+        assert [h.id for h in handouts.waiting_for_key("desk-1")] == [again]
     finally:
         store.close()

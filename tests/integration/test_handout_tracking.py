@@ -101,6 +101,9 @@ def test_the_daemon_marks_a_registered_key_active_and_an_unused_pass_expired(
     assert handout["tap_expires_at"] and "tap_sealed" not in handout
     with pytest.raises(ControlError, match="'upn' must be a string"):
         client.command("handout")
+    with pytest.raises(ControlError, match="'prepare_key' must be true or false"):
+        client.command("handout", upn=ann["userPrincipalName"], prepare_key="yes")
+    assert handout["key_preparation"] is None, "no key is prepared unless asked ([delegation] prepare_key)"
     ann_pass = the_pass(tmp_path, ann["userPrincipalName"])
     assert ann_pass not in str(answer)
 

@@ -1,10 +1,11 @@
 """Secrets stay secret: after a full run of the daemon as a process, with debug logging and the PIN shown on
 screen, keys handed out through the control socket (one registered by its person with the pass, which the
-daemon's periodic check then settles), the actual secret values appear nowhere they should not.
+daemon's periodic check then settles) and one key prepared for a hand-out (reset, and given a PIN sealed on the
+hand-out), the actual secret values appear nowhere they should not.
 
-Searched for: every PIN the keys got (opened from the escrow with the private key), every Temporary Access
-Pass made for a hand-out (opened the same way), every access token the Entra emulator issued, the client
-secret, the escrow private key and the emulator's TLS private key.
+Searched for: every PIN the keys got (opened from the escrow with the private key), the prepared key's PIN
+and every Temporary Access Pass made for a hand-out (opened the same way), every access token the Entra
+emulator issued, the client secret, the escrow private key and the emulator's TLS private key.
 Searched in: the daemon's debug log, the SQLite database files (with the escrow ciphertexts blanked out),
 the event stream a control-socket subscriber received and the control socket's answers to the hand-outs.
 """
@@ -25,7 +26,9 @@ from invariants import check
 from rig import StationProcess, station_config, wait_until, write_toml
 
 from station.control_client import ControlClient
-from station.enroll.escrow import context_for, load_private_key, open_sealed
+from station.enroll.escrow import context_for, handout_pin_context, load_private_key, open_sealed
+from station.entra import EntraClient
+from station.lifecycle.handout_desk import HandoutDesk
 from station.store import NewPerson, open_store
 from station.store.handouts import HandoutState, tap_context
 from station_emulator.entra import EntraEmulator
@@ -37,7 +40,7 @@ KEYS = 3
 
 @pytest.fixture
 def emu(tmp_path: Path) -> Iterator[EntraEmulator]:
-    with EntraEmulator(users=KEYS + 2, seed=9090, cert_dir=tmp_path / "certs") as e:
+    with EntraEmulator(users=KEYS + 3, seed=9090, cert_dir=tmp_path / "certs") as e:
         yield e
 
 
@@ -85,24 +88,30 @@ def test_no_secret_in_logs_database_or_events(emu: EntraEmulator, tmp_path: Path
     config.write_text(config.read_text() + "[delegation]\ncheck_every_minutes = 0.02\ntap_lifetime_minutes = 60\n")
     store = open_store(cfg.store_url, cfg.station.id)
     users = sorted(emu.tenant.users.values(), key=lambda u: u["userPrincipalName"])[:KEYS]
-    handed = sorted(emu.tenant.users.values(), key=lambda u: u["userPrincipalName"])[KEYS:]
+    handed = sorted(emu.tenant.users.values(), key=lambda u: u["userPrincipalName"])[KEYS:KEYS + 2]
+    prepared_for = sorted(emu.tenant.users.values(), key=lambda u: u["userPrincipalName"])[KEYS + 2]
     store.queue.add_people(NewPerson(upn=u["userPrincipalName"], display_name=u["displayName"], object_id=u["id"],
                                      source="test") for u in users)
+    cfg.delegation.tap_lifetime_minutes = 60
+    with EntraClient.from_config(cfg) as client:  # the first key inserted is prepared for this hand-out
+        HandoutDesk(store, client, cfg.delegation, cfg.enrolment.escrow_public_key, cfg.station.id).hand_out(
+            prepared_for["userPrincipalName"], prepare_key=True)
     store.close()
-    keys = tuple(tmp_path / f"key-{n}.json" for n in range(KEYS))
+    keys = tuple(tmp_path / f"key-{n}.json" for n in range(KEYS + 1))
     station = StationProcess(config, tmp_path / "station.log", keys=keys, delay=2.0)
     subscriber: Subscriber | None = None
     try:
         sock = cfg.station.runtime_dir / "control.sock"
         wait_until(sock.exists, 30, f"the control socket; log:\n{station.tail()}")
         subscriber = Subscriber(sock)
-        wait_until(lambda: enrolled(cfg.store_url) == KEYS, 60, f"{KEYS} enrolments; log:\n{station.tail()}")
+        wait_until(lambda: enrolled(cfg.store_url) == KEYS and handout_preparations(cfg.store_url) == ["prepared"],
+                   60, f"{KEYS} enrolments and a key prepared; log:\n{station.tail()}")
         answers = [json.dumps(ControlClient(sock).command("handout", upn=u["userPrincipalName"])) for u in handed]
         private_key = load_private_key((tmp_path / "escrow" / "escrow-private.pem").read_bytes())
         taps = waiting_passes(cfg.store_url, private_key)
-        assert len(taps) == len(handed)
-        register_with_pass(emu, handed[0]["userPrincipalName"], taps[0])
-        wait_until(lambda: handout_states(cfg.store_url) == ["active", "handed_out"], 30,
+        assert sorted(taps) == sorted(u["userPrincipalName"] for u in [*handed, prepared_for])
+        register_with_pass(emu, handed[0]["userPrincipalName"], taps[handed[0]["userPrincipalName"]])
+        wait_until(lambda: handout_states(cfg.store_url) == ["handed_out", "active", "handed_out"], 30,
                    f"the daemon's check to settle the registered key; log:\n{station.tail()}")
         assert station.stop() == 0, station.tail()
     finally:
@@ -117,14 +126,18 @@ def test_no_secret_in_logs_database_or_events(emu: EntraEmulator, tmp_path: Path
         rows = store.journal.with_escrow()
         pins = [open_sealed(private, r.pin_escrow or "", context_for(r.id)) for r in rows]
         ciphertexts = [(r.pin_escrow or "").encode() for r in rows]
-        verdict = check(store, emu, [VirtualKey(state_path=k) for k in keys], private, cfg.enrolment.lease_seconds)
+        (prepared,) = [h for h in store.handouts.find() if h.pin_sealed]
+        prepared_pin = open_sealed(private, prepared.pin_sealed or "", handout_pin_context(prepared.id))
+        enrolled_keys = [k for k in (VirtualKey(state_path=k) for k in keys) if k.serial != prepared.key_serial]
+        verdict = check(store, emu, enrolled_keys, private, cfg.enrolment.lease_seconds)
         assert verdict.ok and verdict.pins_proven == KEYS, verdict.violations
     finally:
         store.close()
-    assert len(pins) == KEYS and issued
+    assert len(pins) == KEYS and issued and len(enrolled_keys) == KEYS
 
     secrets: dict[str, bytes] = {f"PIN of enrolment {r.id}": p.encode() for r, p in zip(rows, pins, strict=True)}
-    secrets |= {f"TAP of hand-out {n}": tap.encode() for n, tap in enumerate(taps)}
+    secrets |= {f"TAP of hand-out {n}": tap.encode() for n, tap in enumerate(taps.values())}
+    secrets["PIN of the prepared key"] = prepared_pin.encode()
     secrets |= {f"access token {n}": t.encode() for n, t in enumerate(issued)}
     secrets["client secret"] = emu.info.client_secret.encode()
     for name, pem in (("escrow private key", private_pem),
@@ -164,12 +177,21 @@ def handout_states(url: str) -> list[str]:
         store.close()
 
 
-def waiting_passes(url: str, private_key: Any) -> list[str]:
-    """The TAP of each waiting hand-out, opened with the escrow private key as 'station handout letters' does."""
+def handout_preparations(url: str) -> list[str | None]:
     store = open_store(url, "observer")
     try:
-        return [open_sealed(private_key, h.tap_sealed or "", tap_context(h.id))
-                for h in store.handouts.find(HandoutState.HANDED_OUT)]
+        return [h.key_preparation for h in store.handouts.find()]
+    finally:
+        store.close()
+
+
+def waiting_passes(url: str, private_key: Any) -> dict[str, str]:
+    """The TAP of each waiting hand-out by UPN, opened with the escrow private key as 'station handout letters'
+    does."""
+    store = open_store(url, "observer")
+    try:
+        return {h.upn: open_sealed(private_key, h.tap_sealed or "", tap_context(h.id))
+                for h in store.handouts.find(HandoutState.HANDED_OUT)}
     finally:
         store.close()
 
@@ -177,7 +199,7 @@ def waiting_passes(url: str, private_key: Any) -> list[str]:
 def sealed_passes(url: str) -> list[bytes]:
     store = open_store(url, "observer")
     try:
-        return [h.tap_sealed.encode() for h in store.handouts.find() if h.tap_sealed]
+        return [sealed.encode() for h in store.handouts.find() for sealed in (h.tap_sealed, h.pin_sealed) if sealed]
     finally:
         store.close()
 

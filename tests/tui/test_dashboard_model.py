@@ -9,7 +9,7 @@ from dashboard_steps import NOW, claimed, done, three_keys, throttled, touch
 from fake_source import T0, status
 
 from station.errors import StationError
-from station.events import EnrolmentDone, EventBus, KeyRemoved, PinShown, StatusNote
+from station.events import EnrolmentDone, EventBus, KeyAttached, KeyPrepared, KeyRemoved, PinShown, StatusNote
 from station.tui.model import SPARK_BUCKETS, DashboardModel, Outcome
 from station.tui.source import EngineSource, event_dict
 from station.tui.widgets.slot_card import detail_text
@@ -203,3 +203,13 @@ def test_engine_source_delivers_bus_events_with_the_pin_and_runs_commands() -> N
     with pytest.raises(StationError, match="nothing runs in USB 9"):
         source.command("cancel", slot="USB 9")
     assert engine.calls == [("pause", ""), ("retry", "a@x"), ("cancel", "USB 1-1"), ("cancel", "USB 9")]
+
+
+def test_a_key_prepared_for_a_hand_out_ends_done_with_the_persons_name() -> None:
+    model = model_after(KeyAttached(slot="USB 1-1", transport="usb", fingerprint="fp", at=T0),
+                        KeyPrepared(slot="USB 1-1", handout_id=4, upn="kim@contoso.com", display_name="Kim Ökland",
+                                    at=T0 + 9))
+    card = model.cards["USB 1-1"]
+    assert card.outcome is Outcome.DONE and card.display_name == "Kim Ökland" and card.upn == "kim@contoso.com"
+    assert model.log[-1].text.endswith("key prepared for Kim Ökland, who registers it themselves")
+    assert model.log[-1].level == "success"

@@ -20,7 +20,7 @@ from textual.widgets.option_list import Option
 from station.i18n import N_, _
 from station.text import visible
 from station.tui.bindings import speak_bindings
-from station.tui.model import PersonRef
+from station.tui.records import PersonRef
 
 Lookup = Callable[[str], list[PersonRef]]
 

@@ -38,3 +38,15 @@ def test_a_pass_that_starts_like_a_formula_is_guarded_in_the_csv_and_exact_in_th
     (row,) = csv.DictReader(io.StringIO(to_csv([letter])))
     assert row["temporary_access_pass"] == "'@x&7=Q+p"
     assert '<p class="tap" dir="ltr">@x&amp;7=Q+p</p>' in to_html([letter])
+
+
+def test_a_prepared_key_s_letter_shows_its_pin_and_says_to_enter_it_not_to_set_one() -> None:
+    plain = TapLetter(upn="ann@contoso.example", display_name="Ann", key_serial="7", key_model="", expires="soon",
+                      temporary_access_pass="Tap-1234", single_use=True, handout_id=1)
+    prepared = TapLetter(**{**plain.__dict__, "pin": "48120593"})
+    assert "set a PIN when asked" in to_html([plain]) and "PIN:" not in to_html([plain])
+    page = to_html([prepared])
+    assert "48120593" in page and "enter the key&#x27;s PIN printed below" in page and "set a PIN" not in page
+    (row,) = csv.DictReader(io.StringIO(to_csv([prepared])))
+    assert row["pin"] == "48120593"
+    assert next(csv.DictReader(io.StringIO(to_csv([plain]))))["pin"] == ""
