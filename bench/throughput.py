@@ -126,7 +126,7 @@ def run(workdir: Path, size: Size) -> Section:
         f"baseline script for {m} enrolments. Latencies as in benchmark 2 (Graph {GRAPH_LATENCY_MS:.0f} ms per "
         f"call; key setPIN {KEY_LATENCY['setPIN'] * 1000:.0f} ms, makeCredential "
         f"{KEY_LATENCY['makeCredential'] * 1000:.0f} ms), touch {TOUCH_AFTER:.1f} s after each prompt, a finished "
-        "key replaced at once. Station with its default policy (prefetch 4 people, at most 4 concurrent Graph "
+        "key replaced at once. Station with its default policy (prefetch 4 people, at most 8 concurrent Graph "
         "calls, forced PIN change).",
         "",
     )

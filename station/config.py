@@ -127,7 +127,8 @@ class EnrolmentSection(_Section):
     attestation: Literal["off", "verify"] = "off"
     touch_timeout_seconds: float = Field(default=30.0, gt=0)
     lease_seconds: int = Field(default=600, ge=30)
-    max_concurrent_graph_calls: int = Field(default=4, ge=1, le=64)
+    # Graph calls in flight at once across the station's keys (creation options, registrations); 429s are waited out.
+    max_concurrent_graph_calls: int = Field(default=8, ge=1, le=64)
     prefetch: int = Field(default=4, ge=0, le=64)
     # Failed attempts per person (key, touch or registration failures) before they are marked failed.
     max_attempts: int = Field(default=3, ge=1, le=100)
