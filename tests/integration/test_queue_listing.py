@@ -96,7 +96,9 @@ def test_a_store_an_older_version_made_is_brought_up_to_date_and_listed(tmp_path
     db = tmp_path / "station.db"
     _fill(f"sqlite:///{db}")
     with sqlite3.connect(db) as conn:
-        conn.execute("ALTER TABLE person DROP COLUMN preferred_language")
+        conn.execute("ALTER TABLE person DROP COLUMN preferred_language")  # back to what version 5 made
+        conn.execute("ALTER TABLE key_handout DROP COLUMN key_preparation")
+        conn.execute("ALTER TABLE key_handout DROP COLUMN pin_sealed")
         conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
     conn.close()
     listed = _station("queue", "list", "--store", f"sqlite:///{db}")
