@@ -12,7 +12,7 @@ from fido2.ctap import CtapDevice
 from station.config import EnrolmentSection
 from station.enroll.ports import AuditPort, Clock, HandoutBook, JournalPort, PasskeysPort, QueuePort, Sealer
 from station.enroll.prefetch import Prefetcher
-from station.enroll.prepare import Preparing
+from station.enroll.preparing import Preparing
 from station.enroll.reset import ResetBook
 from station.events import EventBus
 from station.keys.catalogue import KeyCatalogue

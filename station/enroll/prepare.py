@@ -20,9 +20,8 @@ published or stored in clear; the person's letter opens it with the escrow priva
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -41,29 +40,6 @@ if TYPE_CHECKING:
     from station.enroll.session import Session
 
 log = logging.getLogger(__name__)
-
-
-class Preparing:
-    """The hand-outs a session of this station prepares a key for right now (one key each)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._held: set[int] = set()
-
-    def take(self, waiting: Sequence[PendingHandout],
-             fitting: Callable[[list[PendingHandout]], list[PendingHandout]]) -> tuple[list[PendingHandout],
-                                                                                      PendingHandout | None]:
-        """The waiting hand-outs no other session holds, and the first of them that fits (now held)."""
-        with self._lock:
-            free = [h for h in waiting if h.id not in self._held]
-            chosen = next(iter(fitting(free)), None)
-            if chosen is not None:
-                self._held.add(chosen.id)
-        return free, chosen
-
-    def release(self, handout_id: int) -> None:
-        with self._lock:
-            self._held.discard(handout_id)
 
 
 def _fitting(waiting: list[PendingHandout], serial: str | None, aaguid: str) -> list[PendingHandout]:
