@@ -8,7 +8,6 @@ pass that Entra ID refuses is logged and the next pass settles the key."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 from daemon_harness import DaemonProcess, kill, start_daemon, write_config
 from pg import pg_url
+from test_delegated_handout import audit_text
 from test_entra_emulator_passkeys import Graph
 from test_entra_emulator_tap import sign_in, taps_path
 
@@ -58,14 +58,6 @@ def daemon(emu: EntraEmulator, tmp_path: Path) -> Iterator[DaemonProcess]:
         yield d
     finally:
         kill(d)
-
-
-def audit_text(tmp_path: Path) -> str:
-    store = open_store(f"sqlite:///{tmp_path / 'station.db'}")
-    try:
-        return json.dumps([(e.kind, e.detail) for e in store.audit.entries()])
-    finally:
-        store.close()
 
 
 def handouts(tmp_path: Path) -> list[HandoutView]:
