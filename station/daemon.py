@@ -28,7 +28,7 @@ from typing import Any, Final
 from station.config import Config, load_config
 from station.control import ControlServer, socket_path
 from station.enroll.engine import Engine
-from station.enroll.escrow import Escrow
+from station.enroll.escrow_key import DeferredEscrow
 from station.enroll.steps import SessionStep
 from station.enroll.transitions import StopCause
 from station.entra import EntraClient
@@ -159,7 +159,7 @@ class Daemon:
     def _start_engine(self) -> None:
         cfg, store, entra = self.cfg, self._store(), self.entra
         assert entra is not None
-        escrow = Escrow.from_file(cfg.enrolment.escrow_public_key) if cfg.enrolment.escrow_public_key else None
+        escrow = DeferredEscrow(cfg.enrolment.escrow_public_key) if cfg.enrolment.escrow_public_key else None
         self.feedback = FeedbackController(cfg.feedback, self.bus)
         self.feedback.start()
         self._watcher_notes += [f"Feedback: {problem.message}" for problem in self.feedback.problems]

@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa, x25519
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from station.errors import StationError
+from station.enroll.escrow_key import EscrowError as EscrowError
+from station.enroll.escrow_key import read_public_key
 from station.files import private_dir, write_private_atomically
 
 _X25519 = "x25519:v1:"
@@ -35,10 +36,6 @@ PRIVATE_KEY_NAME = "escrow-private.pem"
 
 PublicKey = x25519.X25519PublicKey | rsa.RSAPublicKey
 PrivateKey = x25519.X25519PrivateKey | rsa.RSAPrivateKey
-
-
-class EscrowError(StationError):
-    remedy = "Use the escrow private key that matches the public key in the station configuration."
 
 
 def context_for(enrolment_id: int) -> str:
@@ -59,13 +56,7 @@ class Escrow:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Escrow:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as e:
-            raise EscrowError(f"cannot read the escrow public key {path}: {e.strerror}",
-                              remedy="Create one with 'station pins keygen --out DIR' and set "
-                                     "enrolment.escrow_public_key to its public half.") from None
-        return cls(load_public_key(data))
+        return cls(load_public_key(read_public_key(path)))
 
     def seal(self, pin: str, context: str) -> str:
         if isinstance(self.public_key, rsa.RSAPublicKey):

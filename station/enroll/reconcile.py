@@ -28,8 +28,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fido2.utils import websafe_decode
-
 from station.enroll.ports import AuditPort, Clock, JournalPort, PasskeysPort, QueuePort, Step
 from station.enroll.prefetch import user_key
 from station.enroll.reasons import remedy_for
@@ -174,6 +172,8 @@ class Reconciler:
         return Step.ABANDONED.value
 
     def _settle_credential(self, row: Any) -> str:
+        from fido2.utils import websafe_decode  # python-fido2 loads cryptography: not in an idle daemon
+
         person = self.queue.get_by_id(row.person_id)
         if person is None or not row.credential_id:
             self._close(row, Step.NEEDS_RESET, Reason.KEY_NEEDS_RESET, "the journal row lost its person or credential")
@@ -202,6 +202,8 @@ class Reconciler:
         """POST the journaled credential (Entra said it has none); None when Entra refused it for good and
         the row was closed. An unknown outcome, or a refusal that is the station's (no token, throttled,
         unavailable), is raised: the row stays unresolved."""
+        from fido2.utils import websafe_decode
+
         try:
             return self.passkeys.register(
                 uid, row.display_name or row.model or "Security key", credential_id,

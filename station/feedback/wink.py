@@ -7,16 +7,21 @@ has no such command. A wink is a courtesy: any failure (the key was pulled alrea
 from __future__ import annotations
 
 import logging
-from typing import TypeGuard
+from typing import TYPE_CHECKING, TypeGuard
 
 from fido2.ctap import CtapDevice
-from fido2.hid import CAPABILITY, CtapHidDevice
+
+if TYPE_CHECKING:
+    from fido2.hid import CtapHidDevice
 
 log = logging.getLogger(__name__)
 
 
 def can_wink(device: CtapDevice) -> TypeGuard[CtapHidDevice]:
-    return isinstance(device, CtapHidDevice) and bool(device.capabilities & CAPABILITY.WINK)
+    # python-fido2's HID module loads cryptography; a device to wink means it is loaded already.
+    from fido2 import hid
+
+    return isinstance(device, hid.CtapHidDevice) and bool(device.capabilities & hid.CAPABILITY.WINK)
 
 
 def wink(device: CtapDevice) -> bool:

@@ -20,18 +20,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from fido2.ctap import STATUS
-from fido2.pcsc import AID_FIDO, CtapPcscDevice
 from smartcard import scard
-from smartcard.Exceptions import CardConnectionException
-from smartcard.ExclusiveConnectCardConnection import ExclusiveConnectCardConnection
 from smartcard.pcsc.PCSCReader import PCSCReader
 
-from station.errors import KeyOperationError, Reason
 from station.hid.candidate import KeyCandidate
-from station.hid.key_devices import key_answers
+
+if TYPE_CHECKING:
+    from fido2.ctap import CtapDevice
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +51,7 @@ _GET_UID = bytes.fromhex("FFCA000000")
 _INS_GET_RESPONSE = 0xC0
 _CANCEL_POLL = bytes.fromhex("80111100")
 _SW_PROCESSING = (0x91, 0x00)
+AID_FIDO = bytes.fromhex("A0000006472F0001")  # the FIDO applet (CTAP 2.1 §11.3.3), as python-fido2's pcsc
 _SELECT_FIDO = b"\x00\xa4\x04\x00" + bytes([len(AID_FIDO)]) + AID_FIDO + b"\x00"
 _SERVICE_GONE = {
     scard.SCARD_E_NO_SERVICE,
@@ -273,7 +271,7 @@ class NfcWatcher:
             transport="nfc",
             slot=f"NFC {reader}",
             name=f"NFC security key in {reader}",
-            open=lambda: open_ctap_device(reader),
+            open=lambda: _open_key(reader),
         )
         log.info("NFC: security key in reader %r", reader)
         _notify(self._on_attached, candidate)
@@ -329,108 +327,11 @@ def _identify(reader: str) -> tuple[bytes, bool]:
             connection.release()
 
 
-class NfcKeyDevice(CtapPcscDevice):
-    """python-fido2's PC/SC device, with the NFC failure that matters translated at the edge.
+def _open_key(reader: str) -> CtapDevice:
+    # python-fido2's PC/SC and HID code (and cryptography with them) load with the first key, not at start.
+    from station.hid.nfc_device import open_ctap_device
 
-    A transmit that fails because the key left the reader (or the reader or pcscd went away) raises
-    KeyOperationError with reason KEY_REMOVED; any other transmit failure is KEY_ERROR. ``close()``
-    never raises for a card that is already gone, and releases the PC/SC context (a daemon opens a
-    device per enrolment; a context left to the garbage collector holds a pcscd client slot).
-
-    python-fido2 follows "61xx: more data" and "9100: still processing" for as long as the key says so;
-    here a key that answers one command with more than MAX_ANSWER_BYTES (or MAX_ANSWER_ROUNDS parts), or
-    keeps processing for CANCEL_GRACE_SECONDS after it was cancelled, fails with KEY_ERROR instead.
-    """
-
-    _answer_bytes = 0
-    _answer_rounds = 0
-    _cancelled_at: float | None = None
-
-    def call(self, cmd: int, data: bytes = b"", event: threading.Event | None = None,
-             on_keepalive: Callable[[STATUS], None] | None = None) -> bytes:
-        with key_answers():
-            return super().call(cmd, data, event, on_keepalive)
-
-    def apdu_exchange(self, apdu: bytes, protocol: int | None = None) -> tuple[bytes, int, int]:
-        try:
-            response, sw1, sw2 = super().apdu_exchange(apdu, protocol)
-        except CardConnectionException as e:
-            if _card_gone(self._name, REMOVAL_SETTLE):
-                raise KeyOperationError(
-                    f"the key left NFC reader {self._name}", reason=Reason.KEY_REMOVED,
-                    remedy="Lay the key on the reader again and leave it there until the station says done.",
-                ) from e
-            raise KeyOperationError(f"NFC reader {self._name} lost contact with the key: {e}") from e
-        self._bound(apdu, response, (sw1, sw2))
-        return response, sw1, sw2
-
-    def _bound(self, apdu: bytes, response: bytes, sw: tuple[int, int]) -> None:
-        if apdu[1:2] == bytes([_INS_GET_RESPONSE]):
-            self._answer_rounds += 1
-            self._answer_bytes += len(response)
-        else:
-            self._answer_rounds, self._answer_bytes = 0, len(response)
-        if self._answer_bytes > MAX_ANSWER_BYTES or self._answer_rounds > MAX_ANSWER_ROUNDS:
-            raise KeyOperationError(
-                f"the key in NFC reader {self._name} answered one command with more than "
-                f"{MAX_ANSWER_BYTES // 1024} KiB or {MAX_ANSWER_ROUNDS} parts",
-                remedy="The key does not answer as a security key should. Set it aside.")
-        if apdu[:4] != _CANCEL_POLL or sw != _SW_PROCESSING:
-            self._cancelled_at = None
-            return
-        now = time.monotonic()
-        if self._cancelled_at is None:
-            self._cancelled_at = now
-        elif now - self._cancelled_at > CANCEL_GRACE_SECONDS:
-            raise KeyOperationError(
-                f"the key in NFC reader {self._name} stopped answering: it was still processing "
-                f"{CANCEL_GRACE_SECONDS:g} s after it was cancelled",
-                remedy="Take the key off the reader and lay it on again; if it happens again, set it aside.")
-
-    def close(self, release: bool = True) -> None:
-        try:
-            super().close(release=release)
-        except CardConnectionException as e:
-            log.debug("NFC: closing the key in %r: %s", self._name, e)
-            if release:
-                with contextlib.suppress(Exception):
-                    self._conn.release()
-
-
-def _card_gone(reader: str, settle: float) -> bool:
-    """Whether ``reader`` has no card (or no longer exists), waiting up to ``settle`` s for pcscd to notice."""
-    rv, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-    if rv != scard.SCARD_S_SUCCESS:
-        return True
-    try:
-        state = scard.SCARD_STATE_UNAWARE
-        deadline = time.monotonic() + settle
-        while True:
-            left_ms = max(0, int((deadline - time.monotonic()) * 1000))
-            rv, changes = scard.SCardGetStatusChange(context, left_ms, [(reader, state)])
-            if rv == scard.SCARD_E_TIMEOUT:
-                return False
-            if rv != scard.SCARD_S_SUCCESS:
-                return True
-            state = changes[0][1] & ~scard.SCARD_STATE_CHANGED
-            if state & (scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_UNAVAILABLE | scard.SCARD_STATE_EMPTY):
-                return True
-            if left_ms == 0:
-                return False
-    finally:
-        scard.SCardReleaseContext(context)
-
-
-def open_ctap_device(reader: str) -> CtapPcscDevice:
-    """Connect exclusively to the key in ``reader``; the caller closes the device."""
-    inner = PCSCReader(reader).createConnection()
-    try:
-        with key_answers():  # the applet's SELECT answer and the key's getInfo, read like every other answer
-            return NfcKeyDevice(ExclusiveConnectCardConnection(inner), reader)
-    except Exception:
-        with contextlib.suppress(Exception):
-            inner.release()
-        raise
+    return open_ctap_device(reader)
 
 
 def _notify(callback: Callable[[T], None], arg: T) -> None:

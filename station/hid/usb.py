@@ -25,11 +25,9 @@ from typing import Any
 
 import pyudev
 from fido2.ctap import CtapDevice
-from fido2.hid.linux import get_descriptor, open_connection
 
 from station.errors import KeyOperationError
 from station.hid.candidate import KeyCandidate
-from station.hid.key_devices import open_usb_key
 from station.hid.rdesc import is_fido
 
 log = logging.getLogger(__name__)
@@ -212,6 +210,11 @@ class UsbWatcher:
         group = self._group
 
         def open_key() -> CtapDevice:
+            # python-fido2's HID code (and cryptography with it) loads with the first key, not at start.
+            from fido2.hid.linux import get_descriptor, open_connection
+
+            from station.hid.key_devices import open_usb_key
+
             try:
                 descriptor = get_descriptor(node)
                 return open_usb_key(descriptor, open_connection(descriptor))

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from station.enroll.escrow import Escrow
+from station.enroll.ports import Sealer
 from station.entra.passkeys import Fido2Method, Passkeys
 from station.entra.tap import TemporaryAccessPasses
 from station.errors import GraphError, InvalidStateError, StationError
@@ -37,7 +37,7 @@ def _epoch(iso: str) -> float:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
-def hand_out(store: Store, taps: TemporaryAccessPasses, escrow: Escrow, settings: DelegationSection, upn: str, *,
+def hand_out(store: Store, taps: TemporaryAccessPasses, escrow: Sealer, settings: DelegationSection, upn: str, *,
              key_serial: str | None = None, aaguid: str | None = None, station_id: str = "",
              prepare_key: bool = False) -> HandoutView:
     """Hand a key out to ``upn``: a new TAP (replacing theirs), sealed; the hand-out as the store now has it.

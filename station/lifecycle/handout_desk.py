@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from station.enroll.escrow import Escrow
+from station.enroll.escrow_key import DeferredEscrow
 from station.entra import EntraClient
 from station.entra.tap import TemporaryAccessPasses
 from station.errors import ConfigError, NotFoundError, StationError
@@ -17,13 +17,13 @@ from station.store.handouts import HandoutView
 from station.text import visible
 
 
-def escrow_for(public_key: Path | str | None) -> Escrow:
+def escrow_for(public_key: Path | str | None) -> DeferredEscrow:
     """The escrow key every TAP is sealed to; a clear error when ``enrolment.escrow_public_key`` is not set."""
     if not public_key:
         raise ConfigError("hand-outs seal each TAP to the escrow key, and enrolment.escrow_public_key is not set",
                           remedy="Create a key pair with 'station pins keygen --out DIR' and set "
                                  "enrolment.escrow_public_key to its public half.")
-    return Escrow.from_file(public_key)
+    return DeferredEscrow(public_key)
 
 
 def ensure_person(store: Store, client: EntraClient, who: str) -> str:
@@ -49,7 +49,7 @@ class HandoutDesk:
                  escrow_public_key: Path | str | None, station_id: str) -> None:
         self.store, self.client, self.settings = store, client, settings
         self.escrow_public_key, self.station_id = escrow_public_key, station_id
-        self._escrow: Escrow | None = None
+        self._escrow: DeferredEscrow | None = None
 
     def hand_out(self, who: str, *, key_serial: str | None = None, aaguid: str | None = None,
                  prepare_key: bool | None = None) -> HandoutView:

@@ -19,7 +19,8 @@ from enrol_harness import Station, build_station
 from fido2.ctap import CtapDevice
 from umockdev_child import Verdicts, report, run_cases
 
-from station.hid.nfc import NfcWatcher, open_ctap_device
+from station.hid.nfc import NfcWatcher
+from station.hid.nfc_device import open_ctap_device
 from station_emulator.entra import EntraEmulator
 from station_emulator.key import VirtualKey
 from station_emulator.key.profiles import PROFILES

@@ -18,7 +18,8 @@ from support.waiting import wait_idle
 
 from station.cli import main
 from station.events import EnrolmentDone
-from station.hid.nfc import NfcWatcher, open_ctap_device
+from station.hid.nfc import NfcWatcher
+from station.hid.nfc_device import open_ctap_device
 from station.keys.serial import read_serial
 from station_emulator.entra import EntraEmulator
 from station_emulator.key import VirtualKey

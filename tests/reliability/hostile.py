@@ -1,7 +1,7 @@
 """Hostile keys: a real virtual key behind a transport that corrupts one of its answers.
 
 ``HostileHid`` is a python-fido2 ``CtapHidConnection`` and ``HostileCard`` a pyscard-like card connection
-(for ``station.hid.nfc.NfcKeyDevice``); both relay to a ``VirtualKey`` and rewrite its ``at``-th answer
+(for ``station.hid.nfc_device.NfcKeyDevice``); both relay to a ``VirtualKey`` and rewrite its ``at``-th answer
 according to a ``Corruption``. When the host waits for more than the key will ever send (a truncated or
 over-long answer), the key behaves as gone: reads fail as on an unplugged device.
 
@@ -27,7 +27,7 @@ from smartcard.Exceptions import CardConnectionException
 
 from station.hid.candidate import KeyCandidate
 from station.hid.key_devices import open_usb_key
-from station.hid.nfc import NfcKeyDevice
+from station.hid.nfc_device import NfcKeyDevice
 from station_emulator.key import VirtualKey
 from station_emulator.key.ctaphid import PACKET_SIZE, CtapHidResponder, VirtualHidConnection
 from station_emulator.key.nfc_applet import FidoApplet
