@@ -4,17 +4,16 @@ in English."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from dashboard_steps import claimed, done, make_app, touch
 from fake_source import T0, FakeSource, status
 from pilot_wait import drained, screen_text, wait_for
+from support.catalogs import messages_from
 from textual.pilot import Pilot
 
 from station.cli import main
@@ -29,15 +28,6 @@ SnapCompare = Callable[..., bool]
 TRANSLATED = [lang for lang in LANGUAGES if lang != SOURCE_LANGUAGE]
 # Where the technician's words live (the letters' are checked in tests/unit/test_catalogs.py).
 SCREEN_SOURCES = ("station/tui/", "station/status.py", "station/rollout.py", "station/enroll/reasons.py")
-
-
-def catalogs() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "scripts" / "catalogs.py"
-    spec = importlib.util.spec_from_file_location("catalogs", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -84,12 +74,9 @@ def english_left(text: str, language: str) -> list[str]:
     their own. The engine's messages (a failure's first line) are not in the catalogs: they stay English, as in
     the station's log."""
     tr, found = translations(language), []
-    template = [m for m in catalogs().template() if m.id]
-    own_words = " ".join(tr.gettext(i) for m in template for i in (m.id if isinstance(m.id, tuple) else (m.id,)))
-    for message in template:
-        if not any(path.startswith(SCREEN_SOURCES) for path, _ in message.locations):
-            continue
-        for msgid in message.id if isinstance(message.id, tuple) else (message.id,):
+    own_words = " ".join(tr.gettext(i) for m in messages_from("station/") for i in forms(m))
+    for message in messages_from(*SCREEN_SOURCES):
+        for msgid in forms(message):
             if tr.gettext(msgid) == msgid:
                 continue
             for piece in re.split(r"\{\w+\}", msgid):
@@ -97,6 +84,11 @@ def english_left(text: str, language: str) -> list[str]:
                 if len(piece) >= 4 and shown_as_word(piece, text) and not shown_as_word(piece, own_words):
                     found.append(piece)  # (an English word the language uses too, as Dutch "reset", is fine)
     return found
+
+
+def forms(message: str | tuple[str, ...]) -> tuple[str, ...]:
+    """A message's id, or its singular and plural."""
+    return message if isinstance(message, tuple) else (message,)
 
 
 def shown_as_word(piece: str, text: str) -> bool:

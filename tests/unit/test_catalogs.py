@@ -3,14 +3,13 @@ sources mark, nothing is left untranslated, and a letter comes out whole in ever
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from babel.messages.pofile import read_po
+from support.catalogs import catalogs, messages_from
 
 from station.enroll.handout import Handout, to_html
 from station.enroll.pin_rules import PIN_CHANGE_BY_LETTER
@@ -26,19 +25,9 @@ RULES = ["applied: PIN change forced at first use; minimum PIN length 8",
          "applied: nothing"]
 
 
-def catalogs() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "scripts" / "catalogs.py"
-    spec = importlib.util.spec_from_file_location("catalogs", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def letter_messages() -> list[str | tuple[str, ...]]:
     """The messages of the PIN letter (the catalogs also hold the technician's screen and remedies)."""
-    return [m.id for m in catalogs().template()
-            if m.id and any(path.endswith("enroll/handout.py") for path, _ in m.locations)]
+    return messages_from("enroll/handout.py")
 
 
 def po(language: str) -> object:

@@ -4,12 +4,11 @@ direction with the pass always left to right and names isolated."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+from support.catalogs import messages_from
 
 from station.i18n import LANGUAGES, SOURCE_LANGUAGE
 from station.lifecycle.tap_letter import TapLetter, to_html
@@ -19,16 +18,6 @@ LETTER = TapLetter(upn="kim@contoso.com", display_name="Kim Ökland", key_serial
                    single_use=True, handout_id=4)
 
 
-def tap_letter_messages() -> list[str]:
-    path = Path(__file__).resolve().parents[3] / "scripts" / "catalogs.py"
-    spec = importlib.util.spec_from_file_location("catalogs", path)
-    assert spec is not None and spec.loader is not None
-    catalogs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(catalogs)
-    return [m.id for m in catalogs.template()
-            if isinstance(m.id, str) and any(p.endswith("lifecycle/tap_letter.py") for p, _ in m.locations)]
-
-
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_a_hand_out_letter_in_every_language_has_no_message_left_in_english(language: str) -> None:
     page = to_html([replace(LETTER, language=language)])
@@ -36,7 +25,7 @@ def test_a_hand_out_letter_in_every_language_has_no_message_left_in_english(lang
     assert f'<section class="letter" lang="{language}" dir="ltr">' in page and "{" not in body
     assert "Kim Ökland" in page and '<p class="tap" dir="ltr">hX7#pQ2!kM9z</p>' in page
     assert "https://mysignins.microsoft.com/security-info" in page and "31234567" in page
-    messages = tap_letter_messages()
+    messages = [m for m in messages_from("lifecycle/tap_letter.py") if isinstance(m, str)]
     assert len(messages) >= 10
     if language != SOURCE_LANGUAGE:
         for text in messages:
