@@ -16,14 +16,12 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import insert
-
+from bench.bulk import insert_rows
 from bench.machine import station_command
 from bench.report import Section
 from bench.size import Size, pick
 from bench.stats import median, spread
 from station.config_template import emulator_config
-from station.store import open_store
 from station.store.models import Enrolment, KeyRecord, Person
 from station_emulator.entra import EntraEmulator
 from station_emulator.entra.tenant import Fido2Method
@@ -59,14 +57,7 @@ def fill_store(url: str, users: list[dict[str, Any]]) -> None:
         keys.append(dict(enrolment_id=i, identity=f"SN{i:08d}", serial=f"SN{i:08d}", aaguid=AAGUID, model=MODEL,
                          person_id=i, method_id=method_id, station_id="bench", state="active", enrolled_at=at,
                          updated_at=at))
-    store = open_store(url, "bench")
-    try:
-        with store.engine.begin() as conn:
-            for table, data in ((Person, persons), (Enrolment, enrolments), (KeyRecord, keys)):
-                for i in range(0, len(data), 10_000):
-                    conn.execute(insert(table), data[i:i + 10_000])
-    finally:
-        store.close()
+    insert_rows(url, [(Person, persons), (Enrolment, enrolments), (KeyRecord, keys)])
 
 
 def configured(emu: EntraEmulator, directory: Path, users: list[dict[str, Any]]) -> Path:

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any, Final
 
 import psycopg
-from sqlalchemy import insert
 
+from bench.bulk import insert_rows
 from bench.machine import station_command
 from bench.report import Section
 from bench.size import Size, pick
 from bench.stats import median, spread
-from station.store import open_store
 from station.store.models import AuditEvent, Enrolment, Person
 
 TITLE = "9. station report on a 100,000-person rollout"
@@ -71,15 +70,8 @@ def rows(people: int, seed: int = 9) -> tuple[list[dict[str, Any]], list[dict[st
 
 
 def fill(url: str, people: int) -> None:
-    store = open_store(url, "bench")
     persons, enrolments, audit = rows(people)
-    try:
-        with store.engine.begin() as conn:
-            for table, data in ((Person, persons), (Enrolment, enrolments), (AuditEvent, audit)):
-                for i in range(0, len(data), 10_000):
-                    conn.execute(insert(table), data[i:i + 10_000])
-    finally:
-        store.close()
+    insert_rows(url, [(Person, persons), (Enrolment, enrolments), (AuditEvent, audit)])
 
 
 def children_cpu() -> float:
