@@ -1,7 +1,8 @@
 """The I/O of a session's end: the journal, the queue, the events and the audit log, as ``transitions`` decides.
 
 ``fail`` gives the key's removal a moment to explain a key error, asks ``transitions.settle`` how the session
-ends, and records that; ``reject`` reports a key refused before anyone was claimed for it.
+ends, and records that; ``reject`` reports a key refused before anyone was claimed for it; ``succeed`` marks
+a session whose key is done (enrolled, or prepared for a hand-out) after its caller recorded why.
 """
 
 from __future__ import annotations
@@ -80,6 +81,11 @@ def _close_row(session: Session, ending: Ending) -> None:
         ctx.queue.requeue_failed(person.id, ctx.station_id, note, ctx.policy.max_attempts)
     else:
         ctx.queue.release(person.id, ctx.station_id, note=str(error.reason))
+
+
+def succeed(session: Session) -> None:
+    session.set_step(SessionStep.DONE)
+    session.outcome, session.ended = "done", time.time()
 
 
 def reject(session: Session, error: StationError) -> None:

@@ -20,7 +20,6 @@ published or stored in clear; the person's letter opens it with the escrow priva
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING
 from fido2.ctap import CtapError
 from fido2.ctap2 import Ctap2
 
-from station.enroll import pin_protocol, policy
+from station.enroll import endings, pin_protocol, policy
 from station.enroll.escrow import handout_pin_context
 from station.enroll.pin import effective_pin_length, generate_pin
 from station.enroll.ports import HandoutBook, PendingHandout
@@ -104,8 +103,7 @@ def give_pin(session: Session, ctap: Ctap2, handout: PendingHandout, serial: str
     except CtapError as e:
         raise session.key_error(e, "setting the PIN") from None
     book.key_prepared(handout.id)
-    session.set_step(SessionStep.DONE)
-    session.outcome, session.ended = "done", time.time()
+    endings.succeed(session)
     ctx.audit.record("key_prepared", person_id=handout.person_id, handout=handout.id, key_serial=serial,
                      aaguid=inspection.aaguid, model=inspection.model)
     ctx.bus.publish(KeyPrepared(slot=session.slot, handout_id=handout.id, upn=handout.upn,

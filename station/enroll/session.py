@@ -339,8 +339,7 @@ class Session:
             ("pin_rules", {"applied": rules.applied(), "not_enforced": list(rules.not_enforced)}),
             ("done", {"display_name": display_name})])
         self.ctx.queue.mark(person.id, PersonState.ENROLLED)
-        self.set_step(SessionStep.DONE)
-        self.outcome, self.ended = "done", time.time()
+        endings.succeed(self)
         self.ctx.bus.publish(EnrolmentDone(slot=self.slot, enrolment_id=eid, upn=person.upn,
                                            display_name=display_name, note="; ".join(rules.not_enforced)))
         log.info("enrolment %s done in %s", eid, self.slot)
