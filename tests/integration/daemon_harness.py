@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from support.child import ChildProcess
@@ -128,6 +129,23 @@ def start_daemon(config: Path, *, env: dict[str, str] | None = None, wait_ready:
                 raise AssertionError(f"the daemon did not get ready (exit {proc.poll()}):\n{daemon.log()}")
             time.sleep(0.05)
     return daemon
+
+
+@contextlib.contextmanager
+def daemon_with_queue(directory: Path, *, users: int, seed: int, queued: int, station_id: str,
+                      env: dict[str, str] | None = None, stops_cleanly: bool = True) -> Iterator[DaemonProcess]:
+    """A ready daemon in ``directory`` against an emulated tenant of ``users`` people, ``queued`` of them
+    waiting; stopped at the end (and, when ``stops_cleanly``, required to exit 0)."""
+    with EntraEmulator(users=users, seed=seed) as emu:
+        config = write_config(emu, directory)
+        queue_people(directory, emu, queued)
+        d = start_daemon(config, station_id=station_id, env=env)
+        try:
+            yield d
+            if stops_cleanly:
+                assert d.stop() == 0
+        finally:
+            kill(d)
 
 
 def kill(daemon: DaemonProcess) -> None:

@@ -16,29 +16,21 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from daemon_harness import DaemonProcess, kill, queue_people, start_daemon, write_config
+from daemon_harness import DaemonProcess, daemon_with_queue
 from realstack import require
 from support.wire_shape import shape_problems
 
 from station.errors import ControlError
 from station.wire import StatusSnapshot
-from station_emulator.entra import EntraEmulator
 
 NOBODY = 65534
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
-    with EntraEmulator(users=8, seed=11) as emu:
-        directory = tmp_path_factory.mktemp("control")
-        config = write_config(emu, directory)
-        queue_people(directory, emu, 7)
-        d = start_daemon(config, station_id="desk-3")
-        try:
-            yield d
-            assert d.stop() == 0
-        finally:
-            kill(d)
+    with daemon_with_queue(tmp_path_factory.mktemp("control"), users=8, seed=11, queued=7,
+                           station_id="desk-3") as d:
+        yield d
 
 
 def raw(daemon: DaemonProcess, payload: bytes) -> list[dict[str, Any]]:

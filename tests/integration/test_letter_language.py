@@ -41,19 +41,20 @@ def write_config(emu: EntraEmulator, tmp_path: Path) -> str:
     return str(config)
 
 
-def test_a_german_users_letter_is_in_german(emu: EntraEmulator, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
-    german = next(u for u in emu.tenant.users.values() if u.get("preferredLanguage") == "de-DE")
-    config = write_config(emu, tmp_path)
-    assert main(["--config", config, "import", "--users", german["userPrincipalName"]]) == 0
+def queued_language(tmp_path: Path) -> str:
+    """The preferred language of the one person queued in the test's store."""
     store = open_store(f"sqlite:///{tmp_path / 'station.db'}")
     try:
         (person,) = store.queue.list()
-        assert person.preferred_language == "de-DE"
+        return person.preferred_language
     finally:
         store.close()
 
-    station = build_station(emu, tmp_path, prefetch=0, force_pin_change=False)
+
+def enrol_and_export_letter(emu: EntraEmulator, tmp_path: Path, config: str, capsys: pytest.CaptureFixture[str],
+                            **policy: bool) -> str:
+    """Enrol a virtual key for the queued person, then the HTML letter `station pins export` writes."""
+    station = build_station(emu, tmp_path, prefetch=0, **policy)
     try:
         station.keys.insert(VirtualKey("fido21"))
         station.events.wait_for(EnrolmentDone)
@@ -63,7 +64,16 @@ def test_a_german_users_letter_is_in_german(emu: EntraEmulator, tmp_path: Path,
     capsys.readouterr()
     private = tmp_path / "escrow-station-1" / "escrow-private.pem"
     assert main(["--config", config, "pins", "export", "--private-key", str(private), "--format", "html"]) == 0
-    letter = capsys.readouterr().out
+    return capsys.readouterr().out
+
+
+def test_a_german_users_letter_is_in_german(emu: EntraEmulator, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    german = next(u for u in emu.tenant.users.values() if u.get("preferredLanguage") == "de-DE")
+    config = write_config(emu, tmp_path)
+    assert main(["--config", config, "import", "--users", german["userPrincipalName"]]) == 0
+    assert queued_language(tmp_path) == "de-DE"
+    letter = enrol_and_export_letter(emu, tmp_path, config, capsys, force_pin_change=False)
     assert 'lang="de"' in letter and "Ihr Sicherheitsschlüssel" in letter
     assert f'Guten Tag <bdi dir="auto">{german["displayName"]}</bdi>,' in letter
     assert "Sie können diese PIN behalten" in letter, "pin_change off: the German words for it"
@@ -82,23 +92,7 @@ def test_a_language_changed_in_entra_id_reaches_the_letter_through_station_sync(
     capsys.readouterr()
     assert main(["--config", config, "sync"]) == 0
     assert "1 updated" in capsys.readouterr().out
-    store = open_store(f"sqlite:///{tmp_path / 'station.db'}")
-    try:
-        (person,) = store.queue.list()
-        assert person.preferred_language == "de-CH"
-    finally:
-        store.close()
-
-    station = build_station(emu, tmp_path, prefetch=0)
-    try:
-        station.keys.insert(VirtualKey("fido21"))
-        station.events.wait_for(EnrolmentDone)
-        wait_idle(station.engine, 5)
-    finally:
-        station.close()
-    capsys.readouterr()
-    private = tmp_path / "escrow-station-1" / "escrow-private.pem"
-    assert main(["--config", config, "pins", "export", "--private-key", str(private), "--format", "html"]) == 0
-    letter = capsys.readouterr().out
+    assert queued_language(tmp_path) == "de-CH"
+    letter = enrol_and_export_letter(emu, tmp_path, config, capsys)
     assert 'lang="de"' in letter and f'Guten Tag <bdi dir="auto">{user["displayName"]}</bdi>,' in letter
     assert "Your security key" not in letter and "Votre clé" not in letter

@@ -9,23 +9,14 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from daemon_harness import DaemonProcess, kill, queue_people, start_daemon, write_config
-
-from station_emulator.entra import EntraEmulator
+from daemon_harness import DaemonProcess, daemon_with_queue
 
 
 @pytest.fixture(scope="module")
 def german(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
-    with EntraEmulator(users=4, seed=13) as emu:
-        directory = tmp_path_factory.mktemp("german")
-        config = write_config(emu, directory)
-        queue_people(directory, emu, 3)
-        d = start_daemon(config, station_id="pult-1", env={"STATION_STATION_LANGUAGE": "de"})
-        try:
-            yield d
-            assert d.stop() == 0
-        finally:
-            kill(d)
+    with daemon_with_queue(tmp_path_factory.mktemp("german"), users=4, seed=13, queued=3,
+                           station_id="pult-1", env={"STATION_STATION_LANGUAGE": "de"}) as d:
+        yield d
 
 
 def test_the_snapshot_names_the_language_and_the_summary_is_german(german: DaemonProcess) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from daemon_harness import DaemonProcess, kill, queue_people, start_daemon, write_config
+from daemon_harness import DaemonProcess, daemon_with_queue
 from pilot_wait import Notes, wait_for
 from textual.pilot import Pilot
 from textual.widgets import OptionList
@@ -21,22 +21,15 @@ from station.tui.app import READ_ONLY_NOTE, StationApp, create_app
 from station.tui.screens.find_person import FindPersonScreen
 from station.tui.screens.fleet import FleetScreen
 from station.tui.source import ControlSource
-from station_emulator.entra import EntraEmulator
 
 SIZE = (100, 32)
 
 
 @pytest.fixture
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
-    with EntraEmulator(users=6, seed=5) as emu:
-        directory = tmp_path_factory.mktemp("monitor")
-        config = write_config(emu, directory)
-        queue_people(directory, emu, 5)
-        d = start_daemon(config, station_id="desk-7")
-        try:
-            yield d
-        finally:
-            kill(d)
+    with daemon_with_queue(tmp_path_factory.mktemp("monitor"), users=6, seed=5, queued=5,
+                           station_id="desk-7", stops_cleanly=False) as d:
+        yield d
 
 
 def on_screen(app: StationApp, selector: str) -> str:
