@@ -24,6 +24,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer
 
 from station.errors import StationError
+from station.events import Event
 from station.i18n import N_, _
 from station.text import visible
 from station.tui.bindings import speak_bindings
@@ -158,7 +159,7 @@ class StationApp(App[int]):
         self.set_class(width < NARROW_WIDTH, "-narrow")
 
     # -- from background threads ----------------------------------------------------------------
-    def _event_from_source(self, event: dict[str, Any]) -> None:
+    def _event_from_source(self, event: Event) -> None:
         """Called on the source's thread: hand the event over to the app's thread."""
         self.post_message(EventArrived(event))
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from textual.app import App
 
+from station.events import StatusNote
 from station.files import create_private_file, private_dir, restrict_to_owner
 from station.logsetup import LineSafeFormatter, mask_secrets
 from station.tui.messages import EventArrived
@@ -37,8 +38,8 @@ class DashboardLogHandler(logging.Handler):
         except Exception:
             self.handleError(record)
             return
-        self.app.post_message(EventArrived({"kind": "StatusNote", "level": LEVELS.get(record.levelno, "info"),
-                                            "message": message, "source": record.name, "at": record.created}))
+        self.app.post_message(EventArrived(StatusNote(level=LEVELS.get(record.levelno, "info"), message=message,
+                                                      source=record.name, at=record.created)))
 
 
 def _writes_to_terminal(handler: logging.Handler) -> bool:

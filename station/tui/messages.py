@@ -6,13 +6,14 @@ from typing import Any
 
 from textual.message import Message
 
+from station.events import Event
 from station.wire import StatusSnapshot
 
 
 class EventArrived(Message):
-    """The station published an event (``Event.to_dict()`` shape)."""
+    """The station published an event."""
 
-    def __init__(self, event: dict[str, Any]) -> None:
+    def __init__(self, event: Event) -> None:
         super().__init__()
         self.event = event
 

@@ -1,7 +1,8 @@
 """What the dashboard shows, as plain data: status snapshots and events folded into cards and totals.
 
-No Textual here. :class:`DashboardModel` takes the daemon's status snapshot (``apply_snapshot``) and event
-dicts as ``Event.to_dict()`` produces them (``apply_event``), and keeps one :class:`SlotCard` per key
+No Textual here. :class:`DashboardModel` takes the daemon's status snapshot (``apply_snapshot``) and its events
+(``apply_event``: the frozen dataclasses of ``station.events``, read back with ``event_from_dict`` when they came
+over the control socket), and keeps one :class:`SlotCard` per key
 present, the queue totals, who is next, throughput, Entra health, the event log and whether intake is
 paused. Time comes from an injected clock so that what is drawn is reproducible.
 """
@@ -17,11 +18,32 @@ from enum import StrEnum
 from typing import Any, Final
 
 from station.enroll.steps import SessionStep
+from station.events import (
+    EnrolmentDone,
+    EnrolmentFailed,
+    Event,
+    IntakeChanged,
+    KeyAttached,
+    KeyInspected,
+    KeyPrepared,
+    KeyRejected,
+    KeyRemoved,
+    PersonClaimed,
+    PinShown,
+    Registered,
+    StatusNote,
+    StepChanged,
+    TouchRequired,
+)
 from station.i18n import _
 from station.status import summary_line
 from station.tui.records import EntraHealth, LogLine, PersonRef
 from station.tui.totals import BACK_IN_QUEUE, CLAIMED, ENROLLED, RATE_WINDOW, LiveTotals, QueueTotals
 from station.wire import SessionSnapshot, StatusSnapshot
+
+# The events that concern one key position.
+_SlotEvent = (KeyAttached | KeyRemoved | KeyInspected | KeyRejected | PersonClaimed | StepChanged | TouchRequired
+              | PinShown | Registered | EnrolmentDone | EnrolmentFailed | KeyPrepared)
 
 STAGES = ("inspect", "claim", "PIN", "touch", "register", "done")
 
@@ -181,43 +203,38 @@ class DashboardModel:
             self._remember(card)
 
     # -- events ---------------------------------------------------------------------------------
-    def apply_event(self, event: dict[str, Any]) -> None:
-        """Fold one event (``Event.to_dict()``) into the cards, totals and log."""
-        kind = str(event.get("kind", ""))
-        handler = getattr(self, f"_on_{kind}", None)
-        at = float(event.get("at") or self.clock())
+    def apply_event(self, event: Event) -> None:
+        """Fold one event into the cards, totals and log (``_on_<its class>``; other kinds change nothing)."""
+        handler = getattr(self, f"_on_{event.kind}", None)
         if handler is not None:
-            handler(event, at)
+            handler(event, event.at)
 
-    def _card(self, event: dict[str, Any], at: float) -> SlotCard:
-        slot = str(event.get("slot", ""))
+    def _card(self, event: _SlotEvent, at: float) -> SlotCard:
+        slot = event.slot
         card = self.cards.get(slot)
         if card is None:
             card = self.cards[slot] = SlotCard(slot=slot, started=at)
         return card
 
-    def _on_KeyAttached(self, e: dict[str, Any], at: float) -> None:
-        slot = str(e["slot"])
-        self.cards[slot] = SlotCard(slot=slot, transport=str(e.get("transport", "")),
-                                    fingerprint=str(e.get("fingerprint", "")), started=at)
+    def _on_KeyAttached(self, e: KeyAttached, at: float) -> None:
+        slot = e.slot
+        self.cards[slot] = SlotCard(slot=slot, transport=e.transport, fingerprint=e.fingerprint, started=at)
         self._log(at, "info", _("{slot}: key inserted").format(slot=self._where(slot)))
 
-    def _on_KeyInspected(self, e: dict[str, Any], at: float) -> None:
+    def _on_KeyInspected(self, e: KeyInspected, at: float) -> None:
         card = self._card(e, at)
-        card.model = str(e.get("model", ""))
+        card.model = e.model
         self._log(at, "info", _("{slot}: {model} inspected").format(slot=self._where(card.slot),
                                                                      model=card.model or _("key")))
 
-    def _on_KeyRejected(self, e: dict[str, Any], at: float) -> None:
+    def _on_KeyRejected(self, e: KeyRejected, at: float) -> None:
         card = self._card(e, at)
         self._fail(card, e, Outcome.REJECTED, at)
         self._log(at, "error", _("{slot}: key refused — {why}").format(slot=self._where(card.slot), why=card.message))
 
-    def _on_PersonClaimed(self, e: dict[str, Any], at: float) -> None:
+    def _on_PersonClaimed(self, e: PersonClaimed, at: float) -> None:
         card = self._card(e, at)
-        card.upn = str(e.get("upn", ""))
-        card.display_name = str(e.get("display_name", ""))
-        card.enrolment_id = e.get("enrolment_id")
+        card.upn, card.display_name, card.enrolment_id = e.upn, e.display_name, e.enrolment_id
         self.totals.moved(card.enrolment_id, CLAIMED, at)
         self._claimed_since.add(card.upn)
         self._set_step(card, "claimed")
@@ -225,9 +242,9 @@ class DashboardModel:
         self._log(at, "info", _("{slot}: for {name} ({upn})").format(slot=self._where(card.slot), upn=card.upn,
                                                                       name=card.display_name or card.upn))
 
-    def _on_StepChanged(self, e: dict[str, Any], at: float) -> None:
+    def _on_StepChanged(self, e: StepChanged, at: float) -> None:
         card = self._card(e, at)
-        step = str(e.get("step", ""))
+        step = e.step
         if card.outcome is not Outcome.WORKING:
             return
         if step in FAILED_STEPS or step == "done":
@@ -237,56 +254,54 @@ class DashboardModel:
         if step != "touch":
             card.touch = False
 
-    def _on_TouchRequired(self, e: dict[str, Any], at: float) -> None:
+    def _on_TouchRequired(self, e: TouchRequired, at: float) -> None:
         card = self._card(e, at)
         card.touch = True
         if card.stage < STAGES.index("touch") and card.step != "resetting":
             self._set_step(card, "touch")
         self._log(at, "warning", _("{slot}: waiting for a touch").format(slot=self._where(card.slot)))
 
-    def _on_PinShown(self, e: dict[str, Any], at: float) -> None:
-        pin = str(e.get("pin", ""))
-        if pin and set(pin) != {"*"}:
-            self._card(e, at).pin = pin
+    def _on_PinShown(self, e: PinShown, at: float) -> None:
+        if e.pin and set(e.pin) != {"*"}:  # over the control socket a PIN is always masked
+            self._card(e, at).pin = e.pin
 
-    def _on_Registered(self, e: dict[str, Any], at: float) -> None:
+    def _on_Registered(self, e: Registered, at: float) -> None:
         card = self._card(e, at)
         card.touch = False
         self._set_step(card, "registered")
         self._log(at, "info", _("{slot}: passkey registered for {upn}").format(slot=self._where(card.slot),
-                                                                                upn=e.get("upn", "")))
+                                                                                upn=e.upn))
 
-    def _on_EnrolmentDone(self, e: dict[str, Any], at: float) -> None:
+    def _on_EnrolmentDone(self, e: EnrolmentDone, at: float) -> None:
         card = self._card(e, at)
-        card.upn = str(e.get("upn") or card.upn)
-        card.note = str(e.get("note") or "")
+        card.upn, card.note = e.upn or card.upn, e.note
         self._finish(card, Outcome.DONE, at)
         self.completions.append(at)
-        self.totals.moved(e.get("enrolment_id"), ENROLLED, at)
+        self.totals.moved(e.enrolment_id, ENROLLED, at)
         self._remember(card, _("enrolled"))
         self._log(at, "success", _("{slot}: done — {name}").format(slot=self._where(card.slot),
                                                                     name=card.display_name or card.upn))
 
-    def _on_KeyPrepared(self, e: dict[str, Any], at: float) -> None:
+    def _on_KeyPrepared(self, e: KeyPrepared, at: float) -> None:
         """A key reset and given a PIN for a hand-out: done, the person registers it themselves."""
         card = self._card(e, at)
-        card.upn, card.display_name = str(e.get("upn") or ""), str(e.get("display_name") or "")
+        card.upn, card.display_name = e.upn, e.display_name
         self._finish(card, Outcome.DONE, at)
         self._log(at, "success", _("{slot}: key prepared for {name}, who registers it themselves").format(
             slot=self._where(card.slot), name=card.display_name or card.upn))
 
-    def _on_EnrolmentFailed(self, e: dict[str, Any], at: float) -> None:
+    def _on_EnrolmentFailed(self, e: EnrolmentFailed, at: float) -> None:
         card = self._card(e, at)
-        card.upn = str(e.get("upn") or card.upn)
+        card.upn = e.upn or card.upn
         self._fail(card, e, Outcome.FAILED, at)
-        self.totals.moved(e.get("enrolment_id"), BACK_IN_QUEUE, at, failed=True)
+        self.totals.moved(e.enrolment_id, BACK_IN_QUEUE, at, failed=True)
         if card.upn:
             self._remember(card, _("failed"))
         self._log(at, "error", _("{slot}: failed — {why} ({reason})").format(
             slot=self._where(card.slot), why=card.message, reason=card.reason))
 
-    def _on_KeyRemoved(self, e: dict[str, Any], at: float) -> None:
-        slot = str(e.get("slot", ""))
+    def _on_KeyRemoved(self, e: KeyRemoved, at: float) -> None:
+        slot = e.slot
         if slot in self.cards:
             self._log(at, "info", _("{slot}: key removed").format(slot=self._where(slot)))
             card = self.cards.pop(slot)
@@ -294,15 +309,15 @@ class DashboardModel:
                 self.totals.moved(card.enrolment_id, BACK_IN_QUEUE, at)
                 self._claimed_since.discard(card.upn)
 
-    def _on_IntakeChanged(self, e: dict[str, Any], at: float) -> None:
-        self.paused = bool(e.get("paused"))
+    def _on_IntakeChanged(self, e: IntakeChanged, at: float) -> None:
+        self.paused = e.paused
         if self.state in ("idle", "working", "paused"):
             self.state = "paused" if self.paused else "idle"
         self._log(at, "warning" if self.paused else "info",
                   _("intake paused: new keys wait") if self.paused else _("intake resumed"))
 
-    def _on_StatusNote(self, e: dict[str, Any], at: float) -> None:
-        self._log(at, str(e.get("level", "info")), str(e.get("message", "")))
+    def _on_StatusNote(self, e: StatusNote, at: float) -> None:
+        self._log(at, e.level, e.message)
 
     # -- the source itself ----------------------------------------------------------------------
     def source_unreachable(self, message: str) -> None:
@@ -409,11 +424,9 @@ class DashboardModel:
             card.stage = STAGES.index("done")
             card.step = "done"
 
-    def _fail(self, card: SlotCard, e: dict[str, Any], outcome: Outcome, at: float) -> None:
-        card.reason = str(e.get("reason", ""))
-        card.message = str(e.get("message", ""))
-        card.remedy = str(e.get("remedy", ""))
-        card.retryable = bool(e.get("retryable", False))
+    def _fail(self, card: SlotCard, e: KeyRejected | EnrolmentFailed, outcome: Outcome, at: float) -> None:
+        card.reason, card.message, card.remedy = e.reason, e.message, e.remedy
+        card.retryable = isinstance(e, EnrolmentFailed) and e.retryable
         self._finish(card, outcome, at)
 
     def _remember(self, card: SlotCard, where: str = "") -> None:

@@ -21,12 +21,12 @@ from station.control import KEY_COMMANDS, group_id
 from station.control_client import ControlClient
 from station.control_protocol import Controls, KeyCommands
 from station.errors import ControlError, InvalidStateError, Reason, StationError
-from station.events import Event, EventBus, PinShown, event_from_dict
+from station.events import Event, EventBus, StatusNote, event_from_dict
 from station.wire import StatusSnapshot
 
 log = logging.getLogger(__name__)
 
-EventCallback = Callable[[dict[str, Any]], None]
+EventCallback = Callable[[Event], None]
 RECONNECT_SECONDS = 2.0
 CONTROL_GROUP = "station"
 
@@ -44,14 +44,6 @@ class DashboardSource(Protocol):
     def subscribe(self, callback: EventCallback) -> Callable[[], None]: ...
 
     def command(self, cmd: str, **args: Any) -> dict[str, Any]: ...
-
-
-def event_dict(event: Event) -> dict[str, Any]:
-    """An in-process event as the dashboard reads it. A shown PIN stays in memory, on screen only."""
-    data = event.to_dict()
-    if isinstance(event, PinShown):
-        data["pin"] = event.pin
-    return data
 
 
 class EngineSource:
@@ -78,10 +70,7 @@ class EngineSource:
         return self.fleet_fn()
 
     def subscribe(self, callback: EventCallback) -> Callable[[], None]:
-        def deliver(event: Event) -> None:
-            callback(event_dict(event))
-
-        return self.bus.subscribe(deliver)
+        return self.bus.subscribe(callback)  # a shown PIN stays in this process's memory, on screen only
 
     def command(self, cmd: str, **args: Any) -> dict[str, Any]:
         if cmd == "pause":
@@ -149,7 +138,7 @@ class ControlSource:
         stop = threading.Event()
 
         def note(level: str, message: str) -> None:
-            callback({"kind": "StatusNote", "level": level, "source": "dashboard", "message": message})
+            callback(StatusNote(level=level, message=message, source="dashboard"))
 
         def pump() -> None:
             lost = False
@@ -162,7 +151,7 @@ class ControlSource:
                         if stop.is_set():
                             return
                         try:
-                            callback(event_from_dict(event).to_dict())
+                            callback(event_from_dict(event))
                         except ValueError as e:
                             log.warning("an event from the station daemon was not understood and is left out: %s", e)
                 except (OSError, StationError, ValueError) as e:

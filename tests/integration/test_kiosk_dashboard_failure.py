@@ -18,6 +18,7 @@ from test_tui_kiosk import kiosk  # noqa: F401  (fixture)
 import station.tui.app as app_module
 from station.commands.tui import _run_kiosk
 from station.daemon import Daemon
+from station.events import PersonClaimed
 from station.tui.app import StationApp, create_app
 from station.tui.messages import EventArrived
 from station_emulator.key import Finger, VirtualKey
@@ -32,10 +33,8 @@ class FailsAtAPerson(StationApp):
     CSS_PATH = str(Path(app_module.__file__).with_name("station.tcss"))
 
     def on_event_arrived(self, message: EventArrived) -> None:
-        person_upn = str(message.event.get("upn") or "")
-        if message.event.get("kind") == "PersonClaimed":
+        if isinstance(message.event, PersonClaimed):
             raise RuntimeError("cannot draw this person")
-        assert person_upn is not None
         super().on_event_arrived(message)
 
 

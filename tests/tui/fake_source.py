@@ -11,7 +11,6 @@ from support.wire_shape import shape_problems
 
 from station.errors import InvalidStateError, StationError
 from station.events import Event, IntakeChanged
-from station.tui.source import event_dict
 from station.wire import SessionSnapshot, StatusSnapshot
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC: every test's "now"
@@ -117,7 +116,7 @@ class FakeSource:
         def deliver() -> None:
             for event in events:
                 for listener in list(self._listeners):
-                    listener(event_dict(event))
+                    listener(event)
 
         thread = threading.Thread(target=deliver)
         thread.start()
@@ -129,7 +128,7 @@ class FakeSource:
             paused = cmd == "pause"
             self.status = {**self.status, "paused": paused, "state": "paused" if paused else "idle"}
             for listener in list(self._listeners):
-                listener(event_dict(IntakeChanged(paused=paused, at=T0)))
+                listener(IntakeChanged(paused=paused, at=T0))
             return {"ok": True, "paused": paused}
         upn = str(args.get("upn", ""))
         allowed = {"retry": {"failed", "skipped"}, "skip": {"queued", "failed"}}[cmd]

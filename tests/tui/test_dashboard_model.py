@@ -9,18 +9,28 @@ from dashboard_steps import NOW, claimed, done, three_keys, throttled, touch
 from fake_source import T0, status
 
 from station.errors import StationError
-from station.events import EnrolmentDone, EventBus, KeyAttached, KeyPrepared, KeyRemoved, PinShown, StatusNote
+from station.events import (
+    EnrolmentDone,
+    Event,
+    EventBus,
+    KeyAttached,
+    KeyPrepared,
+    KeyRemoved,
+    PinShown,
+    StatusNote,
+    event_from_dict,
+)
 from station.tui.model import SPARK_BUCKETS, DashboardModel, Outcome
-from station.tui.source import EngineSource, event_dict
+from station.tui.source import EngineSource
 from station.tui.widgets.slot_card import detail_text
 
 
-def model_after(*events: object, snapshot: dict[str, object] | None = None) -> DashboardModel:
+def model_after(*events: Event, snapshot: dict[str, object] | None = None) -> DashboardModel:
     model = DashboardModel(clock=lambda: NOW, tz=UTC)
     if snapshot is not None:
         model.apply_snapshot(snapshot)
     for event in events:
-        model.apply_event(event_dict(event))  # type: ignore[arg-type]
+        model.apply_event(event)
     return model
 
 
@@ -53,7 +63,7 @@ def test_steps_map_to_stages_and_touch_clears_after_the_touch() -> None:
     model = model_after(*claimed("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0), *touch("USB 1-1", 1, at=T0))
     card = model.cards["USB 1-1"]
     assert (card.stage, card.touch, card.step) == (3, True, "touch")
-    model.apply_event(event_dict(done("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0 + 9)[0]))
+    model.apply_event(done("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0 + 9)[0])
     assert (card.stage, card.touch) == (4, False)
 
 
@@ -89,7 +99,7 @@ def test_throughput_counts_the_stations_own_pace_then_the_keys_done_since() -> N
     model = model_after(snapshot=status(pace={"window_seconds": 900, "enrolled": 5}))
     assert model.throughput_per_hour() == 20
     for event in [*claimed("USB 1-1", 1, "a@x", "A", at=NOW - 30), *done("USB 1-1", 1, "a@x", "A", at=NOW - 20)]:
-        model.apply_event(event_dict(event))
+        model.apply_event(event)
     assert model.throughput_per_hour() == 24 and model.today_enrolled == 42
 
 
@@ -98,24 +108,24 @@ def test_totals_and_header_follow_the_cards_between_snapshots() -> None:
     model = model_after(snapshot=status())
     assert (model.queue.queued, model.queue.claimed, model.display_state()) == (132, 0, "idle")
     for event in claimed("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0):
-        model.apply_event(event_dict(event))
+        model.apply_event(event)
     assert (model.queue.queued, model.queue.claimed) == (131, 1)
     assert model.header_summary().startswith("working · 1 key · 131 queued")
     for event in done("USB 1-1", 1, "ada@contoso.com", "Ada Lovelace", at=T0 + 10):
-        model.apply_event(event_dict(event))
+        model.apply_event(event)
     assert (model.queue.claimed, model.queue.enrolled, model.today_enrolled) == (0, 42, 42)
     assert model.header_summary().startswith("idle · 131 queued · 42 enrolled today")
     for event in [*claimed("USB 1-2", 2, "grace@contoso.com", "Grace Hopper", at=T0 + 20),
                   *throttled("USB 1-2", 2, "grace@contoso.com", at=T0 + 30)]:
-        model.apply_event(event_dict(event))
+        model.apply_event(event)
     assert (model.queue.queued, model.queue.claimed, model.today_failed) == (131, 0, 3)
     snap = status(queue={"queued": 131, "claimed": 0, "enrolled": 42, "failed": 2, "skipped": 1},
                   today={"enrolled": 42, "failed": 3},
                   finished=[{"slot": "USB 1-1", "enrolment_id": 1, "outcome": "done", "step": "done"}])
     model.apply_snapshot(snap)
     assert (model.queue.queued, model.queue.enrolled, model.today_enrolled, model.today_failed) == (131, 42, 42, 3)
-    model.apply_event(event_dict(EnrolmentDone(slot="USB 1-1", enrolment_id=1, upn="ada@contoso.com",
-                                               display_name="Ada Lovelace", at=T0 + 12)))
+    model.apply_event(EnrolmentDone(slot="USB 1-1", enrolment_id=1, upn="ada@contoso.com",
+                                    display_name="Ada Lovelace", at=T0 + 12))
     assert model.queue.enrolled == 42, "an event the snapshot already counts is not counted twice"
 
 
@@ -132,11 +142,11 @@ def test_pin_is_kept_only_from_an_in_process_event_and_goes_with_the_key() -> No
     shown = PinShown(slot="USB 1-1", enrolment_id=1, pin="12345678", at=T0)
     assert shown.to_dict()["pin"] == "***"
     over_socket = model_after(*claimed("USB 1-1", 1, "a@x", "A", at=T0))
-    over_socket.apply_event(shown.to_dict())
+    over_socket.apply_event(event_from_dict(shown.to_dict()))  # as the control socket sends it
     assert over_socket.cards["USB 1-1"].pin is None
     model = model_after(*claimed("USB 1-1", 1, "a@x", "A", at=T0), shown)
     assert model.cards["USB 1-1"].pin == "12345678"
-    model.apply_event(event_dict(KeyRemoved(slot="USB 1-1", at=T0 + 1)))
+    model.apply_event(KeyRemoved(slot="USB 1-1", at=T0 + 1))
     assert "USB 1-1" not in model.cards
     assert all("12345678" not in line.text for line in model.log)
 
@@ -187,7 +197,7 @@ class RecordingEngine:
 def test_engine_source_delivers_bus_events_with_the_pin_and_runs_commands() -> None:
     bus, engine = EventBus(), RecordingEngine()
     source = EngineSource(engine, bus, lambda: status(state="idle"))
-    seen: list[dict[str, object]] = []
+    seen: list[Event] = []
     unsubscribe = source.subscribe(seen.append)
     bus.publish(PinShown(slot="USB 1-1", enrolment_id=1, pin="87654321", at=T0))
     bus.flush()
@@ -195,7 +205,8 @@ def test_engine_source_delivers_bus_events_with_the_pin_and_runs_commands() -> N
     bus.publish(StatusNote(level="info", message="after", at=T0))
     bus.flush()
     bus.close()
-    assert seen == [{"slot": "USB 1-1", "enrolment_id": 1, "pin": "87654321", "at": T0, "kind": "PinShown"}]
+    assert seen == [PinShown(slot="USB 1-1", enrolment_id=1, pin="87654321", at=T0)]
+    assert seen[0].pin == "87654321"  # in this process's memory (the dataclass leaves the PIN out of its repr)
     assert source.snapshot()["state"] == "idle" and not source.read_only
     assert source.command("pause") == {"ok": True}
     assert source.command("retry", upn="a@x")["person"] == {"upn": "a@x", "state": "queued"}

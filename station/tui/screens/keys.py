@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -144,14 +145,15 @@ class KeysScreen(Screen[None]):
         self.keys = keys
         table = self.query_one(DataTable)
         cursor = table.cursor_row
-        table.clear(columns=True)  # columns sized afresh for what is shown now
-        table.add_columns(*(_(column) for column in COLUMNS))
-        for k in keys:
-            state = f"{word(k['state'])} ({word(k['reason'])})" if k.get("reason") else word(str(k["state"]))
-            holder = f"{k.get('display_name') or ''} <{k.get('upn') or ''}>"
-            enrolled = datetime.fromtimestamp(float(k["enrolled_at"]), UTC).strftime("%Y-%m-%d")
-            table.add_row(*(Text(visible(v)) for v in (state, k["identity"], k.get("model") or "", holder, enrolled,
-                                                       k.get("station_id") or "")), key=str(k["id"]))
+        rows = [_row(k) for k in keys]
+        headers = [_(column) for column in COLUMNS]
+        table.clear(columns=True)
+        # Each column as wide as what is shown in it now, set here: left to the table, a redraw racing the new
+        # rows could keep the headers' widths and cut every cell short.
+        for i, header in enumerate(headers):
+            table.add_column(header, width=max(cell_len(cell) for cell in [header, *(row[i] for row in rows)]))
+        for k, row in zip(keys, rows, strict=True):
+            table.add_row(*(Text(cell) for cell in row), key=str(k["id"]))
         if keys:
             table.move_cursor(row=min(cursor, len(keys) - 1))
         shown = _("state {state}").format(state=word(self.state)) if self.state else _("every state")
@@ -216,3 +218,12 @@ class KeysScreen(Screen[None]):
                 or _("nothing to do: already revoked"))
         self.app.call_from_thread(self.notify, visible(text), title=_("Done"), markup=False)
         self.app.call_from_thread(self.reload)
+
+
+def _row(k: dict[str, Any]) -> list[str]:
+    """A key of the inventory as the table's cells: state (and reason), key, model, holder, enrolled, station."""
+    state = f"{word(k['state'])} ({word(k['reason'])})" if k.get("reason") else word(str(k["state"]))
+    holder = f"{k.get('display_name') or ''} <{k.get('upn') or ''}>"
+    enrolled = datetime.fromtimestamp(float(k["enrolled_at"]), UTC).strftime("%Y-%m-%d")
+    return [visible(str(v)) for v in (state, k["identity"], k.get("model") or "", holder, enrolled,
+                                      k.get("station_id") or "")]
