@@ -5,15 +5,30 @@ atomic across processes; a busy timeout makes concurrent writers wait instead of
 durable: ``synchronous=FULL`` syncs the WAL at every commit, so a power cut loses no committed journal
 write (with WAL, NORMAL syncs only at checkpoints and may lose the last commits — SQLite's documentation
 says so). Its cost is measured in bench/BENCHMARKS.md (section 8).
+
+A PostgreSQL connection is checked for life when it leaves the pool, so that the first statement on a
+connection the server dropped (a restart, a failover, an administrator's ``pg_terminate_backend``) does not
+fail — in a station that statement may be the journal write right after a key was changed. A round trip
+(SQLAlchemy's ``pool_pre_ping``) on every checkout cost a quarter of a millisecond and a server wake-up per
+claim; instead the connection is pinged only when it sat in the pool for more than
+``PING_AFTER_IDLE_SECONDS`` or the server sent something while it was idle: a server that ends a connection
+(shutdown, restart, terminate) first sends an error and closes the socket, which a zero-timeout ``poll`` sees.
+A connection checked in a moment ago with nothing pending is used as it is. A server lost without a word (its
+host gone, its address moved to a standby) is seen only by the ping, so for a second after a connection's last
+good use it goes unnoticed: the kind of window pre-ping left between its ping and the statement, and shorter
+than a failover takes to move an address.
 """
 
 from __future__ import annotations
 
+import select
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.pool import QueuePool
 from sqlmodel import create_engine
 
@@ -21,6 +36,8 @@ from station.errors import StoreError
 from station.sqlite_files import SQLITE_BUSY_TIMEOUT_MS, match_directory_owner, prepare_store_files, sqlite_file
 
 SQLITE_SYNCHRONOUS = "FULL"
+PING_AFTER_IDLE_SECONDS = 1.0
+_LAST_USED = "station_last_used"
 
 
 def normalise_url(url: str) -> str:
@@ -36,7 +53,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     if url.startswith("postgresql+psycopg://"):
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return _postgres_engine(url)
     raise StoreError(f"unsupported store URL scheme in {url.split(':', 1)[0]!r}",
                      remedy="Use sqlite:////ABSOLUTE/PATH or postgresql://USER@HOST/DB.")
 
@@ -65,6 +82,38 @@ def _sqlite_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _postgres_engine(url: str) -> Engine:
+    engine = create_engine(url, pool_size=5, max_overflow=10)
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _used(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle = time.monotonic() - record.info.get(_LAST_USED, 0.0)
+        if idle <= PING_AFTER_IDLE_SECONDS and not _server_spoke(dbapi_conn):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as e:
+            if engine.dialect.is_disconnect(e, dbapi_conn, None):
+                raise InvalidatePoolError(f"the server dropped a pooled connection: {e}") from e
+            raise
+
+    return engine
+
+
+def _server_spoke(dbapi_conn: Any) -> bool:
+    """Whether an idle psycopg connection is closed or has something to read (an error, then end of file)."""
+    if dbapi_conn.closed or dbapi_conn.broken:
+        return True
+    poller = select.poll()
+    poller.register(dbapi_conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def is_postgres(engine: Engine) -> bool:
