@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from fakes import FakePasskeys
 
+from station.enroll.graph_gate import GraphGate
 from station.enroll.prefetch import Prefetcher
 from station.store import NewPerson, Store
 
@@ -18,7 +19,7 @@ def people(store: Store, n: int) -> None:
 def test_options_are_ready_for_the_next_people(store: Store) -> None:
     people(store, 6)
     fake = FakePasskeys()
-    pf = Prefetcher(store.queue, fake, threading.Semaphore(2), size=3, margin=timedelta(seconds=30))
+    pf = Prefetcher(store.queue, fake, GraphGate(2), size=3, margin=timedelta(seconds=30))
     assert pf.refresh() == 3
     assert fake.option_calls == ["oid-0", "oid-1", "oid-2"]
     assert pf.refresh() == 0
@@ -34,7 +35,7 @@ def test_options_are_ready_for_the_next_people(store: Store) -> None:
 def test_options_close_to_expiry_are_refetched(store: Store) -> None:
     people(store, 1)
     fake = FakePasskeys(lifetime=timedelta(seconds=20))
-    pf = Prefetcher(store.queue, fake, threading.Semaphore(1), size=1, margin=timedelta(seconds=30))
+    pf = Prefetcher(store.queue, fake, GraphGate(1), size=1, margin=timedelta(seconds=30))
     pf.refresh()
     pf.refresh()
     assert fake.option_calls == ["oid-0", "oid-0"]
@@ -45,7 +46,7 @@ def test_options_close_to_expiry_are_refetched(store: Store) -> None:
 def test_a_taken_person_is_not_fetched_in_the_background(store: Store) -> None:
     people(store, 1)
     fake = FakePasskeys()
-    pf = Prefetcher(store.queue, fake, threading.Semaphore(1), size=1, margin=timedelta(seconds=1))
+    pf = Prefetcher(store.queue, fake, GraphGate(1), size=1, margin=timedelta(seconds=1))
     person = store.queue.get("p0@example.com")
     assert pf.take(person) is None
     pf.refresh()
@@ -56,7 +57,7 @@ def test_take_waits_for_a_fetch_under_way(store: Store) -> None:
     people(store, 1)
     fake = FakePasskeys()
     fake.slow.clear()
-    pf = Prefetcher(store.queue, fake, threading.Semaphore(1), size=1, margin=timedelta(seconds=1))
+    pf = Prefetcher(store.queue, fake, GraphGate(1), size=1, margin=timedelta(seconds=1))
     worker = threading.Thread(target=pf.refresh)
     worker.start()
     person = store.queue.get("p0@example.com")
