@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 
 from fakes import FakePasskeys
+from support.waiting import wait_until
 
 from station.enroll.graph_gate import GraphGate
 from station.enroll.prefetch import Prefetcher
@@ -66,3 +67,32 @@ def test_take_waits_for_a_fetch_under_way(store: Store) -> None:
     options = pf.take(person)
     worker.join()
     assert options is not None and fake.option_calls == ["oid-0"]
+
+
+def test_the_next_people_are_fetched_side_by_side(store: Store) -> None:
+    people(store, 3)
+    fake = FakePasskeys()
+    fake.slow.clear()
+    pf = Prefetcher(store.queue, fake, GraphGate(4), size=3, margin=timedelta(seconds=1))
+    worker = threading.Thread(target=pf.refresh)
+    worker.start()
+    wait_until(lambda: fake.under_way == 2, "two fetches under way")
+    fake.slow.set()
+    worker.join()
+    assert sorted(fake.option_calls) == ["oid-0", "oid-1", "oid-2"]
+    assert fake.most_at_once == 2  # the gate's prefetch share of its 4 permits
+
+
+def test_a_session_does_not_wait_for_a_prefetch_not_yet_started(store: Store) -> None:
+    people(store, 2)
+    fake = FakePasskeys()
+    fake.slow.clear()
+    pf = Prefetcher(store.queue, fake, GraphGate(1), size=2, margin=timedelta(seconds=1))
+    worker = threading.Thread(target=pf.refresh)
+    worker.start()
+    assert fake.entered.wait(5)
+    assert pf.take(store.queue.get("p1@example.com")) is None  # p0's fetch holds the one permit
+    fake.slow.set()
+    worker.join()
+    assert fake.option_calls == ["oid-0"]
+    assert pf.cached() == [store.queue.get("p0@example.com").id]
