@@ -4,8 +4,9 @@
 options of a person nothing was prefetched for: it starts as soon as fewer than ``limit`` calls are under
 way. ``with gate.background():`` is a prefetch: it starts only while no such call waits for a permit and
 fewer than ``background_limit`` prefetches are under way, so prefetches never hold more than
-``limit - r`` permits while r session calls are under way, and never more than about half of them: a
-registration arriving while options are being prefetched finds a free permit instead of queueing behind them.
+``limit - r`` permits while r session calls are under way, nor more than half of them (the one, with a
+limit of 1): a registration arriving while options are being prefetched finds a free permit instead of
+queueing behind them.
 """
 
 from __future__ import annotations
