@@ -128,6 +128,7 @@ class EnrolmentSection(_Section):
     touch_timeout_seconds: float = Field(default=30.0, gt=0)
     lease_seconds: int = Field(default=600, ge=30)
     # Graph calls in flight at once across the station's keys (creation options, registrations); 429s are waited out.
+    # Prefetched creation options hold at most half of them, and wait while a session's own call waits.
     max_concurrent_graph_calls: int = Field(default=8, ge=1, le=64)
     prefetch: int = Field(default=4, ge=0, le=64)
     # Failed attempts per person (key, touch or registration failures) before they are marked failed.

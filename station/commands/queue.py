@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -168,6 +167,7 @@ def cmd_skip(args: argparse.Namespace) -> int:
 
 def cmd_resolve(args: argparse.Namespace) -> int:
     # The reconciler and the Graph client (msal, requests) only for this command, not for every `station queue`.
+    from station.enroll.graph_gate import GraphGate
     from station.enroll.ports import SystemClock
     from station.enroll.reconcile import Reconciler
     from station.entra import EntraClient
@@ -180,7 +180,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     try:
         with EntraClient.from_config(cfg) as client:
             reconciler = Reconciler(cfg.station.id, store.queue, store.journal, store.audit, client.passkeys,
-                                    EventBus(), SystemClock(), threading.Semaphore(1), cfg.enrolment.lease_seconds)
+                                    EventBus(), SystemClock(), GraphGate(1), cfg.enrolment.lease_seconds)
             for line in resolve_person(store, reconciler, args.upn, preflight=client.tokens.token):
                 print(visible(line))
     finally:

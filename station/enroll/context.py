@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -10,6 +9,7 @@ from typing import Final
 from fido2.ctap import CtapDevice
 
 from station.config import EnrolmentSection
+from station.enroll.graph_gate import GraphGate
 from station.enroll.ports import AuditPort, Clock, HandoutBook, JournalPort, PasskeysPort, QueuePort, Sealer
 from station.enroll.prefetch import Prefetcher
 from station.enroll.preparing import Preparing
@@ -35,7 +35,7 @@ class SessionContext:
     bus: EventBus
     escrow: Sealer | None
     prefetch: Prefetcher
-    graph_gate: threading.Semaphore
+    graph_gate: GraphGate
     clock: Clock
     resets: ResetBook = field(default_factory=ResetBook)
     on_success: Callable[[CtapDevice], None] | None = None

@@ -4,14 +4,15 @@ Key sources call ``key_attached`` / ``key_removed`` (from their own threads; nei
 calls ``start`` (reconciles every unfinished journal row before taking keys), ``loop_tick`` from its
 watchdog loop (reaps sessions, renews leases, retries unresolved rows), and ``stop``. The dashboard and
 control socket use ``snapshot``, ``pause_intake`` / ``resume_intake``, ``cancel_slot``, ``retry_person``
-and ``skip_person``. A global semaphore bounds concurrent Graph calls across all sessions. Creation options
-are prefetched on the engine's own thread for the next ``prefetch`` people plus one per key in (each slot
-claims again as soon as its key is swapped): at start, as soon as a session takes prefetched options, and
-every second while keys are in (every ten while none is); a prefetch never starts while a session is
-registering, so the one Graph call after a touch does not queue behind it. ``on_success``, when given, is
-called with a key's still-open device once its enrolment is done (the station's feedback winks it).
-With ``handouts``, a key inserted while a hand-out waits for its key at this station is prepared for it
-instead of enrolled (prepare.py).
+and ``skip_person``. A gate bounds concurrent Graph calls across all sessions (graph_gate.py). Creation
+options are prefetched from the engine's own thread for the next ``prefetch`` people plus one per key in at
+the busiest moment of the last few minutes (each slot claims again as soon as its key is swapped, and a batch
+of keys is often replaced after a pause): at start, as soon as a session takes prefetched options, and
+every second while keys are in (every ten while none is); prefetches go through the gate behind every call a
+session waits for and hold at most half its permits, so the one Graph call after a touch does not queue
+behind them. ``on_success``, when given, is called with a key's still-open device once its enrolment is done
+(the station's feedback winks it). With ``handouts``, a key inserted while a hand-out waits for its key at
+this station is prepared for it instead of enrolled (prepare.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from fido2.ctap import CtapDevice
 from station.config import EnrolmentSection
 from station.enroll.context import SessionContext
 from station.enroll.display_name import check_template
+from station.enroll.graph_gate import GraphGate
 from station.enroll.ports import (
     AuditPort,
     Clock,
@@ -55,9 +57,8 @@ log = logging.getLogger(__name__)
 
 PREFETCH_INTERVAL = 1.0
 PREFETCH_IDLE_INTERVAL = 10.0
-# A prefetch waits this long at most for registrations under way to end, polling as often as given.
-PREFETCH_TURN_SECONDS = 2.0
-PREFETCH_TURN_POLL = 0.02
+# How long the most keys in at once still sizes the prefetch: the next wave of insertions fills those slots.
+PREFETCH_WAVE_MEMORY = 300.0
 # How often the running station looks for unresolved rows that are due (each row backs off on its own).
 RECONCILE_INTERVAL = 15.0
 OPTIONS_MARGIN_SECONDS = 30.0
@@ -103,7 +104,7 @@ class Engine:
         self.bus = bus
         self.clock = clock or SystemClock()
         self.heartbeat = heartbeat
-        gate = threading.BoundedSemaphore(policy.max_concurrent_graph_calls)
+        gate = GraphGate(policy.max_concurrent_graph_calls)
         margin = timedelta(seconds=policy.touch_timeout_seconds + OPTIONS_MARGIN_SECONDS)
         self.prefetch = Prefetcher(queue, passkeys, gate, size=policy.prefetch, margin=margin, clock=self.clock)
         self.ctx = SessionContext(policy=policy, station_id=station_id, station_name=station_name or station_id,
@@ -115,6 +116,9 @@ class Engine:
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
         self._held: dict[str, KeyCandidate] = {}
+        self._keys_in: set[str] = set()
+        self._wave = 0  # the most keys in at once lately, and when that many last were
+        self._wave_at = 0.0
         self._last: dict[str, SessionSnapshot] = {}
         self._paused = False
         self._started = False
@@ -159,6 +163,8 @@ class Engine:
         self.bus.publish(KeyAttached(slot=candidate.slot, transport=candidate.transport,
                                      fingerprint=candidate.fingerprint))
         with self._lock:
+            self._keys_in.add(candidate.fingerprint)
+            self._next_wave()
             running = self._sessions.get(candidate.fingerprint)
             if running is not None and not running.finished.is_set() and not running.interrupts.removed.is_set():
                 log.info("key in %s already has a session", candidate.slot)
@@ -170,6 +176,7 @@ class Engine:
 
     def key_removed(self, fingerprint: str) -> None:
         with self._lock:
+            self._keys_in.discard(fingerprint)
             held = self._held.pop(fingerprint, None)
             session = self._sessions.get(fingerprint)
         slot = held.slot if held else session.slot if session else fingerprint
@@ -289,16 +296,16 @@ class Engine:
                     if s.enrolment_id is not None and s.step not in TERMINAL_STEPS:
                         self._ended.add(s.enrolment_id)  # e.g. the store refused the session's last writes
 
-    def _registering(self) -> bool:
-        with self._lock:
-            return any(s.registering for s in self._sessions.values())
+    def _next_wave(self) -> int:
+        """How many people the next wave of insertions needs: the most keys in at once during the last
+        ``PREFETCH_WAVE_MEMORY`` seconds (a key being swapped still counts). Called with the lock held."""
+        now, keys_in = time.monotonic(), len(self._keys_in)
+        if keys_in >= self._wave or now - self._wave_at > PREFETCH_WAVE_MEMORY:
+            self._wave, self._wave_at = keys_in, now
+        return self._wave
 
-    def _prefetch_turn(self) -> bool:
-        """Wait until no session is registering (a prefetch would compete with it); False to stop prefetching."""
-        deadline = time.monotonic() + PREFETCH_TURN_SECONDS
-        while self._registering():
-            if self._stopping.wait(PREFETCH_TURN_POLL) or time.monotonic() > deadline:
-                return False
+    def _prefetching(self) -> bool:
+        """Whether a prefetch may still start (not while stopping, nor while intake is paused)."""
         return not self._stopping.is_set() and not self._paused
 
     def _prefetch_loop(self) -> None:
@@ -310,7 +317,9 @@ class Engine:
                 return
             if self._paused:
                 continue
+            with self._lock:
+                wave = self._next_wave()
             try:
-                self.prefetch.refresh(turn=self._prefetch_turn, ahead=self.active())
+                self.prefetch.refresh(go=self._prefetching, ahead=wave)
             except Exception:
                 log.exception("prefetching creation options failed")

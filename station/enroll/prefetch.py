@@ -1,21 +1,25 @@
 """Creation options fetched ahead of time for the people next in the queue.
 
 The engine calls ``refresh()`` from its prefetch thread: it fetches options for the next ``size`` queued
-people and drops (then refetches) any whose challenge would expire within ``margin``. A session ``take``s
-the options for the person it claimed, so the only Graph call between the touch and "done" is the
-registration; every ``take`` sets ``demand``, which wakes the engine to fill the cache up again at once. A
-person a session has asked for is never fetched again in the background, and a fetch already under way is
-waited for, so one person never holds two live challenges from this station.
+people (plus ``ahead``) and drops (then refetches) any whose challenge would expire within ``margin``. Those
+fetches run side by side, up to the gate's ``background_limit`` at once, and each yields to the Graph calls
+sessions wait for (graph_gate.py). A session ``take``s the options for the person it claimed, so the only
+Graph call between the touch and "done" is the registration; every ``take`` sets ``demand``, which wakes the
+engine to fill the cache up again at once. A person a session has asked for is never fetched again in the
+background, and a fetch already under way is waited for, so one person never holds two live challenges
+from this station.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
+from station.enroll.graph_gate import GraphGate
 from station.enroll.ports import Clock, Options, PasskeysPort, Person, QueuePort, SystemClock
 from station.errors import StationError
 
@@ -28,7 +32,7 @@ def user_key(person: Person) -> str:
 
 
 class Prefetcher:
-    def __init__(self, queue: QueuePort, passkeys: PasskeysPort, gate: threading.Semaphore, *, size: int,
+    def __init__(self, queue: QueuePort, passkeys: PasskeysPort, gate: GraphGate, *, size: int,
                  margin: timedelta, clock: Clock | None = None) -> None:
         self.queue = queue
         self.passkeys = passkeys
@@ -49,11 +53,11 @@ class Prefetcher:
         with self._lock:
             return sorted(self._cache)
 
-    def refresh(self, turn: Callable[[], bool] | None = None, ahead: int = 0) -> int:
+    def refresh(self, go: Callable[[], bool] | None = None, ahead: int = 0) -> int:
         """Fetch options for the next ``size`` + ``ahead`` people that lack fresh ones; how many were fetched.
 
-        ``turn``, when given, is called before each fetch and may block until fetching is welcome; when it
-        returns False the refresh ends there. A size of 0 turns prefetching off whatever ``ahead`` says.
+        ``go``, when given, is asked before each fetch; once it returns False no further fetch starts. A size
+        of 0 turns prefetching off whatever ``ahead`` says.
         """
         if self.size <= 0:
             return 0
@@ -65,30 +69,44 @@ class Prefetcher:
                 if pid not in wanted or self._cache[pid].expired(now, self.margin):
                     del self._cache[pid]
             self._taken &= wanted
-        fetched = 0
-        for person in people:
-            if not self._wanted(person.id):
-                continue
-            if turn is not None and not turn():
-                break
+            todo = deque(p for p in people if self._wanted(p.id))
+        fetched: list[Person] = []
+        helpers = [threading.Thread(target=self._work, args=(todo, go, fetched), name="prefetch", daemon=True)
+                   for _ in range(min(len(todo), self.gate.background_limit) - 1)]
+        for t in helpers:
+            t.start()
+        self._work(todo, go, fetched)
+        for t in helpers:
+            t.join()
+        return len(fetched)
+
+    def _work(self, todo: deque[Person], go: Callable[[], bool] | None, fetched: list[Person]) -> None:
+        """Fetch for the people in ``todo``, in order, one at a time, until none is left or ``go`` says stop."""
+        while True:
             with self._lock:
-                if not self._wanted(person.id):
-                    continue
-                done = self._inflight[person.id] = threading.Event()
-            try:
-                options = self._fetch(person)
-            except StationError as e:
-                log.info("prefetch of creation options for %s failed: %s", person.upn, e.message)
-                options = None
-            finally:
+                if not todo:
+                    return
+                person = todo.popleft()
+            with self.gate.background():
+                if go is not None and not go():
+                    return
                 with self._lock:
-                    del self._inflight[person.id]
-                done.set()
-            if options is not None:
-                with self._lock:
-                    self._cache[person.id] = options
-                fetched += 1
-        return fetched
+                    if not self._wanted(person.id):
+                        continue
+                    done = self._inflight[person.id] = threading.Event()
+                options: Options | None = None
+                try:
+                    options = self._call(person)
+                except StationError as e:
+                    log.info("prefetch of creation options for %s failed: %s", person.upn, e.message)
+                    options = None
+                finally:
+                    with self._lock:
+                        del self._inflight[person.id]
+                        if options is not None:
+                            self._cache[person.id] = options
+                            fetched.append(person)
+                    done.set()
 
     def _wanted(self, person_id: int) -> bool:
         """Whether a background fetch for this person is still needed (not cached, under way or taken)."""
@@ -110,8 +128,8 @@ class Prefetcher:
 
     def fetch(self, person: Person) -> Options:
         """Fetch options for ``person`` now (a claimed person nothing was prefetched for)."""
-        return self._fetch(person)
-
-    def _fetch(self, person: Person) -> Options:
         with self.gate:
-            return cast(Options, self.passkeys.creation_options(user_key(person)))
+            return self._call(person)
+
+    def _call(self, person: Person) -> Options:
+        return cast(Options, self.passkeys.creation_options(user_key(person)))

@@ -22,12 +22,12 @@ before it is resolved, so one station wins even when a restarted station and ano
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from station.enroll.graph_gate import GraphGate
 from station.enroll.ports import AuditPort, Clock, JournalPort, PasskeysPort, QueuePort, Step
 from station.enroll.prefetch import user_key
 from station.enroll.reasons import remedy_for
@@ -71,7 +71,7 @@ class Reconciler:
     passkeys: PasskeysPort
     bus: EventBus
     clock: Clock
-    graph_gate: threading.Semaphore
+    graph_gate: GraphGate
     lease_seconds: float
     takeover_grace: float = TAKEOVER_GRACE_SECONDS
 

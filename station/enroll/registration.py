@@ -8,10 +8,10 @@ hold, whose challenge has not expired, is posted a second time.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime, timedelta
 
 from station.enroll.ceremony import NewCredential
+from station.enroll.graph_gate import GraphGate
 from station.enroll.ports import Options, PasskeysPort, Person
 from station.enroll.prefetch import user_key
 from station.enroll.reasons import failure, remedy_for
@@ -20,7 +20,7 @@ from station.errors import GraphError, GraphUncertainError, Reason
 log = logging.getLogger(__name__)
 
 
-def register(passkeys: PasskeysPort, graph_gate: threading.Semaphore, person: Person, display_name: str,
+def register(passkeys: PasskeysPort, graph_gate: GraphGate, person: Person, display_name: str,
              credential: NewCredential, options: Options) -> str:
     """The id of the passkey method Entra ID holds for ``credential`` once registered."""
     uid = user_key(person)

@@ -110,11 +110,6 @@ class Session:
         """The station cancels this session (operator, shutdown, lost lease); it ends as operator_cancelled."""
         self.interrupts.stop(cause)
 
-    @property
-    def registering(self) -> bool:
-        """Waiting for Graph to register the credential (the engine holds prefetches back meanwhile)."""
-        return self.step is SessionStep.REGISTERING and not self.finished.is_set()
-
     def snapshot(self) -> SessionSnapshot:
         return {
             "slot": self.slot, "transport": self.candidate.transport, "fingerprint": self.candidate.fingerprint,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -286,6 +287,39 @@ def test_prefetched_options_leave_only_the_registration_after_the_touch(make_sta
     for p in people:
         fetched = [r.time for r in gets if p["id"] in r.path]
         assert fetched and fetched[0] < claims[p["userPrincipalName"].lower()]
+
+
+def test_options_for_the_next_wave_are_kept_while_its_keys_are_swapped(make_station: Any) -> None:
+    station = make_station(prefetch=1)
+    people = users(station, 3) + users(station, 3)
+
+    def wave(done: int) -> None:
+        for slot in ("Hub 1", "Hub 2"):
+            station.keys.insert(VirtualKey("fido21", finger=Finger.after(0.05)), slot=slot)
+        station.wait(lambda: len(station.events.of(EnrolmentDone)) == done)
+        for slot in ("Hub 1", "Hub 2"):
+            station.keys.remove(slot)
+
+    wave(2)
+    station.wait(lambda: station.engine.snapshot()["prefetched"] == 3)  # one person, plus one per key in
+    refresh, refreshed = station.engine.prefetch.refresh, threading.Event()
+
+    def watched(*args: Any, **kwargs: Any) -> int:
+        fetched = refresh(*args, **kwargs)
+        refreshed.set()
+        return fetched
+
+    station.engine.prefetch.refresh = watched  # type: ignore[method-assign]
+    station.engine.prefetch.demand.set()
+    assert refreshed.wait(10)
+    assert station.engine.snapshot()["prefetched"] == 3  # both slots are empty, but not for long
+    wave(4)
+    claims = {e.upn: e.at for e in station.events.of(PersonClaimed)}
+    for n, p in enumerate(people[:4]):
+        gets = [r.time for r in station.emu.request_log if "creationOptions" in r.path and p["id"] in r.path]
+        assert len(gets) == 1
+        if n >= 2:  # the second wave found its people's options ready
+            assert gets[0] < claims[p["userPrincipalName"].lower()]
 
 
 def test_lost_registration_answer_is_resolved_by_listing_not_reposting(make_station: Any) -> None:

@@ -56,3 +56,12 @@ def wait_idle(engine: HasSessions, timeout: float) -> bool:
     while engine.active() and time.monotonic() < deadline:
         time.sleep(0.02)
     return engine.active() == 0
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    """Wait until ``check()`` holds; fails naming ``what`` when it does not within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.005)

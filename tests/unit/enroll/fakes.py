@@ -37,12 +37,18 @@ class FakePasskeys:
         self.slow = threading.Event()
         self.slow.set()
         self.entered = threading.Event()
+        self.under_way = 0  # creation_options calls in progress, and the most there were at once
+        self.most_at_once = 0
         self._lock = threading.Lock()
 
     def creation_options(self, user_id: str) -> FakeOptions:
+        with self._lock:
+            self.under_way += 1
+            self.most_at_once = max(self.most_at_once, self.under_way)
         self.entered.set()
         self.slow.wait(5)
         with self._lock:
+            self.under_way -= 1
             self.option_calls.append(user_id)
             n = len(self.option_calls)
         if user_id in self.gone:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 from fakes import UNCERTAIN, FakePasskeys
 from fido2.utils import websafe_encode
 
+from station.enroll.graph_gate import GraphGate
 from station.enroll.ports import SystemClock
 from station.enroll.reconcile import (
     RECHECK_BASE_SECONDS,
@@ -40,7 +40,7 @@ def row_in(store: Store, state: JournalState, upn: str = "p@example.com", statio
 
 def reconciler(store: Store, fake: FakePasskeys, station: str = "s1") -> Reconciler:
     return Reconciler(station, store.queue, store.journal, store.audit, fake, EventBus(), SystemClock(),
-                      threading.Semaphore(1), 600)
+                      GraphGate(1), 600)
 
 
 @pytest.mark.parametrize(("state", "outcome", "person_state"), [
@@ -207,7 +207,7 @@ def test_a_store_that_cannot_record_the_failed_check_does_not_stop_the_run(store
             raise StoreNotWritableError("store not writable: disk full (station.db)")
 
     rec = Reconciler("s1", store.queue, FullJournal(), store.audit, fake, EventBus(), SystemClock(),  # type: ignore[arg-type]
-                     threading.Semaphore(1), 600)
+                     GraphGate(1), 600)
     report = rec.run()
     assert report.unresolved == [first.id] and report.resolved == {second.id: "abandoned"}
     after = store.journal.get(first.id)
