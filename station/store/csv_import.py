@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from station.errors import ImportRejectedError
@@ -39,7 +40,9 @@ class CsvRejected(ImportRejectedError):
         self.problems = problems
 
 
-def read_people_csv(path: Path) -> list[NewPerson]:
+def read_people_csv(path: Path) -> Iterator[NewPerson]:
+    """The people in the file at ``path``, row by row; CsvRejected after the last one when any row (or the
+    file) has a problem — a caller that stages them writes nothing then."""
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -50,10 +53,10 @@ def read_people_csv(path: Path) -> list[NewPerson]:
         line = raw[: e.start].count(b"\n") + 1
         raise CsvRejected(str(path), [f"line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); "
                                       "save the file as UTF-8"]) from None
-    return parse_people_csv(text, str(path))
+    yield from parse_people_csv(text, str(path))
 
 
-def parse_people_csv(text: str, name: str = "<csv>") -> list[NewPerson]:
+def parse_people_csv(text: str, name: str = "<csv>") -> Iterator[NewPerson]:
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
@@ -68,7 +71,6 @@ def parse_people_csv(text: str, name: str = "<csv>") -> list[NewPerson]:
     problems = _check_header(header)
     if problems:
         raise CsvRejected(name, problems)
-    people: list[NewPerson] = []
     seen_upn: dict[str, int] = {}
     seen_oid: dict[str, int] = {}
     last = reader.line_num
@@ -97,12 +99,12 @@ def parse_people_csv(text: str, name: str = "<csv>") -> list[NewPerson]:
                                     f"(first on line {seen_oid[person.object_id]})")
                     continue
                 seen_oid[person.object_id] = line
-            people.append(person)
+            if not problems:
+                yield person
     except csv.Error as e:
         problems.append(f"line {reader.line_num}: {e}")
     if problems:
         raise CsvRejected(name, problems)
-    return people
 
 
 def _check_header(header: list[str]) -> list[str]:
