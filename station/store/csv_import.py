@@ -1,4 +1,5 @@
-"""CSV import of people: all rows are validated first; one bad row rejects the whole file.
+"""CSV import of people, row by row (staged, then written in one transaction: station/store/staged_import.py);
+one bad row rejects the whole file, after every row was checked, and nothing is written.
 
 Columns (header row required): ``upn``, ``display_name``, optional ``object_id``, optional ``key_serial``,
 optional ``priority``, optional ``preferred_language`` (a BCP 47 tag such as ``de-DE``, as Entra ID's

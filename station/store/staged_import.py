@@ -110,6 +110,8 @@ class StagedImport:
             unsafe = unsafe_text(page)
             self._unsafe_count += len(unsafe)
             self._unsafe.extend(unsafe[:MAX_PROBLEMS_SHOWN - len(self._unsafe)])
+            if self._unsafe_count:
+                continue  # apply refuses the import: read on to count every problem, write nothing (a NUL breaks COPY)
             rows = [(self._staged + i, normalise_upn(p.upn), p.display_name, p.object_id, p.preferred_language,
                      p.source, p.priority, p.key_serial) for i, p in enumerate(page)]
             self._staged += len(rows)
@@ -148,8 +150,7 @@ class StagedImport:
             self._raw.commit()
 
     def drop(self) -> None:
-        if self._postgres:
-            self._raw.rollback()  # a COPY or statement that failed leaves its transaction aborted
+        self._raw.rollback()  # a page whose write failed leaves its transaction open (aborted, on PostgreSQL)
         self._outside_transaction(f"DROP TABLE {_T}")
 
 

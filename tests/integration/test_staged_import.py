@@ -100,8 +100,9 @@ def test_refused_or_conflicting_imports_write_nothing(store_urls: tuple[str, str
         before = contents(store)
         with pytest.raises(StoreError, match="nothing from it was written"):
             staged(store, [NewPerson("dee@x.com", "Dee"), NewPerson("bo@x.com", "Ann", "oid-ann")])
-        with pytest.raises(ImportRejectedError, match="1 problem"):
-            staged(store, [NewPerson("eve@x.com", "Eve"), NewPerson("fay@x.com", "Fay\x1b[2J")])
+        with pytest.raises(ImportRejectedError, match="2 problem"):
+            staged(store, [NewPerson("eve@x.com", "Eve"), NewPerson("fay@x.com", "Fay\x1b[2J"),
+                           *directory(1_500), NewPerson("gus@x.com", "Gus\x00")])
         assert contents(store) == before
         assert staged(store, [NewPerson("dee@x.com", "Dee")]) == AddResult(1, 0, 0)
     finally:
