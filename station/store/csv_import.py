@@ -17,6 +17,7 @@ import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from station.errors import ImportRejectedError
 from station.i18n import is_language_tag
@@ -42,27 +43,35 @@ class CsvRejected(ImportRejectedError):
 
 
 def read_people_csv(path: Path) -> Iterator[NewPerson]:
-    """The people in the file at ``path``, row by row; CsvRejected after the last one when any row (or the
-    file) has a problem — a caller that stages them writes nothing then."""
+    """The people in the file at ``path``, read row by row; CsvRejected after the last one when any row (or
+    the file) has a problem — a caller that stages them writes nothing then."""
     try:
-        raw = path.read_bytes()
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            yield from _people(f, str(path))
     except OSError as e:
         raise CsvRejected(str(path), [f"cannot read the file: {e.strerror}"]) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise CsvRejected(str(path), [f"line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); "
-                                      "save the file as UTF-8"]) from None
-    yield from parse_people_csv(text, str(path))
+    except UnicodeDecodeError:
+        raw = path.read_bytes()  # only to say where: the file is not held in memory otherwise
+        try:
+            raw.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            raise CsvRejected(str(path), [f"line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); "
+                                          "save the file as UTF-8"]) from None
+        raise
 
 
 def parse_people_csv(text: str, name: str = "<csv>") -> Iterator[NewPerson]:
+    return _people(io.StringIO(text, newline=""), name)
+
+
+def _people(f: TextIO, name: str) -> Iterator[NewPerson]:
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(f.read(4096), delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    f.seek(0)
+    reader = csv.reader(f, dialect)
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
