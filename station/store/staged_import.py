@@ -92,7 +92,8 @@ _ASSIGN = text(
 
 
 class StagedImport:
-    """``with queue.staged_import() as batch: batch.stage(people); result = batch.apply()``."""
+    """``with store.staged_import() as batch: batch.stage(people); result = batch.apply()`` (the staging table
+    lives as long as the block; ``apply`` may run once)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
