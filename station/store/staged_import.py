@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.engine import Connection, Engine
@@ -43,6 +43,10 @@ from station.store.queue import (
 
 STAGED = ("seq", "upn", "display_name", "object_id", "preferred_language", "source", "priority", "key_serial")
 PAGE = 1000  # people staged per write
+# SQLite's page cache while the queue is matched and written, in KiB (2 MB by default): a group's object ids
+# and UPNs are random, so each lookup and insert lands on another page of those two indexes. 16 MB, bounded
+# whatever the group's size, took `station import --group` of 100,000 members from ≈ 3.7 to ≈ 3.3 s.
+SQLITE_APPLY_CACHE_KIB = 16 * 1024
 _T = "import_staging"
 _PERSON = Person.__tablename__
 _SQLITE_TABLE = (f"CREATE TEMP TABLE {_T} (seq INTEGER PRIMARY KEY, upn TEXT NOT NULL, display_name TEXT NOT NULL, "
@@ -97,12 +101,13 @@ class StagedImport:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        self._raw: Any = conn.connection.dbapi_connection
+        self._raw = cast(Any, conn.connection.dbapi_connection)  # sqlite3 or psycopg, used as such
         self._postgres = is_postgres(conn.engine)
         self._staged = 0
         self._unsafe: list[str] = []
         self._unsafe_count = 0
         self._outside_transaction(_POSTGRES_TABLE if self._postgres else _SQLITE_TABLE)
+        self._cache_size = 0 if self._postgres else self._raw.execute("PRAGMA cache_size").fetchone()[0]
 
     def stage(self, people: Iterable[NewPerson]) -> None:
         """Check and stage ``people``, a page of ``PAGE`` at a time (the queue is not touched)."""
@@ -130,6 +135,8 @@ class StagedImport:
     def apply(self) -> AddResult:
         """Write the staged people to the queue in one transaction (nothing, if any was refused)."""
         refuse_unsafe_text(self._unsafe, self._unsafe_count)
+        if not self._postgres:
+            self._outside_transaction(f"PRAGMA cache_size = -{SQLITE_APPLY_CACHE_KIB}")
         t = now()
         with conflicts_refused(), self._conn.begin():
             self._conn.execute(_MATCH)
@@ -153,6 +160,8 @@ class StagedImport:
     def drop(self) -> None:
         self._raw.rollback()  # a page whose write failed leaves its transaction open (aborted, on PostgreSQL)
         self._outside_transaction(f"DROP TABLE {_T}")
+        if not self._postgres:  # the pooled connection goes back with its usual cache
+            self._outside_transaction(f"PRAGMA cache_size = {self._cache_size}")
 
 
 @contextmanager
