@@ -8,11 +8,13 @@ user, a fifth of them through a nested group). Each round imports into an empty 
   token, group lookup, paging, queue writes), then the same command again into the now full queue (a
   re-import in which nobody changed, as ``station sync`` re-reads imported groups); peak RSS from
   ``wait4``;
-- the same functions in this process (``Directory.resolve_group``, ``Directory.group_members``, the
-  command's ``NewPerson`` conversion, ``Queue.add_people``), timed phase by phase: HTTP round trips
-  (``GraphHttp.request``, wrapped on the instance: TLS, the emulator serving the page, transfer), the
-  client's JSON decoding and user objects (paging time outside those round trips), and the queue
-  writes. The emulator's CPU over the paging comes from ``/proc/PID/stat``.
+- the same functions in this process (``Directory.resolve_group``, then the command's ``import_group``:
+  ``Directory.group_members`` paged into ``StagedImport.stage`` through the command's ``NewPerson``
+  conversion, then ``StagedImport.apply``), timed phase by phase: HTTP round trips (``GraphHttp.request``,
+  wrapped on the instance: TLS, the emulator serving the page, transfer), the client's JSON decoding and
+  user objects (time inside the member iterator outside those round trips), the conversion, checks and
+  staging writes (the rest of ``stage``), and the one transaction that writes the queue. The emulator's CPU
+  over the paging comes from ``/proc/PID/stat``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from bench.size import Size, pick
 from bench.stats import median
 from station.commands.entra import _people, _remember_group
 from station.config import Config
-from station.entra import EntraClient
+from station.entra import DirectoryUser, EntraClient
+from station.lifecycle.leavers import GROUP_SOURCE
 from station.store import AddResult, open_store
 
 TITLE = "6. Directory import of a 100,000-member group"
@@ -62,13 +65,14 @@ class Phases:
 
     total: float
     lookup: float  # token and group lookup
+    open: float  # open the store
     http: float  # paging: inside GraphHttp.request
-    decode: float  # paging: outside it (JSON, DirectoryUser, the paging loop)
+    decode: float  # paging: inside the member iterator, outside GraphHttp.request (JSON, DirectoryUser)
     emulator_cpu: float  # the emulator process's CPU during the paging
-    client_cpu: float  # this process's CPU during the paging
-    convert: float  # DirectoryUser → NewPerson, as the command does
-    store: float  # open the store, add_people, remember the group
-    store_cpu: float
+    stage: float  # the rest of StagedImport.stage: NewPerson conversion, checks, staging writes
+    client_cpu: float  # this process's CPU during paging and staging
+    apply: float  # StagedImport.apply (one transaction), remember the group
+    apply_cpu: float
 
 
 def fresh_sqlite(path: Path) -> str:
@@ -124,29 +128,51 @@ def _timed_requests(client: EntraClient, spent: list[float]) -> Iterator[None]:
         del client.http.request
 
 
-def import_in_process(cfg: Config, group_id: str, store_url: str, emulator_pid: int, expected: int) -> Phases:
-    spent = [0.0]
-    t0 = time.perf_counter()
-    with EntraClient(cfg) as client, _timed_requests(client, spent):
-        group = client.directory.resolve_group(group_id)
-        t1, spent[0] = time.perf_counter(), 0.0
-        e1, c1 = cpu_seconds(emulator_pid), time.process_time()
-        users = list(client.directory.group_members(group.id))
-        t2, e2, c2 = time.perf_counter(), cpu_seconds(emulator_pid), time.process_time()
-        http = spent[0]
-    people = _people(users, 0)
-    t3 = time.perf_counter()
-    store = open_store(store_url, "bench")
+@contextmanager
+def _timed_members(client: EntraClient, spent: list[float]) -> Iterator[None]:
+    """Add the wall time spent inside ``client.directory.group_members``'s iterator to ``spent[0]``."""
+    original = client.directory.group_members
+
+    def group_members(group_id: str) -> Iterator[DirectoryUser]:
+        users = original(group_id)
+        while True:
+            t0 = time.perf_counter()
+            user = next(users, None)
+            spent[0] += time.perf_counter() - t0
+            if user is None:
+                return
+            yield user
+
+    client.directory.group_members = group_members  # type: ignore[method-assign]
     try:
-        result = store.queue.add_people(people)
-        _remember_group(store, group.id)
+        yield
     finally:
-        store.close()
+        del client.directory.group_members
+
+
+def import_in_process(cfg: Config, group_id: str, store_url: str, emulator_pid: int, expected: int) -> Phases:
+    http, paging = [0.0], [0.0]
+    t0 = time.perf_counter()
+    with EntraClient(cfg) as client, _timed_requests(client, http), _timed_members(client, paging):
+        group = client.directory.resolve_group(group_id)
+        t1 = time.perf_counter()
+        store = open_store(store_url, "bench")
+        try:
+            t2, http[0] = time.perf_counter(), 0.0
+            e2, c2 = cpu_seconds(emulator_pid), time.process_time()
+            with store.staged_import() as batch:
+                batch.stage(_people(client.directory.group_members(group.id), 0, GROUP_SOURCE))
+                t3, e3, c3 = time.perf_counter(), cpu_seconds(emulator_pid), time.process_time()
+                result = batch.apply()
+            _remember_group(store, group.id)
+        finally:
+            store.close()
     t4, c4 = time.perf_counter(), time.process_time()
     if result.added != expected:
         raise RuntimeError(f"the import added {result.added} people, expected {expected}")
-    return Phases(total=t4 - t0, lookup=t1 - t0, http=http, decode=t2 - t1 - http, emulator_cpu=e2 - e1,
-                  client_cpu=c2 - c1, convert=t3 - t2, store=t4 - t3, store_cpu=c4 - c2)
+    return Phases(total=t4 - t0, lookup=t1 - t0, open=t2 - t1, http=http[0], decode=paging[0] - http[0],
+                  emulator_cpu=e3 - e2, stage=t3 - t2 - paging[0], client_cpu=c3 - c2, apply=t4 - t3,
+                  apply_cpu=c4 - c3)
 
 
 def measure_backend(fresh: Callable[[], str], config: Path, cfg: Config, group_id: str, emulator_pid: int,
@@ -202,10 +228,12 @@ def describe(section: Section, users: int, startup: float,
         "`station import --group ID` as a subprocess (what an operator runs: interpreter start-up, token, "
         "group lookup, paging with `$top=999`, queue writes; peak RSS from `wait4`), the same command again "
         "into the full queue (a re-import in which nobody changed, as `station sync` re-reads imported "
-        "groups), then the same functions in the benchmark's own process (`Directory.resolve_group`, "
-        "`Directory.group_members`, the command's NewPerson conversion, `Queue.add_people`) timed phase by "
-        "phase: HTTP round trips are the wall time inside `GraphHttp.request` (wrapped on the instance), "
-        "JSON decoding is the rest of the paging loop, the emulator's CPU comes from `/proc/PID/stat`. "
+        "groups), then the same functions in the benchmark's own process (`Directory.resolve_group`, then "
+        "`Directory.group_members` paged through the command's NewPerson conversion into "
+        "`StagedImport.stage`, a TEMP table outside the queue's lock, then `StagedImport.apply`, the one "
+        "transaction that writes the queue) timed phase by phase: HTTP round trips are the wall time inside "
+        "`GraphHttp.request` (wrapped on the instance), JSON decoding is the rest of the time inside the "
+        "member iterator, staging is the rest of `stage`; the emulator's CPU comes from `/proc/PID/stat`. "
         "SQLite in WAL mode on local disk; PostgreSQL on 127.0.0.1 through psycopg 3.",
         "",
     )
@@ -223,13 +251,14 @@ def describe(section: Section, users: int, startup: float,
     phase_rows = []
     for label, phase_of in (
         ("token and group lookup", lambda p: p.lookup),
+        ("open the store", lambda p: p.open),
         ("Graph paging: HTTP round trips (TLS, the emulator serving pages, transfer)", lambda p: p.http),
-        ("… the emulator process's CPU meanwhile", lambda p: p.emulator_cpu),
+        ("… the emulator process's CPU over paging and staging", lambda p: p.emulator_cpu),
         ("Graph paging: JSON decoding and user objects (client side)", lambda p: p.decode),
-        ("… this process's CPU over the whole paging", lambda p: p.client_cpu),
-        ("NewPerson conversion (the command's)", lambda p: p.convert),
-        ("queue: open the store, `Queue.add_people`", lambda p: p.store),
-        ("… this process's CPU over conversion and queue", lambda p: p.store_cpu),
+        ("staging: NewPerson conversion, checks, TEMP table writes (`StagedImport.stage`)", lambda p: p.stage),
+        ("… this process's CPU over paging and staging", lambda p: p.client_cpu),
+        ("queue: `StagedImport.apply` (one transaction), remember the group", lambda p: p.apply),
+        ("… this process's CPU meanwhile", lambda p: p.apply_cpu),
         ("in all", lambda p: p.total),
     ):
         row: list[object] = [label]

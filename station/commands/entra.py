@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from email.utils import parsedate_to_datetime
 
 import requests
@@ -59,10 +59,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_doctor)
 
 
-def _people(users: list[DirectoryUser], priority: int, source: str = "entra") -> list[NewPerson]:
+def _people(users: Iterable[DirectoryUser], priority: int, source: str = "entra") -> Iterator[NewPerson]:
     """The users to queue. A display name cleaned of control or invisible characters is queued and the
     change is said; a user whose UPN or object id holds any (or is over-long) is left out, and said why."""
-    people = []
     for u in users:
         who = f"{visible(u.user_principal_name[:UPN_MAX]) or '(no UPN)'} ({visible(u.id[:64])})"
         if u.refused:
@@ -71,10 +70,8 @@ def _people(users: list[DirectoryUser], priority: int, source: str = "entra") ->
         if u.cleaned:
             print(f"  {who}: {u.cleaned}", file=sys.stderr)
         if u.user_principal_name:
-            people.append(NewPerson(upn=u.user_principal_name, display_name=u.display_name, object_id=u.id,
-                                    source=source, priority=priority,
-                                    preferred_language=u.preferred_language or None))
-    return people
+            yield NewPerson(upn=u.user_principal_name, display_name=u.display_name, object_id=u.id, source=source,
+                            priority=priority, preferred_language=u.preferred_language or None)
 
 
 def _summary(result: AddResult) -> str:
@@ -92,32 +89,49 @@ def cmd_import(args: argparse.Namespace) -> int:
     with EntraClient.from_config(cfg) as client:
         if args.group:
             group = client.directory.resolve_group(args.group)
-            users = list(client.directory.group_members(group.id))
-            origin = f"group {visible(group.display_name or group.id)}"
-        else:
-            users, missing = [], []
-            for key in args.users:
-                try:
-                    users.append(client.directory.get_user(key))
-                except GraphError as e:
-                    if e.status != 404:
-                        raise
-                    missing.append(key)
-            if missing:
-                for key in missing:
-                    print(f"  {key}: no such user in Entra ID", file=sys.stderr)
-                raise ImportRejectedError(f"{len(missing)} of {len(args.users)} user(s) not found",
-                                          remedy="Check the names above and import again; nobody was imported.")
-            origin = f"{len(users)} named user(s)"
+            store = open_store(cfg.store_url, cfg.station.id)
+            try:
+                result = import_group(store, client, group.id, args.priority)
+            finally:
+                store.close()
+            print(f"imported group {visible(group.display_name or group.id)}: {_summary(result)}")
+            return 0
+        users = _named_users(client, args.users)
     store = open_store(cfg.store_url, cfg.station.id)
     try:
-        result = store.queue.add_people(_people(users, args.priority, GROUP_SOURCE if args.group else "entra"))
-        if args.group:
-            _remember_group(store, group.id)
+        result = store.queue.add_people(_people(users, args.priority))
     finally:
         store.close()
-    print(f"imported {origin}: {_summary(result)}")
+    print(f"imported {len(users)} named user(s): {_summary(result)}")
     return 0
+
+
+def import_group(store: Store, client: EntraClient, group_id: str, priority: int) -> AddResult:
+    """Queue a group's members, page by page into a staging table, then into the queue in one transaction:
+    the queue is not locked while Graph is read, and a failure on any page leaves it as it was."""
+    with store.staged_import() as batch:
+        batch.stage(_people(client.directory.group_members(group_id), priority, GROUP_SOURCE))
+        result = batch.apply()
+    _remember_group(store, group_id)
+    return result
+
+
+def _named_users(client: EntraClient, keys: list[str]) -> list[DirectoryUser]:
+    """The named users (by UPN or object id), or ImportRejectedError naming those Entra ID does not know."""
+    users, missing = [], []
+    for key in keys:
+        try:
+            users.append(client.directory.get_user(key))
+        except GraphError as e:
+            if e.status != 404:
+                raise
+            missing.append(key)
+    if missing:
+        for key in missing:
+            print(f"  {key}: no such user in Entra ID", file=sys.stderr)
+        raise ImportRejectedError(f"{len(missing)} of {len(keys)} user(s) not found",
+                                  remedy="Check the names above and import again; nobody was imported.")
+    return users
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

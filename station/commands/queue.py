@@ -104,11 +104,13 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_import_csv(args: argparse.Namespace) -> int:
     from station.store.csv_import import read_people_csv
 
-    people = read_people_csv(args.file)
     store = _store(args)
-    result = store.queue.add_people(people)
+    with store.staged_import() as batch:
+        batch.stage(read_people_csv(args.file))
+        result = batch.apply()
     store.audit.record("csv_imported", file=str(args.file), added=result.added, updated=result.updated)
-    print(f"{args.file}: {len(people)} rows — {result.added} added, {result.updated} updated, "
+    rows = result.added + result.updated + result.unchanged
+    print(f"{args.file}: {rows} rows — {result.added} added, {result.updated} updated, "
           f"{result.unchanged} unchanged")
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -19,6 +20,7 @@ from station.store.meta import MetaStore
 from station.store.migrations import migrate
 from station.store.models import JournalState, PersonState
 from station.store.queue import AddResult, NewPerson, PersonView, Queue
+from station.store.staged_import import StagedImport, staged_import
 from station.store.stations import Stations
 
 __all__ = [
@@ -44,6 +46,10 @@ class Store:
     @property
     def handouts(self) -> Handouts:
         return Handouts(self.engine)
+
+    def staged_import(self) -> AbstractContextManager[StagedImport]:
+        """A large import, staged page by page and applied in one transaction (station/store/staged_import.py)."""
+        return staged_import(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,4 +1,5 @@
-"""CSV import of people: all rows are validated first; one bad row rejects the whole file.
+"""CSV import of people, row by row (staged, then written in one transaction: station/store/staged_import.py);
+one bad row rejects the whole file, after every row was checked, and nothing is written.
 
 Columns (header row required): ``upn``, ``display_name``, optional ``object_id``, optional ``key_serial``,
 optional ``priority``, optional ``preferred_language`` (a BCP 47 tag such as ``de-DE``, as Entra ID's
@@ -14,7 +15,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from station.errors import ImportRejectedError
 from station.i18n import is_language_tag
@@ -39,26 +42,36 @@ class CsvRejected(ImportRejectedError):
         self.problems = problems
 
 
-def read_people_csv(path: Path) -> list[NewPerson]:
+def read_people_csv(path: Path) -> Iterator[NewPerson]:
+    """The people in the file at ``path``, read row by row; CsvRejected after the last one when any row (or
+    the file) has a problem — a caller that stages them writes nothing then."""
     try:
-        raw = path.read_bytes()
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            yield from _people(f, str(path))
     except OSError as e:
         raise CsvRejected(str(path), [f"cannot read the file: {e.strerror}"]) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise CsvRejected(str(path), [f"line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); "
-                                      "save the file as UTF-8"]) from None
-    return parse_people_csv(text, str(path))
+    except UnicodeDecodeError:
+        raw = path.read_bytes()  # only to say where: the file is not held in memory otherwise
+        try:
+            raw.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            raise CsvRejected(str(path), [f"line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); "
+                                          "save the file as UTF-8"]) from None
+        raise
 
 
-def parse_people_csv(text: str, name: str = "<csv>") -> list[NewPerson]:
+def parse_people_csv(text: str, name: str = "<csv>") -> Iterator[NewPerson]:
+    return _people(io.StringIO(text, newline=""), name)
+
+
+def _people(f: TextIO, name: str) -> Iterator[NewPerson]:
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(f.read(4096), delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    f.seek(0)
+    reader = csv.reader(f, dialect)
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
@@ -68,7 +81,6 @@ def parse_people_csv(text: str, name: str = "<csv>") -> list[NewPerson]:
     problems = _check_header(header)
     if problems:
         raise CsvRejected(name, problems)
-    people: list[NewPerson] = []
     seen_upn: dict[str, int] = {}
     seen_oid: dict[str, int] = {}
     last = reader.line_num
@@ -97,12 +109,12 @@ def parse_people_csv(text: str, name: str = "<csv>") -> list[NewPerson]:
                                     f"(first on line {seen_oid[person.object_id]})")
                     continue
                 seen_oid[person.object_id] = line
-            people.append(person)
+            if not problems:
+                yield person
     except csv.Error as e:
         problems.append(f"line {reader.line_num}: {e}")
     if problems:
         raise CsvRejected(name, problems)
-    return people
 
 
 def _check_header(header: list[str]) -> list[str]:

@@ -13,7 +13,8 @@ Only table and column names from the models appear in the text; every value is a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import TextClause, bindparam, text
@@ -142,16 +143,49 @@ _RENEW = text(f"UPDATE {_PERSON} SET lease_expires = :expires WHERE id = :id AND
               "AND state = :claimed RETURNING id")
 
 
-def _refuse_unsafe_text(people: list[NewPerson]) -> None:
-    """The last guard before the database: no control character, NUL or over-long value reaches it (PostgreSQL
-    would refuse a NUL with an error that lists every row)."""
-    unsafe = [f"{visible(p.upn[:UPN_MAX])}: {why}" for p in people
-              for why in person_problems(p.upn, p.display_name, p.key_serial)]
-    if unsafe:
+def unsafe_text(people: list[NewPerson]) -> list[str]:
+    """What is unsafe in ``people``: a control character, NUL or over-long value (PostgreSQL would refuse a NUL
+    with an error that lists every row)."""
+    return [f"{visible(p.upn[:UPN_MAX])}: {why}" for p in people
+            for why in person_problems(p.upn, p.display_name, p.key_serial)]
+
+
+def refuse_unsafe_text(unsafe: list[str], count: int) -> None:
+    """The last guard before the database: refuse the whole import when any of its ``count`` problems (the
+    first of them in ``unsafe``) was found."""
+    if count:
         shown = "\n".join(f"  {u}" for u in unsafe[:MAX_PROBLEMS_SHOWN])
-        more = f"\n  … and {len(unsafe) - MAX_PROBLEMS_SHOWN} more" if len(unsafe) > MAX_PROBLEMS_SHOWN else ""
-        raise ImportRejectedError(f"{len(unsafe)} problem(s); nothing was added to the queue\n{shown}{more}",
+        more = f"\n  … and {count - MAX_PROBLEMS_SHOWN} more" if count > MAX_PROBLEMS_SHOWN else ""
+        raise ImportRejectedError(f"{count} problem(s); nothing was added to the queue\n{shown}{more}",
                                   remedy="Fix these people's entries and add them again.")
+
+
+@contextmanager
+def conflicts_refused() -> Iterator[None]:
+    """An import's IntegrityError as the StoreError an operator can act on (its transaction rolled back)."""
+    try:
+        yield
+    except IntegrityError:
+        raise StoreError(
+            "the import conflicts with the queue (a UPN or object id already belongs to another person, or "
+            "another import added the same people at the same moment); nothing from it was written",
+            remedy="Compare the people being imported with 'station queue show UPN'; if another import was "
+                   "running, run this one again.",
+            retryable=False,
+        ) from None
+
+
+def add_planned(conn: Connection, incoming: list[NewPerson]) -> AddResult:
+    """Match ``incoming`` to the queued rows, plan in memory, then insert and update with one executemany each."""
+    plan = plan_additions(matching_rows(conn, incoming), incoming)
+    if plan.updates:
+        conn.execute(UPDATE_PERSON, [{"row_id": r["id"], **{k: r[k] for k in UPDATED}}
+                                     for r in plan.updates.values()])
+    if plan.inserts:
+        conn.execute(_INSERT_PEOPLE, plan.inserts)
+    if plan.keys:
+        assign_keys(conn, plan.keys)
+    return AddResult(plan.added, plan.updated, plan.unchanged)
 
 
 def normalise_upn(upn: str) -> str:
@@ -180,26 +214,10 @@ class Queue:
         each, so that a 100,000-member group is queued in seconds.
         """
         incoming = list(people)
-        _refuse_unsafe_text(incoming)
-        try:
-            with self.engine.begin() as conn:
-                plan = plan_additions(matching_rows(conn, incoming), incoming)
-                if plan.updates:
-                    conn.execute(UPDATE_PERSON, [{"row_id": r["id"], **{k: r[k] for k in UPDATED}}
-                                                  for r in plan.updates.values()])
-                if plan.inserts:
-                    conn.execute(_INSERT_PEOPLE, plan.inserts)
-                if plan.keys:
-                    assign_keys(conn, plan.keys)
-        except IntegrityError:
-            raise StoreError(
-                "the import conflicts with the queue (a UPN or object id already belongs to another person, or "
-                "another import added the same people at the same moment); nothing from it was written",
-                remedy="Compare the people being imported with 'station queue show UPN'; if another import was "
-                       "running, run this one again.",
-                retryable=False,
-            ) from None
-        return AddResult(plan.added, plan.updated, plan.unchanged)
+        unsafe = unsafe_text(incoming)
+        refuse_unsafe_text(unsafe, len(unsafe))
+        with conflicts_refused(), self.engine.begin() as conn:
+            return add_planned(conn, incoming)
 
     # -- claiming -------------------------------------------------------------------------------
     def claim_next(

@@ -60,7 +60,7 @@ def test_csv_import_fails_clearly_or_adds_everyone(tmp_path: Path, store: Store)
         target.write_bytes(raw)
         before = store.queue.counts()
         try:
-            people = read_people_csv(target)
+            people = list(read_people_csv(target))
         except StationError as e:
             assert e.message and e.remedy
             assert store.queue.counts() == before, "a rejected file changed the queue"

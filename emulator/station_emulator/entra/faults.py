@@ -27,6 +27,7 @@ class ScriptedFault:
     remaining: int
     status: int = 0  # 0: a lost response
     retry_after: int | None = None
+    after: int = 0  # matching calls let through first
 
     def matches(self, method: str, path: str) -> bool:
         return ((self.method is None or self.method.upper() == method.upper())
@@ -63,11 +64,12 @@ class FaultControl:
         self._scripted: list[ScriptedFault] = []
 
     def inject(self, status: int, *, count: int = 1, path: str | None = None, method: str | None = None,
-               retry_after: int | None = None) -> None:
-        """Answer the next ``count`` matching Graph calls with ``status`` (429, 503, 504, 403, 500…)."""
+               retry_after: int | None = None, after: int = 0) -> None:
+        """Answer the next ``count`` matching Graph calls with ``status`` (429, 503, 504, 403, 500…), once
+        ``after`` of them were answered as usual (``after=2``: the third page of a listing fails)."""
         with self._lock:
             self._scripted.append(ScriptedFault(method, re.compile(path) if path else None, count,
-                                                status, retry_after))
+                                                status, retry_after, after))
 
     def lose_next_response(self, path: str | None = None, method: str | None = None, *, count: int = 1) -> None:
         """Process the next matching call (commit its change) and drop the connection without answering."""
@@ -112,6 +114,9 @@ class FaultControl:
         with self._lock:
             for fault in self._scripted:
                 if fault.matches(method, path):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._scripted.remove(fault)
