@@ -72,9 +72,16 @@ def plan_additions(existing: list[dict[str, Any]], incoming: Sequence[NewPerson]
     by_upn = {r["upn"]: r for r in existing}
     by_oid = {r["object_id"]: r for r in existing if r["object_id"]}
     t = now()
-    for new in incoming:
+    # Those the queue knows by object id first (a renamed person gives up their old UPN), then the rest: so a
+    # newcomer given a UPN that a queued person leaves in this same import gets a row of their own.
+    order = sorted(range(len(incoming)), key=lambda i: incoming[i].object_id not in by_oid)
+    key_holders: dict[str, tuple[int, dict[str, Any]]] = {}
+    for index in order:
+        new = incoming[index]
         upn = normalise_upn(new.upn)
-        person = (by_oid.get(new.object_id) if new.object_id else None) or by_upn.get(upn)
+        person = by_oid.get(new.object_id) if new.object_id else None
+        if person is None and _may_be(by_upn.get(upn), new):
+            person = by_upn[upn]
         if person is None:
             person = {"upn": upn, "display_name": new.display_name, "object_id": new.object_id,
                       "preferred_language": new.preferred_language, "source": new.source,
@@ -91,9 +98,16 @@ def plan_additions(existing: list[dict[str, Any]], incoming: Sequence[NewPerson]
         by_upn[person["upn"]] = person
         if person["object_id"]:
             by_oid[person["object_id"]] = person
-        if new.key_serial:
-            plan.keys[new.key_serial] = person
+        if new.key_serial and key_holders.get(new.key_serial, (-1, None))[0] < index:
+            key_holders[new.key_serial] = (index, person)  # a key named twice goes to the later in the import
+    plan.keys = {serial: person for serial, (_, person) in key_holders.items()}
     return plan
+
+
+def _may_be(row: dict[str, Any] | None, new: NewPerson) -> bool:
+    """Whether ``new`` may be the person of the queued ``row`` holding their UPN: not when both have object ids
+    and they differ — then the UPN was handed to someone else, and taking the row would lose its person."""
+    return row is not None and not (new.object_id and row["object_id"] and row["object_id"] != new.object_id)
 
 
 def _apply_update(person: dict[str, Any], upn: str, new: NewPerson, t: float) -> bool:

@@ -5,7 +5,8 @@ without holding the queue's write lock while the source is read.
 Each page is checked (station/text.py) and appended to a TEMP table of the import's own connection: on
 SQLite in deferred transactions that write only the temp database, so claims (``BEGIN IMMEDIATE`` on the
 queue) never wait for them; on PostgreSQL with COPY. Nothing of the queue is written until ``apply``, which in
-one transaction matches every staged person to a queued row (by object id, else by UPN — one join each),
+one transaction matches every staged person to a queued row (by object id, else by UPN unless both have object
+ids and they differ — one join each),
 updates the matched people whose UPN, name, object id or language changed (``UPDATE … FROM``), inserts the
 newcomers in import order (``INSERT … SELECT``) and upserts their key pre-assignments. An import that fails
 before — Graph failing on a page, a rejected CSV row — leaves the queue as it was.
@@ -61,7 +62,8 @@ _COPY = f"COPY {_T} ({', '.join(STAGED)}) FROM STDIN"
 _MATCH = text(
     f"UPDATE {_T} SET by_oid = m.by_oid, by_upn = m.by_upn FROM (SELECT s.seq AS seq, po.id AS by_oid, "
     f"pu.id AS by_upn FROM {_T} s LEFT JOIN {_PERSON} po ON po.object_id = s.object_id AND s.object_id <> '' "
-    f"LEFT JOIN {_PERSON} pu ON pu.upn = s.upn WHERE po.id IS NOT NULL OR pu.id IS NOT NULL) m "
+    f"LEFT JOIN {_PERSON} pu ON pu.upn = s.upn AND (COALESCE(s.object_id, '') = '' OR "
+    f"COALESCE(pu.object_id, '') = '' OR pu.object_id = s.object_id) WHERE po.id IS NOT NULL OR pu.id IS NOT NULL) m "
     f"WHERE {_T}.seq = m.seq")
 _MATCHED = f"COALESCE({_T}.by_oid, {_T}.by_upn)"
 _ORDER_DEPENDENT = text(

@@ -11,7 +11,7 @@ import pytest
 from pg import pg_url  # noqa: F401  (fixture)
 
 from station.errors import StoreError
-from station.store import NewPerson, Store, open_store
+from station.store import NewPerson, PersonState, Store, open_store
 
 pytestmark = pytest.mark.realstack
 
@@ -83,3 +83,21 @@ def test_a_failing_call_writes_nothing(queue_store: Store) -> None:
     assert q.counts()["queued"] == 2
     assert q.get("oid-ann").upn == "ann@x.com"
     assert q.add_people([NewPerson("dee@x.com", "Dee")]).added == 1
+
+
+def test_a_upn_handed_to_someone_else_never_takes_its_holders_row(queue_store: Store) -> None:
+    """A UPN passes to a new employee: in the same import as its holder's rename, whatever their order, both
+    keep a row; while its holder still has it, the import is refused and the holder's row (an enrolment with
+    it) is left alone."""
+    q = queue_store.queue
+    q.add_people([NewPerson("sam@x.com", "Sam Old", object_id="oid-sam"), NewPerson("kai@x.com", "Kai", "oid-kai")])
+    q.mark(q.get("oid-sam").id, PersonState.ENROLLED)
+    result = q.add_people([NewPerson("sam@x.com", "Sam New", object_id="oid-sam-2"),  # the UPN's new holder first
+                           NewPerson("sam.old@x.com", "Sam Old", object_id="oid-sam")])  # then its old one renamed
+    assert (result.added, result.updated) == (1, 1)
+    assert (q.get("oid-sam").upn, q.get("oid-sam").state) == ("sam.old@x.com", PersonState.ENROLLED)
+    assert (q.get("oid-sam-2").upn, q.get("oid-sam-2").state) == ("sam@x.com", PersonState.QUEUED)
+    with pytest.raises(StoreError, match="nothing from it was written"):
+        q.add_people([NewPerson("lou@x.com", "Lou"), NewPerson("kai@x.com", "Kai Two", object_id="oid-kai-2")])
+    assert q.get("kai@x.com").object_id == "oid-kai"
+    assert sorted(p.upn for p in q.list()) == ["kai@x.com", "sam.old@x.com", "sam@x.com"]  # no Lou

@@ -62,6 +62,9 @@ ROUNDS = [
     # a person matched by object id takes the UPN another queued person left earlier in the same import
     [NewPerson("person.20.old@contoso.example", "Twenty", "00000000-0000-4000-8000-000000000020"),
      NewPerson("person.20@contoso.example", "Twenty-one", "00000000-0000-4000-8000-000000000021")],
+    # a newcomer given the UPN a queued person leaves later in the same import: both keep a row
+    [NewPerson("person.30@contoso.example", "Thirty, new", "oid-new-30"),
+     NewPerson("person.30.old@contoso.example", "Thirty", "00000000-0000-4000-8000-000000000030")],
 ]
 
 
