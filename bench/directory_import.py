@@ -45,7 +45,7 @@ from station.lifecycle.leavers import GROUP_SOURCE
 from station.store import AddResult, open_store
 
 TITLE = "6. Directory import of a 100,000-member group"
-TARGET_USERS_PER_S = 5_000.0
+TARGET_USERS_PER_S: dict[str, float] = {"SQLite": 20_000.0, "PostgreSQL": 15_000.0}  # into an empty queue
 PG_DB = "station_bench_import"
 PG_URL = PG_ADMIN.rsplit("/", 1)[0] + f"/{PG_DB}"
 ROUNDS = 3
@@ -241,10 +241,11 @@ def describe(section: Section, users: int, startup: float,
     for backend, (first, again, _) in results.items():
         for what, runs in (("import into an empty queue", first), ("re-import, nobody changed", again)):
             rates = _rate(users, runs)
-            verdict = "meets" if median(rates) >= TARGET_USERS_PER_S else "misses"
+            target = TARGET_USERS_PER_S[backend]
+            verdict = "meets" if median(rates) >= target else "misses"
             rows.append([backend, what, f"**{median(rates):,.0f}**", f"{min(rates):,.0f}–{max(rates):,.0f}",
                          f"{median([r.seconds for r in runs]):.1f} s", f"{max(r.peak_rss_mb for r in runs):.0f} MB",
-                         f"≥ {TARGET_USERS_PER_S:,.0f} — {verdict}" if runs is first else ""])
+                         f"≥ {target:,.0f} — {verdict}" if runs is first else ""])
     section.table(["store", "`station import --group` (subprocess)", "users/s", "spread", "wall", "peak RSS",
                    "target"], rows)
     names = list(results)
