@@ -17,6 +17,18 @@ def people(store: Store, n: int) -> None:
     store.queue.add_people(NewPerson(upn=f"p{i}@example.com", object_id=f"oid-{i}") for i in range(n))
 
 
+def refreshing(store: Store, queued: int, permits: int, size: int) -> tuple[FakePasskeys, Prefetcher, threading.Thread]:
+    """``queued`` people and a prefetcher whose refresh runs on a thread of its own, its Graph calls held until
+    the test sets ``fake.slow``."""
+    people(store, queued)
+    fake = FakePasskeys()
+    fake.slow.clear()
+    pf = Prefetcher(store.queue, fake, GraphGate(permits), size=size, margin=timedelta(seconds=1))
+    worker = threading.Thread(target=pf.refresh)
+    worker.start()
+    return fake, pf, worker
+
+
 def test_options_are_ready_for_the_next_people(store: Store) -> None:
     people(store, 6)
     fake = FakePasskeys()
@@ -55,12 +67,7 @@ def test_a_taken_person_is_not_fetched_in_the_background(store: Store) -> None:
 
 
 def test_take_waits_for_a_fetch_under_way(store: Store) -> None:
-    people(store, 1)
-    fake = FakePasskeys()
-    fake.slow.clear()
-    pf = Prefetcher(store.queue, fake, GraphGate(1), size=1, margin=timedelta(seconds=1))
-    worker = threading.Thread(target=pf.refresh)
-    worker.start()
+    fake, pf, worker = refreshing(store, queued=1, permits=1, size=1)
     person = store.queue.get("p0@example.com")
     assert fake.entered.wait(5)
     threading.Timer(0.1, fake.slow.set).start()
@@ -70,12 +77,7 @@ def test_take_waits_for_a_fetch_under_way(store: Store) -> None:
 
 
 def test_the_next_people_are_fetched_side_by_side(store: Store) -> None:
-    people(store, 3)
-    fake = FakePasskeys()
-    fake.slow.clear()
-    pf = Prefetcher(store.queue, fake, GraphGate(4), size=3, margin=timedelta(seconds=1))
-    worker = threading.Thread(target=pf.refresh)
-    worker.start()
+    fake, _, worker = refreshing(store, queued=3, permits=4, size=3)
     wait_until(lambda: fake.under_way == 2, "two fetches under way")
     fake.slow.set()
     worker.join()
@@ -84,12 +86,7 @@ def test_the_next_people_are_fetched_side_by_side(store: Store) -> None:
 
 
 def test_a_session_does_not_wait_for_a_prefetch_not_yet_started(store: Store) -> None:
-    people(store, 2)
-    fake = FakePasskeys()
-    fake.slow.clear()
-    pf = Prefetcher(store.queue, fake, GraphGate(1), size=2, margin=timedelta(seconds=1))
-    worker = threading.Thread(target=pf.refresh)
-    worker.start()
+    fake, pf, worker = refreshing(store, queued=2, permits=1, size=2)
     assert fake.entered.wait(5)
     assert pf.take(store.queue.get("p1@example.com")) is None  # p0's fetch holds the one permit
     fake.slow.set()
